@@ -1,0 +1,48 @@
+# The two commands a user needs: `make run` (demo) and `make test` (everything CI runs).
+# Both install dependencies first (Debian 12 packages, scripts/install-deps.sh).
+
+JOBS ?= $(shell nproc)
+RELEASE_DIR := build/release
+DEBUG_DIR := build/debug
+SLUICE_RELEASE := $(RELEASE_DIR)/src/cli/sluice
+SLUICE_DEBUG := $(DEBUG_DIR)/src/cli/sluice
+
+.PHONY: run test deps release debug unit-test system-test bench format clean soak
+
+run: deps release
+	$(SLUICE_RELEASE) demo
+
+test: deps debug unit-test system-test
+
+deps:
+	@bash scripts/install-deps.sh
+
+release:
+	@test -f $(RELEASE_DIR)/build.ninja || cmake --preset release >/dev/null
+	cmake --build $(RELEASE_DIR) -j$(JOBS)
+
+debug:
+	@test -f $(DEBUG_DIR)/build.ninja || cmake --preset debug >/dev/null
+	cmake --build $(DEBUG_DIR) -j$(JOBS)
+
+# Unit tests (gtest via ctest) under ASan + UBSan.
+unit-test: debug
+	cd $(DEBUG_DIR) && ctest --output-on-failure -j$(JOBS) --timeout 600
+
+# System tests drive the real binary with real clients (python3 stdlib, curl, promtool).
+system-test: debug
+	SLUICE_BIN=$(abspath $(SLUICE_DEBUG)) python3 tests/system/run.py
+
+# Long crash/soak runs, kept out of CI: `make soak` (release build).
+soak: deps release
+	SLUICE_BIN=$(abspath $(SLUICE_RELEASE)) SLUICE_SOAK=1 python3 tests/system/run.py 'test_crash*.py'
+
+bench: deps release
+	$(RELEASE_DIR)/bench/sluice_log_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+	$(SLUICE_RELEASE) bench ingest
+
+format:
+	find src bench -name '*.h' -o -name '*.cc' | xargs clang-format -i
+
+clean:
+	rm -rf build

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs everything sluice needs to build and test, from Debian 12 packages.
+# Idempotent: packages already present are skipped, so a second run is fast.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  build-essential cmake ninja-build ccache pkg-config git
+  # C++ libraries (see README "Stack")
+  libboost1.81-dev libsimdjson-dev libabsl-dev libspdlog-dev libfmt-dev
+  libcli11-dev libtomlplusplus-dev libzstd-dev liblz4-dev libsnappy-dev
+  libxxhash-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
+  # test peers and tools
+  curl python3 prometheus
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

@@ -1,0 +1,297 @@
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/http_client.h"
+#include "common/clock.h"
+#include "log/log.h"
+#include "log/record_batch.h"
+
+namespace sluice::cli {
+namespace {
+
+std::string MakeTempDir(const char* prefix) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / fmt::format("{}-XXXXXX", prefix)).string();
+  if (::mkdtemp(tmpl.data()) == nullptr) return "";
+  return tmpl;
+}
+
+void PinToCpu(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  sched_setaffinity(0, sizeof(set), &set);
+}
+
+// User + system CPU seconds used so far by process `pid` (from /proc/<pid>/stat).
+double ProcessCpuSeconds(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t close_paren = stat.rfind(')');
+  if (close_paren == std::string::npos) return 0;
+  std::vector<std::string> fields;
+  size_t pos = close_paren + 2;
+  while (pos < stat.size()) {
+    size_t end = stat.find(' ', pos);
+    if (end == std::string::npos) end = stat.size();
+    fields.push_back(stat.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  // After "pid (comm) ", field index 0 is state; utime and stime are fields 14 and 15 overall.
+  if (fields.size() < 13) return 0;
+  double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  return (std::stod(fields[11]) + std::stod(fields[12])) / ticks;
+}
+
+uint16_t PickFreePort() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return acceptor.local_endpoint().port();
+}
+
+double Percentile(std::vector<int64_t>& v, double q) {
+  if (v.empty()) return 0;
+  size_t i = std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())));
+  std::nth_element(v.begin(), v.begin() + static_cast<ptrdiff_t>(i), v.end());
+  return static_cast<double>(v[i]) / 1e6;
+}
+
+// One NDJSON body of `batch` events of about `event_bytes` bytes each.
+std::string MakeBody(int batch, int event_bytes, int seed) {
+  std::string body;
+  for (int i = 0; i < batch; ++i) {
+    size_t start = body.size();
+    fmt::format_to(std::back_inserter(body), "{{\"id\":{},\"user\":{},\"amount\":{}.{:02},\"pad\":\"", seed * batch + i,
+                   (seed * 7919 + i * 31) % 10000, i % 1000, i % 100);
+    size_t used = body.size() - start + 3;
+    if (static_cast<int>(used) < event_bytes) body.append(static_cast<size_t>(event_bytes) - used, 'x');
+    body += "\"}\n";
+  }
+  return body;
+}
+
+}  // namespace
+
+int RunBenchIngest(const BenchIngestOptions& o) {
+  std::string dir = MakeTempDir("sluice-bench-ingest");
+  if (dir.empty()) {
+    fmt::print(stderr, "sluice bench ingest: cannot create a temp dir\n");
+    return kExitRuntimeError;
+  }
+  const uint16_t port = PickFreePort();
+  const int cpus = static_cast<int>(std::thread::hardware_concurrency());
+  pid_t child = ::fork();
+  if (child == 0) {
+    if (o.pin) PinToCpu(0);
+    std::string port_s = std::to_string(port);
+    std::string threads_s = std::to_string(o.server_threads);
+    ::execl(o.self_path.c_str(), o.self_path.c_str(), "server", "--data-dir", dir.c_str(), "--http-port",
+            port_s.c_str(), "--fsync", o.fsync.c_str(), "--io-threads", threads_s.c_str(), "--log-level",
+            "warn", static_cast<char*>(nullptr));
+    std::_Exit(127);
+  }
+  if (o.pin && cpus > 1) PinToCpu(1);
+  const std::string url = fmt::format("http://127.0.0.1:{}", port);
+  auto stop_server = [&] {
+    ::kill(child, SIGTERM);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    std::filesystem::remove_all(dir);
+  };
+
+  // Wait for the server, then create the topic with one partition per connection.
+  auto admin = HttpClient::Create(url);
+  bool up = false;
+  for (int i = 0; i < 100 && !up; ++i) {
+    auto res = (*admin)->Request("GET", "/health");
+    up = res.ok() && res->status == 200;
+    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (!up) {
+    fmt::print(stderr, "sluice bench ingest: the server did not come up on {}\n", url);
+    stop_server();
+    return kExitRuntimeError;
+  }
+  (void)(*admin)->Request("POST", "/v1/topics", fmt::format("{{\"name\":\"bench\",\"partitions\":{}}}", o.connections),
+                          "application/json");
+
+  constexpr int kBodies = 16;
+  std::vector<std::string> bodies;
+  for (int i = 0; i < kBodies; ++i) bodies.push_back(MakeBody(o.batch, o.event_bytes, i));
+  const size_t body_bytes = bodies[0].size();
+
+  std::atomic<int64_t> next_batch{0};
+  const int64_t total_batches = (o.events + o.batch - 1) / o.batch;
+  std::mutex mu;
+  std::vector<int64_t> latencies;
+  std::atomic<int64_t> failures{0};
+  Clock* clock = Clock::Real();
+  const double cpu0 = ProcessCpuSeconds(child);
+  const int64_t t0 = clock->MonotonicNanos();
+
+  std::vector<std::thread> threads;
+  for (int c = 0; c < o.connections; ++c) {
+    threads.emplace_back([&, c] {
+      auto client = HttpClient::Create(url);
+      std::vector<int64_t> mine;
+      const std::string target = fmt::format("/v1/topics/bench/events");
+      while (true) {
+        int64_t b = next_batch.fetch_add(1);
+        if (b >= total_batches) break;
+        if (o.rate > 0) {
+          int64_t due = t0 + static_cast<int64_t>(static_cast<double>(b * o.batch) / o.rate * 1e9);
+          int64_t now = clock->MonotonicNanos();
+          if (due > now) std::this_thread::sleep_for(std::chrono::nanoseconds(due - now));
+        }
+        int64_t start = clock->MonotonicNanos();
+        auto res = (*client)->Request("POST", target, bodies[static_cast<size_t>(b % kBodies)],
+                                      "application/x-ndjson");
+        if (!res.ok() || res->status != 200) {
+          ++failures;
+          continue;
+        }
+        mine.push_back(clock->MonotonicNanos() - start);
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      latencies.insert(latencies.end(), mine.begin(), mine.end());
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double secs = (clock->MonotonicNanos() - t0) / 1e9;
+  const double server_cpu = ProcessCpuSeconds(child) - cpu0;
+  stop_server();
+
+  const double events = static_cast<double>(latencies.size()) * o.batch;
+  fmt::print("bench ingest: {} events in {} requests of {} events (~{} B each), {} connections, fsync={}\n",
+             static_cast<int64_t>(events), latencies.size(), o.batch, o.event_bytes, o.connections, o.fsync);
+  fmt::print("  throughput:   {:.0f} events/s, {:.1f} MB/s of request bodies, {:.2f} s\n", events / secs,
+             static_cast<double>(latencies.size() * body_bytes) / secs / 1e6, secs);
+  fmt::print("  server CPU:   {:.2f} s ({} io threads{}) -> {:.0f} events per server CPU-second\n", server_cpu,
+             o.server_threads, o.pin ? ", pinned to CPU 0" : "", server_cpu > 0 ? events / server_cpu : 0.0);
+  fmt::print("  ack latency:  p50 {:.2f} ms, p99 {:.2f} ms, p99.9 {:.2f} ms, max {:.2f} ms{}\n",
+             Percentile(latencies, 0.5), Percentile(latencies, 0.99), Percentile(latencies, 0.999),
+             Percentile(latencies, 1.0), o.rate > 0 ? fmt::format(" (paced at {:.0f} events/s)", o.rate) : "");
+  if (failures > 0) fmt::print("  failed requests: {}\n", failures.load());
+  return failures > 0 ? kExitRuntimeError : kExitOk;
+}
+
+int RunBenchLog(const BenchLogOptions& o) {
+  const bool temp = o.dir.empty();
+  const std::string dir = temp ? MakeTempDir("sluice-bench-log") : o.dir;
+  log::LogOptions options;
+  options.dir = dir;
+  auto policy = log::ParseFsyncPolicy(o.fsync);
+  if (!policy.ok()) {
+    fmt::print(stderr, "sluice bench log: {}\n", policy.status().message());
+    return kExitUsage;
+  }
+  options.fsync = *policy;
+  auto log_or = log::Log::Open(options);
+  if (!log_or.ok()) {
+    fmt::print(stderr, "sluice bench log: {}\n", log_or.status().ToString());
+    return kExitRuntimeError;
+  }
+  std::unique_ptr<log::Log> log = std::move(log_or).value();
+  log::TopicConfig topic_config;
+  topic_config.name = "bench";
+  topic_config.partitions = o.partitions;
+  Status s = log->CreateTopic(topic_config);
+  auto topic = log->GetTopic("bench");
+  if (!s.ok() || !topic.ok()) {
+    fmt::print(stderr, "sluice bench log: cannot create the topic: {}\n", s.ToString());
+    return kExitRuntimeError;
+  }
+
+  // Pre-encode one batch per thread; appends reuse it (the log patches the base offset).
+  std::string value(static_cast<size_t>(o.event_bytes), 'x');
+  const int64_t batches_per_thread = o.events / o.batch / o.threads;
+  Clock* clock = Clock::Real();
+  std::atomic<int64_t> failures{0};
+  const int64_t t0 = clock->MonotonicNanos();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < o.threads; ++t) {
+    threads.emplace_back([&, t] {
+      log::RecordBatchBuilder builder;
+      for (int i = 0; i < o.batch; ++i) builder.Add(TimestampMs(1'700'000'000'000 + i), std::nullopt, value);
+      log::EncodedBatch encoded = builder.Finish();
+      log::Partition& partition = (*topic)->partition(PartitionId(t % o.partitions));
+      // Keep several appends in flight so group commit can share one fdatasync among them.
+      constexpr int kInFlight = 8;
+      std::mutex mu;
+      std::condition_variable cv;
+      int in_flight = 0;
+      for (int64_t b = 0; b < batches_per_thread; ++b) {
+        {
+          std::unique_lock<std::mutex> lock(mu);
+          cv.wait(lock, [&] { return in_flight < kInFlight; });
+          ++in_flight;
+        }
+        partition.Append(encoded, [&](Result<log::AppendResult> r) {
+          if (!r.ok()) ++failures;
+          std::lock_guard<std::mutex> lock(mu);
+          --in_flight;
+          cv.notify_one();
+        });
+      }
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return in_flight == 0; });
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double append_secs = (clock->MonotonicNanos() - t0) / 1e9;
+  const double appended = static_cast<double>(batches_per_thread * o.threads * o.batch);
+
+  // Replay: read every partition from offset 0 and decode every record.
+  const int64_t r0 = clock->MonotonicNanos();
+  int64_t records = 0;
+  uint64_t value_bytes = 0;
+  for (int p = 0; p < o.partitions; ++p) {
+    log::Partition& partition = (*topic)->partition(PartitionId(p));
+    Offset from(0);
+    while (true) {
+      auto read = partition.Read(from, 4 << 20);
+      if (!read.ok() || read->bytes.empty()) break;
+      log::RecordReader reader(read->bytes, from);
+      log::Record record;
+      while (reader.Next(&record)) {
+        ++records;
+        value_bytes += record.value ? record.value->size() : 0;
+      }
+      if (!reader.status().ok()) {
+        fmt::print(stderr, "sluice bench log: replay: {}\n", reader.status().ToString());
+        break;
+      }
+      from = read->next_offset;
+    }
+  }
+  const double read_secs = (clock->MonotonicNanos() - r0) / 1e9;
+  (void)log->Close();
+  log.reset();
+  if (temp) std::filesystem::remove_all(dir);
+
+  fmt::print("bench log: {} threads x {} partitions, {}-record batches of {}-byte values, fsync={}\n", o.threads,
+             o.partitions, o.batch, o.event_bytes, o.fsync);
+  fmt::print("  append:  {:.0f} events/s, {:.0f} MB/s of values ({:.2f} s)\n", appended / append_secs,
+             appended * o.event_bytes / append_secs / 1e6, append_secs);
+  fmt::print("  replay:  {:.0f} events/s, {:.0f} MB/s of values ({} records, {:.2f} s)\n",
+             static_cast<double>(records) / read_secs, static_cast<double>(value_bytes) / read_secs / 1e6, records,
+             read_secs);
+  if (failures > 0) fmt::print("  failed appends: {}\n", failures.load());
+  return failures > 0 || records != static_cast<int64_t>(appended) ? kExitRuntimeError : kExitOk;
+}
+
+}  // namespace sluice::cli

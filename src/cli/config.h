@@ -1,0 +1,31 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/result.h"
+#include "engine/engine.h"
+#include "server/http_server.h"
+
+namespace sluice::cli {
+
+// Everything `sluice server` can be told, from the TOML file (--config) and then flags.
+// The file's sections and keys are documented in docs/configuration.md.
+struct ServerConfig {
+  engine::EngineOptions engine;
+  server::HttpOptions http;
+  uint16_t pg_port = 5433;    // reserved: the PostgreSQL listener lands with the serving issue
+  uint16_t kafka_port = 9092; // reserved: the Kafka listener lands with the Kafka issue
+  std::string log_level = "info";
+};
+
+// Reads `path` (TOML) over the defaults in *config. Unknown keys are an error (a typo in a
+// config file must not be silently ignored). kInvalidArgument names the key and the problem.
+Status LoadConfigFile(const std::string& path, ServerConfig* config);
+
+// Parses sizes such as "64MiB", "1GB", "4096" into bytes.
+Result<uint64_t> ParseByteSize(std::string_view text);
+// Parses durations such as "500ms", "10s", "5m", "1h", "7d" into milliseconds; "-1" = forever.
+Result<int64_t> ParseDurationMs(std::string_view text);
+
+}  // namespace sluice::cli

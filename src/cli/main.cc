@@ -1,0 +1,208 @@
+// The sluice binary: every command of SPEC §1 behind one CLI11 parser.
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+
+#include "cli/commands.h"
+#include "cli/config.h"
+#include "common/clock.h"
+#include "common/logging.h"
+#include "common/time_format.h"
+
+namespace sluice::cli {
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+// Flags shared by `server` and `demo`; applied over the config file only when given.
+struct ServerFlags {
+  std::string config_file;
+  std::string data_dir;
+  std::string bind;
+  uint16_t http_port = 0;
+  uint16_t pg_port = 0;
+  uint16_t kafka_port = 0;
+  std::string fsync;
+  int io_threads = 0;
+  std::string log_level;
+  std::vector<CLI::Option*> options;
+
+  void Register(CLI::App* app) {
+    app->add_option("--config", config_file, "TOML config file (see docs/configuration.md)")
+        ->check(CLI::ExistingFile);
+    app->add_option("--data-dir", data_dir, "Data directory (default ./sluice-data)");
+    app->add_option("--bind", bind, "Address to listen on (default 127.0.0.1)");
+    app->add_option("--http-port", http_port, "HTTP port (default 8080; 0 = any free port)");
+    app->add_option("--pg-port", pg_port, "PostgreSQL wire port (default 5433; listener not yet shipped)");
+    app->add_option("--kafka-port", kafka_port, "Kafka protocol port (default 9092; listener not yet shipped)");
+    app->add_option("--fsync", fsync, "fsync policy: always | interval | never (default always)");
+    app->add_option("--io-threads", io_threads, "HTTP io threads (default 2)")->check(CLI::Range(1, 256));
+    app->add_option("--log-level", log_level, "trace | debug | info | warn | error (default info)");
+  }
+
+  // Builds the effective config: defaults, then the file, then flags.
+  Result<ServerConfig> Resolve(CLI::App* app) const {
+    ServerConfig config;
+    if (!config_file.empty()) SLUICE_RETURN_IF_ERROR(LoadConfigFile(config_file, &config));
+    if (app->count("--data-dir")) config.engine.data_dir = data_dir;
+    if (app->count("--bind")) config.http.bind = bind;
+    if (app->count("--http-port")) config.http.port = http_port;
+    if (app->count("--pg-port")) config.pg_port = pg_port;
+    if (app->count("--kafka-port")) config.kafka_port = kafka_port;
+    if (app->count("--io-threads")) config.http.io_threads = io_threads;
+    if (app->count("--log-level")) config.log_level = log_level;
+    if (app->count("--fsync")) {
+      SLUICE_ASSIGN_OR_RETURN(config.engine.log.fsync, log::ParseFsyncPolicy(fsync));
+    }
+    return config;
+  }
+};
+
+Status ConfigureLogging(const std::string& level) {
+  auto parsed = spdlog::level::from_str(level);
+  if (parsed == spdlog::level::off && level != "off") {
+    return Status::InvalidArgument(fmt::format("unknown log level '{}'", level));
+  }
+  auto logger = spdlog::stderr_color_mt("sluice");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(parsed);
+  return Status::Ok();
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app("sluice: a real-time streaming analytics engine in one binary", "sluice");
+  app.require_subcommand(1);
+  app.set_version_flag("--version", kVersion);
+
+  // server
+  CLI::App* server = app.add_subcommand("server", "Run the engine (HTTP on 8080)");
+  ServerFlags server_flags;
+  server_flags.Register(server);
+
+  // demo
+  CLI::App* demo = app.add_subcommand("demo", "Run the server with built-in traffic and print the dashboard URL");
+  ServerFlags demo_flags;
+  demo_flags.Register(demo);
+  DemoOptions demo_options;
+  demo->add_option("--rate", demo_options.rate, "Events/s per demo workload (default 200)")
+      ->check(CLI::Range(0.0, 1e7));
+
+  // gen
+  CLI::App* gen = app.add_subcommand("gen", "Send a synthetic workload to a server");
+  GenRunOptions gen_options;
+  std::string start_time;
+  gen->add_option("workload", gen_options.gen.workload, "clickstream | transactions")->required();
+  gen->add_option("--url", gen_options.url, "Server URL (default http://127.0.0.1:8080)");
+  gen->add_option("--rate", gen_options.gen.rate, "Events/s (default 1000; 0 = as fast as possible)");
+  gen->add_option("--events", gen_options.events, "Stop after N events (default: until Ctrl-C)");
+  gen->add_option("--batch", gen_options.batch, "Events per request (default 500)")->check(CLI::Range(1, 1000000));
+  gen->add_option("--seed", gen_options.gen.seed, "Random seed (default 42)");
+  gen->add_option("--topic", gen_options.topic, "Topic (default: clicks / transactions)");
+  gen->add_option("--keys", gen_options.gen.keys, "Distinct users/accounts (default 10000)");
+  gen->add_option("--key-skew", gen_options.gen.key_skew, "Zipf exponent of key popularity (0 = uniform; default 1)");
+  gen->add_option("--out-of-order", gen_options.gen.out_of_order, "Fraction of events delayed in event time");
+  gen->add_option("--max-disorder-ms", gen_options.gen.max_disorder_ms, "Largest delay of an out-of-order event");
+  gen->add_option("--late", gen_options.gen.late, "Fraction of events far behind the stream (late data)");
+  gen->add_option("--duplicates", gen_options.gen.duplicates, "Fraction of events that repeat an earlier one");
+  gen->add_option("--malformed", gen_options.gen.malformed, "Fraction of lines that are not valid JSON events");
+  gen->add_option("--start-time", start_time, "Event time of the first event (RFC 3339 or epoch ms; default now)");
+  gen->add_option("--run-id", gen_options.run_id, "Prefix of the Idempotency-Keys (default from seed + start time)");
+  gen->add_flag("--quiet", gen_options.quiet, "No progress output");
+
+  // topics
+  CLI::App* topics = app.add_subcommand("topics", "List, create, describe or delete topics");
+  TopicsOptions topics_options;
+  topics->add_option("action", topics_options.action, "list | create | describe | delete")
+      ->required()
+      ->check(CLI::IsMember({"list", "create", "describe", "delete"}));
+  topics->add_option("name", topics_options.name, "Topic name");
+  topics->add_option("--url", topics_options.url, "Server URL (default http://127.0.0.1:8080)");
+  topics->add_option("--partitions", topics_options.partitions, "Partitions (create)")->check(CLI::Range(1, 1024));
+  topics->add_option("--retention", topics_options.retention, "Retention, e.g. 7d, 12h, -1 = forever (create)");
+  topics->add_option("--key", topics_options.key, "Default partition key field (create)");
+
+  // bench
+  CLI::App* bench = app.add_subcommand("bench", "Benchmarks (see BENCHMARKS.md)");
+  bench->require_subcommand(1);
+  CLI::App* bench_ingest = bench->add_subcommand("ingest", "HTTP NDJSON ingest throughput and ack latency");
+  BenchIngestOptions ingest_options;
+  bench_ingest->add_option("--fsync", ingest_options.fsync, "always | interval | never (default always)");
+  bench_ingest->add_option("--connections", ingest_options.connections, "Client connections (default 4)");
+  bench_ingest->add_option("--batch", ingest_options.batch, "Events per request (default 1000)");
+  bench_ingest->add_option("--events", ingest_options.events, "Events in total (default 2000000)");
+  bench_ingest->add_option("--rate", ingest_options.rate, "Pace at this many events/s (default: flat out)");
+  bench_ingest->add_option("--event-bytes", ingest_options.event_bytes, "Approximate event size (default 100)");
+  bench_ingest->add_option("--server-threads", ingest_options.server_threads, "Server io threads (default 1)");
+  bool no_pin = false;
+  bench_ingest->add_flag("--no-pin", no_pin, "Do not pin the server to CPU 0 and clients to the others");
+  CLI::App* bench_log = bench->add_subcommand("log", "In-process log append and replay throughput");
+  BenchLogOptions log_options;
+  bench_log->add_option("--fsync", log_options.fsync, "always | interval | never (default always)");
+  bench_log->add_option("--threads", log_options.threads, "Appending threads (default 4)");
+  bench_log->add_option("--partitions", log_options.partitions, "Partitions (default 4)");
+  bench_log->add_option("--batch", log_options.batch, "Records per batch (default 1000)");
+  bench_log->add_option("--events", log_options.events, "Events in total (default 5000000)");
+  bench_log->add_option("--event-bytes", log_options.event_bytes, "Value size (default 100)");
+  bench_log->add_option("--dir", log_options.dir, "Directory (default: a temp dir, removed afterwards)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+
+  auto resolve = [](ServerFlags& flags, CLI::App* sub) -> Result<ServerConfig> {
+    SLUICE_ASSIGN_OR_RETURN(ServerConfig config, flags.Resolve(sub));
+    SLUICE_RETURN_IF_ERROR(ConfigureLogging(config.log_level));
+    return config;
+  };
+
+  if (server->parsed() || demo->parsed()) {
+    bool is_demo = demo->parsed();
+    auto config = resolve(is_demo ? demo_flags : server_flags, is_demo ? demo : server);
+    if (!config.ok()) {
+      fmt::print(stderr, "sluice: {}\n", config.status().message());
+      return kExitUsage;
+    }
+    return is_demo ? RunDemo(*config, demo_options) : RunServer(*config);
+  }
+  (void)ConfigureLogging("warn");
+  if (gen->parsed()) {
+    if (start_time.empty()) {
+      gen_options.gen.start_time = Clock::Real()->Now();
+    } else if (std::all_of(start_time.begin(), start_time.end(), ::isdigit)) {
+      gen_options.gen.start_time = TimestampMs(std::stoll(start_time));
+    } else {
+      auto ts = ParseRfc3339(start_time);
+      if (!ts.ok()) {
+        fmt::print(stderr, "sluice gen: --start-time: {}\n", ts.status().message());
+        return kExitUsage;
+      }
+      gen_options.gen.start_time = *ts;
+    }
+    return RunGen(gen_options);
+  }
+  if (topics->parsed()) return RunTopics(topics_options);
+  if (bench_ingest->parsed()) {
+    ingest_options.pin = !no_pin;
+    char self[4096];
+    ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+    ingest_options.self_path = n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string(argv[0]);
+    return RunBenchIngest(ingest_options);
+  }
+  if (bench_log->parsed()) return RunBenchLog(log_options);
+  return kExitUsage;
+}
+
+}  // namespace
+}  // namespace sluice::cli
+
+int main(int argc, char** argv) { return sluice::cli::Main(argc, argv); }

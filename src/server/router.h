@@ -1,0 +1,90 @@
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "common/metrics.h"
+#include "engine/engine.h"
+#include "server/http_errors.h"
+#include "server/request_target.h"
+
+namespace sluice::server {
+
+// A parsed HTTP request, reduced to what the routes need (independent of Beast so the routes
+// can be exercised without sockets).
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // path and query, as sent
+  std::string content_type;
+  std::string idempotency_key;
+  std::string body;
+};
+
+using ReplyFn = std::function<void(HttpResponse)>;
+
+// The routes of SPEC §2 (except SQL and subscriptions) mapped onto engine::Engine, and the HTTP
+// request metrics (labelled by route template, never by raw path).
+//
+//   POST   /v1/topics/{topic}/events   ingest (NDJSON, JSON array or single object)
+//   GET    /v1/topics/{topic}/events   replay read: ?partition=P&offset=O|from_time=T&limit=N
+//   GET    /v1/topics                  list topics
+//   POST   /v1/topics                  create: {"name","partitions","retention_ms","key"}
+//   GET    /v1/topics/{topic}          describe
+//   DELETE /v1/topics/{topic}          delete
+//   GET    /metrics /health /ready /
+//
+// Read offsets outside [start_offset, end_offset] answer 400 with code "offset_out_of_range"
+// (offset == end_offset is an empty page whose next_offset is end_offset).
+//
+// Thread-safe.
+class Router {
+ public:
+  // `engine` and `metrics` must outlive the router.
+  Router(engine::Engine* engine, MetricsRegistry* metrics);
+
+  // Answers `request` by calling `reply` exactly once: inline for most routes, later and from an
+  // engine thread for ingest (after the accepted events are durable).
+  void Handle(HttpRequest request, ReplyFn reply);
+
+  // Counts a response the connection produced without routing (413 for an oversized body,
+  // 400 for malformed HTTP).
+  void CountUnrouted(std::string_view method, unsigned status);
+
+ private:
+  enum class Route : uint8_t {
+    kIndex,
+    kHealth,
+    kReady,
+    kMetrics,
+    kTopics,
+    kTopic,
+    kTopicEvents,
+    kUnmatched,
+  };
+  static std::string_view RouteTemplate(Route route);
+  static std::string_view AllowedMethods(Route route);
+  static Route Match(const RequestTarget& target);
+
+  void Dispatch(Route route, const RequestTarget& target, HttpRequest request, ReplyFn reply);
+  void Ingest(const std::string& topic, const RequestTarget& target, HttpRequest request,
+              ReplyFn reply);
+  HttpResponse ReadEvents(const std::string& topic, const RequestTarget& target);
+  HttpResponse ListTopics();
+  HttpResponse CreateTopic(std::string_view body);
+  HttpResponse DescribeTopic(const std::string& topic, unsigned status = 200);
+  HttpResponse DeleteTopic(const std::string& topic);
+  HttpResponse Metrics();
+  HttpResponse Ready();
+  static HttpResponse Index();
+  static HttpResponse Health();
+
+  void Count(Route route, std::string_view method, unsigned status, double seconds);
+
+  engine::Engine* const engine_;
+  MetricsRegistry* const metrics_;
+  CounterFamily* requests_total_;
+  HistogramFamily* request_seconds_;
+};
+
+}  // namespace sluice::server
