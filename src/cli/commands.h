@@ -9,6 +9,8 @@
 
 namespace sluice::cli {
 
+inline constexpr const char* kSluiceVersion = "0.1.0";
+
 // Exit codes of every command (SPEC §1).
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitRuntimeError = 1;

@@ -46,11 +46,11 @@ TEST(GeneratorTest, EventsAreValidJsonObjectsWithKeysAndTimes) {
       simdjson::dom::element doc;
       ASSERT_FALSE(parser.parse(line).get(doc)) << line;
       ASSERT_TRUE(doc.is_object());
-      int64_t key;
+      int64_t key = 0;
       EXPECT_FALSE(doc[g.key_field()].get(key)) << line;
       std::string_view ts;
       EXPECT_FALSE(doc["ts"].get(ts));
-      int64_t source_ts;
+      int64_t source_ts = 0;
       EXPECT_FALSE(doc["source_ts"].get(source_ts));
       EXPECT_EQ(source_ts, 1);
     }

@@ -18,8 +18,6 @@
 namespace sluice::cli {
 namespace {
 
-constexpr const char* kVersion = "0.1.0";
-
 // Flags shared by `server` and `demo`; applied over the config file only when given.
 struct ServerFlags {
   std::string config_file;
@@ -79,7 +77,7 @@ Status ConfigureLogging(const std::string& level) {
 int Main(int argc, char** argv) {
   CLI::App app("sluice: a real-time streaming analytics engine in one binary", "sluice");
   app.require_subcommand(1);
-  app.set_version_flag("--version", kVersion);
+  app.set_version_flag("--version", kSluiceVersion);
 
   // server
   CLI::App* server = app.add_subcommand("server", "Run the engine (HTTP on 8080)");

@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/metrics.h"
+#include "common/process_metrics.h"
 #include "engine/engine.h"
 #include "server/http_server.h"
 
@@ -42,7 +43,9 @@ namespace {
 // The engine and its listeners, started and stopped together.
 class Node {
  public:
-  explicit Node(const ServerConfig& config) : config_(config) {}
+  explicit Node(const ServerConfig& config) : config_(config) {
+    RegisterProcessMetrics(&metrics_, kSluiceVersion);
+  }
 
   Status Start() {
     int64_t t0 = Clock::Real()->MonotonicNanos();

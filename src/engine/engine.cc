@@ -237,6 +237,10 @@ Result<std::shared_ptr<log::Topic>> EngineImpl::GetTopic(std::string_view name, 
   Result<std::shared_ptr<log::Topic>> topic = log_->GetTopic(name);
   if (topic.ok() || topic.status().code() != StatusCode::kNotFound) return topic;
   if (!create) return Status::NotFound(fmt::format("topic '{}' does not exist", name));
+  SLUICE_RETURN_IF_ERROR(log::ValidateTopicName(name));
+  if (log::IsInternalTopicName(name)) {
+    return Status::InvalidArgument(fmt::format("topic names starting with '.' are reserved: '{}'", name));
+  }
   log::TopicConfig config;
   config.name = std::string(name);
   config.partitions = partitions;

@@ -499,6 +499,10 @@ HttpResponse Router::CreateTopic(std::string_view body) {
   }
   if (!has_name) return ErrorResponse(400, "invalid_argument", "'name' is required");
   if (Status valid = log::ValidateTopicName(config.name); !valid.ok()) return ErrorResponse(valid);
+  if (log::IsInternalTopicName(config.name)) {
+    return ErrorResponse(Status::InvalidArgument(
+        fmt::format("topic names starting with '.' are reserved: '{}'", config.name)));
+  }
   if (Status created = engine_->log().CreateTopic(config); !created.ok()) {
     return ErrorResponse(created);
   }

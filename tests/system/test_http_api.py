@@ -65,6 +65,12 @@ class IngestTest(ServerTestCase):
             self.assertEqual(status, 400, (body, data))
             self.assert_error(status, data)
 
+    def test_reserved_and_invalid_topic_names_are_refused(self):
+        for topic in [".hidden", "a%20b", "x" * 300]:
+            status, _, data = self.server.request("POST", "/v1/topics/%s/events" % topic, '{"a":1}', NDJSON)
+            self.assertEqual(status, 400, (topic, data))
+            self.assert_error(status, data)
+
     def test_oversized_event_is_rejected_alone(self):
         big = b'{"pad":"' + b"x" * (2 * 1024 * 1024) + b'"}'
         status, _, data = self.server.request("POST", "/v1/topics/big/events", b'{"a":1}\n' + big + b'\n{"a":2}\n', NDJSON)
@@ -125,7 +131,7 @@ class TopicAdminTest(ServerTestCase):
         self.assertEqual(status, 404)
 
     def test_bad_topic_requests(self):
-        for body in ['{"name":"a/b"}', '{"name":""}', '{"partitions":2}', '{"name":"x","partitions":0}',
+        for body in ['{"name":"a/b"}', '{"name":".hidden"}', '{"name":""}', '{"partitions":2}', '{"name":"x","partitions":0}',
                      '{"name":"x","partitions":"many"}', 'not json', '[]']:
             status, _, data = self.server.request("POST", "/v1/topics", body, JSON)
             self.assertEqual(status, 400, (body, data))
@@ -250,10 +256,11 @@ class MetricsTest(ServerTestCase):
         self.assertTrue(hdrs["content-type"].startswith("text/plain"))
         text = data.decode()
         for name in ["sluice_ingest_events_total", "sluice_http_requests_total", "sluice_log_fsync_seconds_bucket",
-                     "sluice_log_end_offset", "sluice_ingest_rejected_total"]:
+                     "sluice_log_end_offset", "sluice_ingest_rejected_total",
+                     "sluice_process_resident_memory_bytes", "sluice_http_open_connections"]:
             self.assertIn(name, text)
         check = subprocess.run(["promtool", "check", "metrics"], input=data, capture_output=True)
-        # promtool exits 0 when the text parses (lint warnings print but do not fail).
+        # promtool fails on parse errors and on lint problems (naming, types, help text).
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
 
 
