@@ -9,7 +9,7 @@ PACKAGES=(
   # C++ libraries (see README "Stack")
   libboost1.81-dev libsimdjson-dev libabsl-dev libspdlog-dev libfmt-dev
   libcli11-dev libtomlplusplus-dev libzstd-dev liblz4-dev libsnappy-dev
-  libxxhash-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libxxhash-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev libedit-dev
   # test peers and tools
   curl python3 prometheus
 )

@@ -5,6 +5,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <fmt/format.h>
+#include <simdjson.h>
 
 namespace sluice::cli {
 
@@ -97,6 +98,16 @@ Result<HttpResponse> HttpClient::Request(const std::string& method, const std::s
   }
   if (!res.keep_alive()) d.stream.reset();
   return out;
+}
+
+std::string ServerErrorMessage(const HttpResponse& response) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  std::string_view message;
+  if (!parser.parse(simdjson::padded_string(response.body)).get(doc) && !doc["error"]["message"].get(message)) {
+    return std::string(message);
+  }
+  return fmt::format("HTTP {}: {}", response.status, response.body.substr(0, 500));
 }
 
 std::string UrlEncode(std::string_view s) {

@@ -37,6 +37,10 @@ class HttpClient {
   std::unique_ptr<Impl> impl_;
 };
 
+// The message of a sluice error body ({"error": {"code", "message"}}), or "HTTP <status>: <body>"
+// when the body is not one.
+std::string ServerErrorMessage(const HttpResponse& response);
+
 // Percent-encodes a string for use in a URL path segment or query value.
 std::string UrlEncode(std::string_view s);
 

@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/config.h"
+#include "cli/sql_shell.h"
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/time_format.h"
@@ -126,6 +127,13 @@ int Main(int argc, char** argv) {
   topics->add_option("--retention", topics_options.retention, "Retention, e.g. 7d, 12h, -1 = forever (create)");
   topics->add_option("--key", topics_options.key, "Default partition key field (create)");
 
+  // sql
+  CLI::App* sql = app.add_subcommand("sql", "SQL shell against a server (or one statement with -e)");
+  SqlShellOptions sql_options;
+  sql->add_option("-e,--execute", sql_options.execute, "Run these statements and exit");
+  sql->add_option("--url", sql_options.url, "Server URL (default http://127.0.0.1:8080)");
+  sql->add_flag("--timing", sql_options.timing, "Print how long each statement took");
+
   // bench
   CLI::App* bench = app.add_subcommand("bench", "Benchmarks (see BENCHMARKS.md)");
   bench->require_subcommand(1);
@@ -189,6 +197,7 @@ int Main(int argc, char** argv) {
     return RunGen(gen_options);
   }
   if (topics->parsed()) return RunTopics(topics_options);
+  if (sql->parsed()) return RunSqlShell(sql_options);
   if (bench_ingest->parsed()) {
     ingest_options.pin = !no_pin;
     char self[4096];

@@ -11,14 +11,7 @@ namespace {
 
 // Prints the server's error body ({"error": {"code", "message"}}) as one line on stderr.
 int ReportError(const std::string& what, const HttpResponse& res) {
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  std::string_view message;
-  if (!parser.parse(res.body).get(doc) && !doc["error"]["message"].get(message)) {
-    fmt::print(stderr, "sluice topics {}: {} (HTTP {})\n", what, message, res.status);
-  } else {
-    fmt::print(stderr, "sluice topics {}: HTTP {}: {}\n", what, res.status, res.body);
-  }
+  fmt::print(stderr, "sluice topics {}: {}\n", what, ServerErrorMessage(res));
   return kExitRuntimeError;
 }
 

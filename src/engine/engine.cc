@@ -154,6 +154,10 @@ class EngineImpl final : public Engine {
 
   void Ingest(IngestRequest request, IngestCallback done) override;
   Status DeleteTopic(std::string_view name) override;
+  Result<std::vector<StatementResult>> ExecuteSql(std::string_view sql) override {
+    if (!ready()) return Status::Unavailable("the engine is not ready");
+    return sql_->Execute(sql);
+  }
   log::Log& log() override { return *log_; }
   const EngineOptions& options() const override { return options_; }
   bool ready() const override { return ready_.load(std::memory_order_acquire); }
@@ -171,6 +175,7 @@ class EngineImpl final : public Engine {
   const EngineOptions options_;
   Clock* const clock_;
   std::unique_ptr<log::Log> log_;
+  std::unique_ptr<SqlExecutor> sql_;
   IdempotencyTable idempotency_;
   Gate gate_;
   std::atomic<bool> ready_{false};
@@ -201,6 +206,8 @@ Result<std::unique_ptr<Engine>> Engine::Open(EngineOptions options, MetricsRegis
 }
 
 Status EngineImpl::Recover() {
+  SLUICE_ASSIGN_OR_RETURN(sql_, SqlExecutor::Open(options_.log.fs, JoinPath(options_.data_dir, "catalog"), log_.get(),
+                                                  options_.default_partitions));
   const TimestampMs since = clock_->Now() - options_.idempotency_window_ms;
   for (const log::TopicInfo& info : log_->ListTopics()) {
     SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<log::Topic> topic, log_->GetTopic(info.config.name));

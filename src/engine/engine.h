@@ -11,6 +11,7 @@
 #include "common/metrics.h"
 #include "common/result.h"
 #include "common/types.h"
+#include "engine/sql_executor.h"
 #include "log/log.h"
 
 namespace sluice::engine {
@@ -89,6 +90,9 @@ class Engine {
   // Deletes the topic from the log and forgets its idempotency keys (a recreated topic starts
   // afresh). kNotFound if there is no such topic. Its dead-letter topic is kept.
   virtual Status DeleteTopic(std::string_view name) = 0;
+
+  // Runs one or more SQL statements (SPEC §3); see SqlExecutor::Execute for the contract.
+  virtual Result<std::vector<StatementResult>> ExecuteSql(std::string_view sql) = 0;
 
   virtual log::Log& log() = 0;
   virtual const EngineOptions& options() const = 0;

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include <cmath>
+
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -146,6 +148,8 @@ std::string_view Router::RouteTemplate(Route route) {
       return "/v1/topics/{topic}";
     case Route::kTopicEvents:
       return "/v1/topics/{topic}/events";
+    case Route::kSql:
+      return "/v1/sql";
     case Route::kUnmatched:
       break;
   }
@@ -159,6 +163,8 @@ std::string_view Router::AllowedMethods(Route route) {
       return "GET, POST";
     case Route::kTopic:
       return "GET, DELETE";
+    case Route::kSql:
+      return "POST";
     default:
       return "GET";
   }
@@ -173,6 +179,7 @@ Router::Route Router::Match(const RequestTarget& target) {
     if (s[0] == "metrics") return Route::kMetrics;
     return Route::kUnmatched;
   }
+  if (s.size() == 2 && s[0] == "v1" && s[1] == "sql") return Route::kSql;
   if (s[0] != "v1" || s[1] != "topics") return Route::kUnmatched;
   if (s.size() == 2) return Route::kTopics;
   if (s.size() == 3) return Route::kTopic;
@@ -245,6 +252,9 @@ void Router::Dispatch(Route route, const RequestTarget& target, HttpRequest requ
     case Route::kTopicEvents:
       if (get) return reply(ReadEvents(target.segments[2], target));
       if (post) return Ingest(target.segments[2], target, std::move(request), std::move(reply));
+      break;
+    case Route::kSql:
+      if (post) return reply(ExecuteSql(request.body));
       break;
   }
   HttpResponse response =
@@ -434,6 +444,80 @@ HttpResponse Router::ListTopics() {
   for (const log::TopicInfo& info : topics) WriteTopic(json, info);
   json.EndArray().EndObject();
   return JsonResponse(200, std::move(body));
+}
+
+namespace {
+
+// One SQL value as JSON: numbers as numbers (DECIMAL keeps its exact digits), booleans as
+// booleans, NULL as null, everything else as the text PostgreSQL would print.
+void WriteSqlValue(JsonWriter& json, const sql::Value& v) {
+  if (v.is_null()) {
+    json.Null();
+    return;
+  }
+  switch (v.type().id) {
+    case sql::TypeId::kBoolean:
+      json.Bool(v.boolean());
+      return;
+    case sql::TypeId::kInt:
+      json.Int(v.int32());
+      return;
+    case sql::TypeId::kBigint:
+      json.Int(v.int64());
+      return;
+    case sql::TypeId::kDouble:
+      if (std::isfinite(v.float64())) {
+        json.Raw(v.ToString());
+      } else {
+        json.String(v.ToString());
+      }
+      return;
+    case sql::TypeId::kDecimal:
+      json.Raw(v.ToString());
+      return;
+    default:
+      json.String(v.ToString());
+      return;
+  }
+}
+
+}  // namespace
+
+HttpResponse Router::ExecuteSql(std::string_view body) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (auto error = parser.parse(simdjson::padded_string(body)).get(root); error) {
+    return ErrorResponse(400, "invalid_argument",
+                         fmt::format("body is not valid JSON: {}", simdjson::error_message(error)));
+  }
+  std::string_view sql_text;
+  if (root["sql"].get_string().get(sql_text) != simdjson::SUCCESS) {
+    return ErrorResponse(400, "invalid_argument", "body must be {\"sql\": \"...\"}");
+  }
+  auto results = engine_->ExecuteSql(sql_text);
+  if (!results.ok()) return ErrorResponse(results.status());
+  std::string out;
+  JsonWriter json(&out);
+  json.BeginObject().Key("results").BeginArray();
+  for (const engine::StatementResult& r : *results) {
+    json.BeginObject().Key("columns").BeginArray();
+    for (const engine::ResultColumn& c : r.columns) {
+      json.BeginObject().Key("name").String(c.name).Key("type").String(c.type.ToString()).EndObject();
+    }
+    json.EndArray().Key("rows").BeginArray();
+    for (const auto& row : r.rows) {
+      json.BeginArray();
+      for (const sql::Value& v : row) WriteSqlValue(json, v);
+      json.EndArray();
+    }
+    json.EndArray().Key("command").String(r.command).EndObject();
+  }
+  json.EndArray().EndObject();
+  HttpResponse response;
+  response.status = 200;
+  response.content_type = "application/json";
+  response.body = std::move(out);
+  return response;
 }
 
 HttpResponse Router::CreateTopic(std::string_view body) {

@@ -60,6 +60,7 @@ class Router {
     kTopics,
     kTopic,
     kTopicEvents,
+    kSql,
     kUnmatched,
   };
   static std::string_view RouteTemplate(Route route);
@@ -70,6 +71,7 @@ class Router {
   void Ingest(const std::string& topic, const RequestTarget& target, HttpRequest request,
               ReplyFn reply);
   HttpResponse ReadEvents(const std::string& topic, const RequestTarget& target);
+  HttpResponse ExecuteSql(std::string_view body);
   HttpResponse ListTopics();
   HttpResponse CreateTopic(std::string_view body);
   HttpResponse DescribeTopic(const std::string& topic, unsigned status = 200);

@@ -2,6 +2,7 @@
 
 #include "sql/ast.h"
 #include "sql/parser.h"
+#include "sql/value_text.h"
 
 namespace sluice::sql {
 
@@ -53,16 +54,6 @@ std::string_view ObjectKindName(ObjectKind kind) {
 
 namespace {
 
-std::string Quote(std::string_view s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') out.push_back('\'');
-    out.push_back(c);
-  }
-  out.push_back('\'');
-  return out;
-}
-
 std::string IntervalToSql(const Interval& iv) {
   std::string out;
   if (iv.months != 0) out += fmt::format("{} months ", iv.months);
@@ -75,7 +66,7 @@ std::string IntervalToSql(const Interval& iv) {
     }
   }
   out.pop_back();
-  return "INTERVAL " + Quote(out);
+  return "INTERVAL " + QuoteSqlString(out);
 }
 
 void AppendList(std::string* out, const std::vector<ExprPtr>& list) {
@@ -134,9 +125,9 @@ std::string ToSql(const Expr& e) {
         case LiteralKind::kBoolean: return l.boolean ? "TRUE" : "FALSE";
         case LiteralKind::kInteger: return fmt::format("{}", l.integer);
         case LiteralKind::kDecimal: return l.text;
-        case LiteralKind::kString: return Quote(l.text);
+        case LiteralKind::kString: return QuoteSqlString(l.text);
         case LiteralKind::kInterval: return IntervalToSql(l.interval);
-        case LiteralKind::kTyped: return fmt::format("{} {}", l.type.ToString(), Quote(l.text));
+        case LiteralKind::kTyped: return fmt::format("{} {}", l.type.ToString(), QuoteSqlString(l.text));
       }
       return "?";
     }

@@ -1,0 +1,309 @@
+#include "engine/sql_executor.h"
+
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "common/logging.h"
+#include "sql/expression_binder.h"
+#include "sql/parser.h"
+#include "sql/query_binder.h"
+
+namespace sluice::engine {
+
+using sql::CatalogEntry;
+using sql::DataType;
+using sql::ObjectKind;
+using sql::TypeId;
+using sql::Value;
+
+namespace {
+
+Status NotSupported(std::string_view what) { return Status::InvalidArgument(fmt::format("not supported yet: {}", what)); }
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Validates CREATE SOURCE / CREATE TABLE and turns it into a catalog entry.
+Result<CatalogEntry> BuildRelationEntry(const sql::CreateRelationStatement& s) {
+  const bool is_table = s.kind == sql::StatementKind::kCreateTable;
+  const std::string_view what = is_table ? "table" : "source";
+  CatalogEntry entry;
+  entry.kind = is_table ? ObjectKind::kTable : ObjectKind::kSource;
+  entry.name = s.name;
+  entry.sql = s.text;
+  std::set<std::string> seen;
+  for (const sql::ColumnDef& c : s.columns) {
+    if (!seen.insert(c.name).second) {
+      return Status::InvalidArgument(fmt::format("column \"{}\" specified more than once (line {}, column {})", c.name,
+                                                 c.pos.line, c.pos.column));
+    }
+    if (c.type.id == TypeId::kInterval) return NotSupported("INTERVAL columns in sources and tables");
+    entry.columns.push_back({c.name, c.type, c.not_null});
+  }
+  if (entry.columns.empty()) return Status::InvalidArgument(fmt::format("a {} needs at least one column", what));
+  auto column_index = [&](std::string_view name) -> int {
+    for (size_t i = 0; i < entry.columns.size(); ++i) {
+      if (entry.columns[i].name == name) return static_cast<int>(i);
+    }
+    return -1;
+  };
+  if (s.watermark) {
+    int index = column_index(s.watermark->column);
+    if (index < 0) {
+      return Status::InvalidArgument(fmt::format("WATERMARK FOR column \"{}\" does not exist (line {}, column {})",
+                                                 s.watermark->column, s.watermark->pos.line, s.watermark->pos.column));
+    }
+    const DataType& t = entry.columns[static_cast<size_t>(index)].type;
+    if (t.id != TypeId::kTimestamp && t.id != TypeId::kTimestamptz) {
+      return Status::InvalidArgument(fmt::format("WATERMARK FOR column \"{}\" must be TIMESTAMP or TIMESTAMPTZ, not {}",
+                                                 s.watermark->column, t.ToString()));
+    }
+    sql::BindScope scope;
+    for (const auto& c : entry.columns) scope.Add({s.name, c.name, c.type});
+    sql::ExpressionBinder binder(&scope, "WATERMARK");
+    SLUICE_ASSIGN_OR_RETURN(sql::BoundExprPtr wm, binder.Bind(*s.watermark->expr));
+    if (wm->type.id != TypeId::kTimestamp && wm->type.id != TypeId::kTimestamptz) {
+      return Status::InvalidArgument(
+          fmt::format("the WATERMARK expression must be a timestamp such as {0} - INTERVAL '5' SECOND, not {1}",
+                      s.watermark->column, wm->type.ToString()));
+    }
+  }
+  for (const std::string& key : s.primary_key) {
+    int index = column_index(key);
+    if (index < 0) return Status::InvalidArgument(fmt::format("PRIMARY KEY column \"{}\" does not exist", key));
+    entry.primary_key.push_back(index);
+  }
+  if (is_table && entry.primary_key.empty()) {
+    return Status::InvalidArgument("a table needs a PRIMARY KEY (its rows are upserted by key)");
+  }
+  if (!is_table && !entry.primary_key.empty()) {
+    return Status::InvalidArgument("a source is append-only and has no PRIMARY KEY; use CREATE TABLE to upsert by key");
+  }
+  static const std::set<std::string, std::less<>> kKnown = {"topic", "format", "connector"};
+  static const std::set<std::string, std::less<>> kLater = {"dedup_key", "dedup_window", "state_ttl",
+                                                            "properties.bootstrap.servers", "group_id"};
+  entry.options = s.options;
+  for (const auto& [key, value] : s.options) {
+    if (kLater.contains(key)) return NotSupported(fmt::format("option '{}'", key));
+    if (!kKnown.contains(key)) {
+      return Status::InvalidArgument(fmt::format("unknown option '{}' (known: connector, format, topic)", key));
+    }
+  }
+  if (auto it = s.options.find("format"); it != s.options.end() && Lower(it->second) != "json") {
+    return NotSupported(fmt::format("format '{}' (json is)", it->second));
+  }
+  if (auto it = s.options.find("connector"); it != s.options.end() && Lower(it->second) != "embedded") {
+    return NotSupported(fmt::format("connector '{}' (the embedded log is)", it->second));
+  }
+  auto topic = s.options.find("topic");
+  entry.topic = topic == s.options.end() ? s.name : topic->second;
+  SLUICE_RETURN_IF_ERROR(log::ValidateTopicName(entry.topic).WithContext("option 'topic'"));
+  if (log::IsInternalTopicName(entry.topic)) {
+    return Status::InvalidArgument(fmt::format("topic names starting with '.' are reserved: '{}'", entry.topic));
+  }
+  return entry;
+}
+
+StatementResult Command(std::string tag) {
+  StatementResult r;
+  r.command = std::move(tag);
+  return r;
+}
+
+StatementResult Table(std::vector<engine::ResultColumn> columns, std::vector<std::vector<Value>> rows) {
+  StatementResult r;
+  r.columns = std::move(columns);
+  r.command = fmt::format("SELECT {}", rows.size());
+  r.rows = std::move(rows);
+  return r;
+}
+
+std::string_view KindTag(ObjectKind kind) {
+  switch (kind) {
+    case ObjectKind::kSource: return "SOURCE";
+    case ObjectKind::kTable: return "TABLE";
+    case ObjectKind::kView: return "MATERIALIZED VIEW";
+    case ObjectKind::kSink: return "SINK";
+  }
+  return "OBJECT";
+}
+
+StatementResult PlanLines(const std::string& plan) {
+  std::vector<std::vector<Value>> rows;
+  std::istringstream in(plan);
+  std::string line;
+  while (std::getline(in, line)) rows.push_back({Value::Varchar(line)});
+  return Table({{"QUERY PLAN", DataType::Varchar()}}, std::move(rows));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqlExecutor>> SqlExecutor::Open(FileSystem* fs, const std::string& dir, log::Log* log,
+                                                       int32_t default_partitions) {
+  SLUICE_RETURN_IF_ERROR(fs->CreateDirs(dir));
+  std::vector<sql::CatalogRecord> records;
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<sql::CatalogLog> catalog_log,
+                          sql::CatalogLog::Open(fs, JoinPath(dir, "catalog.log"), &records));
+  auto catalog = std::make_unique<sql::Catalog>(std::move(catalog_log));
+  // Replay the history through the same validation as a live statement. An object whose DDL
+  // no longer binds is skipped with an error in the log; the others come back.
+  int restored = 0;
+  for (const sql::CatalogRecord& r : records) {
+    if (r.op == sql::CatalogRecord::Op::kDrop) {
+      (void)catalog->Drop(r.name, r.kind, /*replay=*/true);
+      continue;
+    }
+    auto stmt = sql::ParseOne(r.sql);
+    Result<CatalogEntry> entry = stmt.ok() ? Status::Internal("unexpected statement") : stmt.status();
+    if (stmt.ok() && ((*stmt)->kind == sql::StatementKind::kCreateSource ||
+                      (*stmt)->kind == sql::StatementKind::kCreateTable)) {
+      entry = BuildRelationEntry(static_cast<const sql::CreateRelationStatement&>(**stmt));
+    }
+    if (!entry.ok()) {
+      SLUICE_LOG_ERROR("catalog: cannot restore {} \"{}\": {}", sql::ObjectKindName(r.kind), r.name,
+                       entry.status().message());
+      continue;
+    }
+    entry->id = r.id;
+    Result<uint64_t> created = catalog->Create(std::move(entry).value(), /*replay=*/true);
+    if (!created.ok()) {
+      SLUICE_LOG_ERROR("catalog: cannot restore \"{}\": {}", r.name, created.status().message());
+      continue;
+    }
+    ++restored;
+  }
+  catalog->RestoreCounters(records);
+  SLUICE_LOG_INFO("catalog: {} objects restored from {} records", restored, records.size());
+  return std::unique_ptr<SqlExecutor>(new SqlExecutor(std::move(catalog), log, default_partitions));
+}
+
+Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text) {
+  SLUICE_ASSIGN_OR_RETURN(std::vector<sql::StatementPtr> statements, sql::Parse(text));
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<StatementResult> results;
+  for (const sql::StatementPtr& stmt : statements) {
+    switch (stmt->kind) {
+      case sql::StatementKind::kCreateSource:
+      case sql::StatementKind::kCreateTable: {
+        const auto& s = static_cast<const sql::CreateRelationStatement&>(*stmt);
+        std::string tag = s.kind == sql::StatementKind::kCreateTable ? "CREATE TABLE" : "CREATE SOURCE";
+        if (s.if_not_exists && catalog_->Exists(s.name)) {
+          results.push_back(Command(tag));
+          continue;
+        }
+        SLUICE_ASSIGN_OR_RETURN(CatalogEntry entry, BuildRelationEntry(s));
+        if (catalog_->Exists(entry.name)) {
+          auto existing = catalog_->Find(entry.name);
+          return Status::AlreadyExists(
+              fmt::format("{} \"{}\" already exists", sql::ObjectKindName(existing->kind), entry.name));
+        }
+        // The topic is created when missing (SPEC §3); an existing topic is read as it is.
+        if (!log_->GetTopic(entry.topic).ok()) {
+          log::TopicConfig topic;
+          topic.name = entry.topic;
+          topic.partitions = default_partitions_;
+          if (entry.primary_key.size() == 1) {
+            topic.key_field = entry.columns[static_cast<size_t>(entry.primary_key[0])].name;
+          }
+          Status created = log_->CreateTopic(topic);
+          if (!created.ok() && created.code() != StatusCode::kAlreadyExists) return created;
+        }
+        SLUICE_RETURN_IF_ERROR(catalog_->Create(std::move(entry)).status());
+        results.push_back(Command(tag));
+        break;
+      }
+      case sql::StatementKind::kCreateView:
+      case sql::StatementKind::kCreateSink: {
+        // Bind first so that mistakes get their real error; then say what is missing.
+        const sql::SelectStmt* query = stmt->kind == sql::StatementKind::kCreateView
+                                           ? static_cast<const sql::CreateViewStatement&>(*stmt).query.get()
+                                           : static_cast<const sql::CreateSinkStatement&>(*stmt).query.get();
+        if (query != nullptr) {
+          sql::QueryBinder binder(catalog_.get());
+          SLUICE_RETURN_IF_ERROR(binder.Bind(*query).status());
+        }
+        return NotSupported(stmt->kind == sql::StatementKind::kCreateView
+                                ? "running materialized views (the streaming executor is being built; EXPLAIN "
+                                  "CREATE MATERIALIZED VIEW shows the plan)"
+                                : "running sinks (the streaming executor is being built)");
+      }
+      case sql::StatementKind::kDrop: {
+        const auto& s = static_cast<const sql::DropStatement&>(*stmt);
+        if (s.cascade) return NotSupported("DROP ... CASCADE");
+        Status dropped = catalog_->Drop(s.name, s.object);
+        if (dropped.code() == StatusCode::kNotFound && s.if_exists) dropped = Status::Ok();
+        SLUICE_RETURN_IF_ERROR(dropped);
+        results.push_back(Command(fmt::format("DROP {}", KindTag(s.object))));
+        break;
+      }
+      case sql::StatementKind::kShow: {
+        const auto& s = static_cast<const sql::ShowStatement&>(*stmt);
+        std::vector<std::vector<Value>> rows;
+        if (s.what == sql::ShowKind::kTopics) {
+          for (const log::TopicInfo& t : log_->ListTopics()) {
+            rows.push_back({Value::Varchar(t.config.name), Value::Int(static_cast<int32_t>(t.partitions.size()))});
+          }
+          results.push_back(Table({{"name", DataType::Varchar()}, {"partitions", DataType::Int()}}, std::move(rows)));
+          break;
+        }
+        ObjectKind kind = s.what == sql::ShowKind::kSources  ? ObjectKind::kSource
+                          : s.what == sql::ShowKind::kTables ? ObjectKind::kTable
+                          : s.what == sql::ShowKind::kViews  ? ObjectKind::kView
+                                                             : ObjectKind::kSink;
+        for (const CatalogEntry& e : catalog_->List(kind)) {
+          rows.push_back({Value::Varchar(e.name), Value::Varchar(e.topic), Value::Varchar(e.sql)});
+        }
+        results.push_back(Table({{"name", DataType::Varchar()}, {"topic", DataType::Varchar()},
+                                 {"definition", DataType::Varchar()}},
+                                std::move(rows)));
+        break;
+      }
+      case sql::StatementKind::kDescribe: {
+        const auto& s = static_cast<const sql::DescribeStatement&>(*stmt);
+        SLUICE_ASSIGN_OR_RETURN(CatalogEntry e, catalog_->Find(s.name));
+        std::vector<std::vector<Value>> rows;
+        for (size_t i = 0; i < e.columns.size(); ++i) {
+          bool pk = std::find(e.primary_key.begin(), e.primary_key.end(), static_cast<int>(i)) != e.primary_key.end();
+          rows.push_back({Value::Varchar(e.columns[i].name), Value::Varchar(e.columns[i].type.ToString()),
+                          Value::Boolean(!e.columns[i].not_null && !pk), Value::Boolean(pk)});
+        }
+        results.push_back(Table({{"column", DataType::Varchar()},
+                                 {"type", DataType::Varchar()},
+                                 {"nullable", DataType::Boolean()},
+                                 {"primary_key", DataType::Boolean()}},
+                                std::move(rows)));
+        break;
+      }
+      case sql::StatementKind::kExplain: {
+        const auto& s = static_cast<const sql::ExplainStatement&>(*stmt);
+        const sql::SelectStmt* query = nullptr;
+        if (s.statement->kind == sql::StatementKind::kSelect) {
+          query = static_cast<const sql::SelectStatement&>(*s.statement).query.get();
+        } else if (s.statement->kind == sql::StatementKind::kCreateView) {
+          query = static_cast<const sql::CreateViewStatement&>(*s.statement).query.get();
+        } else if (s.statement->kind == sql::StatementKind::kCreateSink) {
+          query = static_cast<const sql::CreateSinkStatement&>(*s.statement).query.get();
+        }
+        if (query == nullptr) return Status::InvalidArgument("EXPLAIN takes a SELECT, CREATE MATERIALIZED VIEW or CREATE SINK ... AS SELECT");
+        sql::QueryBinder binder(catalog_.get());
+        SLUICE_ASSIGN_OR_RETURN(sql::BoundQuery bound, binder.Bind(*query));
+        std::string plan = bound.plan->ToString();
+        if (bound.emit_on_window_close) plan = "EmitOnWindowClose\n" + plan;
+        results.push_back(PlanLines(plan));
+        break;
+      }
+      case sql::StatementKind::kSelect: {
+        sql::QueryBinder binder(catalog_.get());
+        SLUICE_RETURN_IF_ERROR(binder.Bind(*static_cast<const sql::SelectStatement&>(*stmt).query).status());
+        return NotSupported("running SELECT (the executor is being built; EXPLAIN SELECT shows the plan)");
+      }
+    }
+  }
+  return results;
+}
+
+}  // namespace sluice::engine

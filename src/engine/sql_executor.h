@@ -1,0 +1,58 @@
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/file_system.h"
+#include "common/result.h"
+#include "log/log.h"
+#include "sql/catalog.h"
+#include "sql/value.h"
+
+namespace sluice::engine {
+
+struct ResultColumn {
+  std::string name;
+  sql::DataType type;
+};
+
+// What one statement returns: a table (possibly empty) and a command tag as PostgreSQL sends
+// it ("CREATE SOURCE", "SELECT 3", "DROP MATERIALIZED VIEW").
+struct StatementResult {
+  std::vector<ResultColumn> columns;
+  std::vector<std::vector<sql::Value>> rows;
+  std::string command;
+};
+
+// Runs SQL statements against the catalog and the log. DDL is validated (names, types,
+// options, watermark expressions, dependencies), persisted in the catalog file and, for
+// sources and tables, creates the topic they read. On open the catalog's history is replayed
+// through the same code. Thread-safe (statements run one at a time).
+class SqlExecutor {
+ public:
+  // Opens <dir>/catalog.log and replays it. `log` must outlive the executor.
+  static Result<std::unique_ptr<SqlExecutor>> Open(FileSystem* fs, const std::string& dir, log::Log* log,
+                                                   int32_t default_partitions);
+
+  // Runs every ';'-separated statement in order; stops at the first error (earlier statements
+  // stay done, as with psql's default). Errors are kInvalidArgument (syntax, names, types),
+  // kNotFound, kAlreadyExists, kFailedPrecondition (dependents) with PostgreSQL-like text.
+  Result<std::vector<StatementResult>> Execute(std::string_view sql);
+
+  const sql::Catalog& catalog() const { return *catalog_; }
+
+ private:
+  SqlExecutor(std::unique_ptr<sql::Catalog> catalog, log::Log* log, int32_t default_partitions)
+      : catalog_(std::move(catalog)), log_(log), default_partitions_(default_partitions) {}
+
+  struct Impl;
+  std::mutex mu_;
+  std::unique_ptr<sql::Catalog> catalog_;
+  log::Log* log_;
+  int32_t default_partitions_;
+};
+
+}  // namespace sluice::engine

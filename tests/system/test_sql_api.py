@@ -1,0 +1,89 @@
+"""POST /v1/sql and `sluice sql` against the real server: DDL, SHOW, DESCRIBE, EXPLAIN, errors,
+and the catalog surviving a restart."""
+
+import json
+import subprocess
+import unittest
+
+from harness import SLUICE_BIN, Server
+
+BID = """CREATE SOURCE bid (
+  auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR,
+  date_time TIMESTAMP, extra VARCHAR,
+  WATERMARK FOR date_time AS date_time - INTERVAL '4' SECOND
+) WITH (topic = 'bid', format = 'json')"""
+
+
+class SqlApiTest(unittest.TestCase):
+    def setUp(self):
+        self.server = Server().start()
+
+    def tearDown(self):
+        self.server.stop()
+        self.server.cleanup()
+
+    def sql(self, text, expect=200):
+        status, _, data = self.server.request("POST", "/v1/sql", json.dumps({"sql": text}), {"Content-Type": "application/json"})
+        self.assertEqual(status, expect, data)
+        return json.loads(data)
+
+    def test_ddl_show_describe_explain_and_restart(self):
+        body = self.sql(BID + "; CREATE TABLE auctions (id BIGINT PRIMARY KEY, seller BIGINT) WITH (topic = 'auction')")
+        self.assertEqual([r["command"] for r in body["results"]], ["CREATE SOURCE", "CREATE TABLE"])
+        # The source's topic exists and takes events.
+        _, topic = self.server.json("GET", "/v1/topics/bid", expect=200)
+        self.assertEqual(topic["name"], "bid")
+        r = self.sql("SHOW SOURCES")["results"][0]
+        self.assertEqual([c["name"] for c in r["columns"]], ["name", "topic", "definition"])
+        self.assertEqual(r["rows"][0][:2], ["bid", "bid"])
+        d = self.sql("DESCRIBE bid")["results"][0]
+        self.assertEqual([row[:2] for row in d["rows"]][5], ["date_time", "TIMESTAMP"])
+        plan = self.sql("EXPLAIN SELECT auction, count(*) AS n FROM TUMBLE(bid, date_time, INTERVAL '10' SECOND) "
+                        "GROUP BY auction, window_start")["results"][0]
+        text = "\n".join(row[0] for row in plan["rows"])
+        self.assertIn("Window TUMBLE", text)
+        self.assertIn("Aggregate", text)
+        self.assertEqual(self.server.stop(), 0)
+        self.server.start()
+        r = self.sql("SHOW TABLES")["results"][0]
+        self.assertEqual(r["rows"][0][0], "auctions")
+        err = self.sql("DROP SOURCE bid; DROP SOURCE bid", expect=404)
+        self.assertIn("does not exist", err["error"]["message"])
+
+    def test_errors_are_clear(self):
+        self.sql(BID)
+        err = self.sql("SELECT auction FROM bid WHERE", expect=400)["error"]
+        self.assertIn("syntax error at line 1, column 30", err["message"])
+        err = self.sql("SELECT pricee FROM bid", expect=400)["error"]
+        self.assertIn('column "pricee" does not exist', err["message"])
+        err = self.sql(BID, expect=409)["error"]
+        self.assertEqual(err["message"], 'source "bid" already exists')
+        err = self.sql("CREATE MATERIALIZED VIEW v AS SELECT auction FROM bid", expect=400)["error"]
+        self.assertIn("not supported yet", err["message"])
+        for bad in [b"not json", b"{}", b'{"sql": 5}']:
+            status, _, data = self.server.request("POST", "/v1/sql", bad, {"Content-Type": "application/json"})
+            self.assertEqual(status, 400, data)
+        status, hdrs, _ = self.server.request("GET", "/v1/sql")
+        self.assertEqual(status, 405)
+        huge = "SELECT " + "(" * 100000 + "1"
+        self.assertIn("nested too deeply", self.sql(huge, expect=400)["error"]["message"])
+
+    def test_sluice_sql_command(self):
+        r = subprocess.run([SLUICE_BIN, "sql", "--url", self.server.url(), "-e", BID + "; SHOW SOURCES;"],
+                           capture_output=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = r.stdout.decode()
+        self.assertIn("CREATE SOURCE", out)
+        self.assertIn(" bid ", out)
+        self.assertIn("(1 row)", out)
+        piped = "DESCRIBE bid;\nSHOW\n  TOPICS;\nSELECT nope FROM bid;\nSHOW SOURCES;\n"
+        r = subprocess.run([SLUICE_BIN, "sql", "--url", self.server.url()], input=piped.encode(), capture_output=True,
+                           timeout=30)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("date_time", r.stdout.decode())
+        self.assertIn('ERROR:  column "nope" does not exist', r.stderr.decode())
+        self.assertNotIn("definition", r.stdout.decode())  # stopped at the error
+
+
+if __name__ == "__main__":
+    unittest.main()
