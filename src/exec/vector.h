@@ -39,6 +39,20 @@ class StringArena {
   StringArena() = default;
   StringArena(const StringArena&) = delete;
   StringArena& operator=(const StringArena&) = delete;
+  // Moving keeps every string where it is (the blocks change owner); the source is left empty.
+  StringArena(StringArena&& other) noexcept { *this = std::move(other); }
+  StringArena& operator=(StringArena&& other) noexcept {
+    blocks_ = std::move(other.blocks_);
+    first_block_size_ = other.first_block_size_;
+    cursor_ = other.cursor_;
+    remaining_ = other.remaining_;
+    allocated_ = other.allocated_;
+    other.blocks_.clear();
+    other.cursor_ = nullptr;
+    other.remaining_ = 0;
+    other.allocated_ = 0;
+    return *this;
+  }
 
   // Copies `s` into the arena.
   StringRef Add(std::string_view s) {
@@ -87,6 +101,10 @@ class Vector {
     assert(sizeof(T) == PhysicalSize(physical_));
     return reinterpret_cast<const T*>(data_.get());
   }
+
+  // The value buffer as bytes (capacity() * PhysicalSize(physical()) of them).
+  uint8_t* raw_data() { return data_.get(); }
+  const uint8_t* raw_data() const { return data_.get(); }
 
   // Validity: every row starts valid; SetNull marks one row NULL.
   bool IsNull(size_t row) const { return has_nulls_ && (validity_[row / 64] & (1ull << (row % 64))) == 0; }

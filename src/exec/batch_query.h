@@ -1,0 +1,46 @@
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "common/result.h"
+#include "exec/operator.h"
+#include "exec/operators.h"
+#include "sql/logical_plan.h"
+
+namespace sluice::exec {
+
+// A SELECT run once over a bounded input (an ad-hoc query on a source: a scan of its retained
+// log). The plan is lowered into the same push operators the streaming views use; ORDER BY and
+// LIMIT are applied to the final rows.
+//
+// Supported now: one input relation (no joins) read through Filter, Window (TUMBLE/HOP),
+// Aggregate, Project and DISTINCT ON; SESSION windows and joins answer "not supported yet".
+class BatchQuery {
+ public:
+  static Result<std::unique_ptr<BatchQuery>> Build(const sql::LogicalOperator& plan, int64_t now_micros);
+
+  // The relation at the bottom of the plan, or nullptr for SELECT without FROM.
+  const sql::CatalogEntry* input() const { return input_; }
+  // Column types of the chunks Push expects (the relation's columns).
+  const std::vector<DataType>& input_types() const { return input_types_; }
+
+  Status Push(const DataChunk& chunk) { return first_->Push(chunk); }
+  // Ends the input and returns the result rows (sorted and limited as the query says).
+  Result<std::vector<std::vector<sql::Value>>> Finish();
+
+ private:
+  BatchQuery() = default;
+
+  const sql::CatalogEntry* input_ = nullptr;
+  std::vector<DataType> input_types_;
+  std::vector<std::unique_ptr<Operator>> operators_;  // bottom to top
+  std::unique_ptr<CollectSink> sink_;
+  Operator* first_ = nullptr;
+  const sql::LogicalOperator* sort_ = nullptr;
+  int64_t limit_ = -1;
+  int64_t offset_ = 0;
+  int64_t now_micros_ = 0;
+};
+
+}  // namespace sluice::exec

@@ -1,0 +1,75 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <absl/container/flat_hash_map.h>
+
+#include "common/result.h"
+#include "exec/vector.h"
+#include "sql/value.h"
+
+namespace sluice::exec {
+
+// A push-based physical operator: chunks of changes (rows with weights +1/-1) flow from the
+// source down a chain. The same operators run a batch query (one pass over a bounded input,
+// then Finish) and, next, a streaming view (Flush at every batch boundary).
+//
+// Push and Flush run on one thread per pipeline; chunks handed downstream are only valid for
+// the duration of the downstream call (operators that keep data copy it).
+class Operator {
+ public:
+  virtual ~Operator() = default;
+
+  // Consumes `chunk`; may push zero or more chunks downstream before returning.
+  virtual Status Push(const DataChunk& chunk) = 0;
+  // End of a unit of input: operators that hold results back (aggregations) push the changes
+  // they owe, then flush downstream.
+  virtual Status Flush() { return downstream_ ? downstream_->Flush() : Status::Ok(); }
+
+  void set_downstream(Operator* downstream) { downstream_ = downstream; }
+  const std::vector<DataType>& output_types() const { return output_types_; }
+
+ protected:
+  Status Emit(const DataChunk& chunk) { return downstream_ ? downstream_->Push(chunk) : Status::Ok(); }
+
+  Operator* downstream_ = nullptr;
+  std::vector<DataType> output_types_;
+};
+
+// Copies rows `sel[0..n)` of `in` into `out` starting at out row `at`; strings are copied into
+// out's arena. REQUIRES: same type, out capacity >= at + n.
+void GatherVector(const Vector& in, const uint32_t* sel, size_t n, Vector* out, size_t at, StringArena* arena);
+
+// Appends the bytes that identify row `row` of `v` (NULL flag, then the value) to *key, so that
+// equal SQL values (and NULL with NULL, as GROUP BY treats them) give equal bytes.
+void AppendKeyBytes(const Vector& v, size_t row, std::string* key);
+
+// Orders two values as ORDER BY and min/max do: -1, 0 or 1.
+// REQUIRES: both non-NULL and of one type.
+int CompareSqlValues(const sql::Value& a, const sql::Value& b);
+
+// The end of a pipeline: keeps every row with its weight applied (a +1 then a -1 of the same
+// row cancel), in arrival order of first insertion.
+class CollectSink final : public Operator {
+ public:
+  explicit CollectSink(std::vector<DataType> types) { output_types_ = std::move(types); }
+  Status Push(const DataChunk& chunk) override;
+  Status Flush() override { return Status::Ok(); }
+
+  // The rows currently present (each repeated by its multiplicity).
+  std::vector<std::vector<sql::Value>> Rows() const;
+  size_t row_count() const;
+
+ private:
+  struct Entry {
+    std::vector<sql::Value> values;
+    int64_t weight = 0;
+  };
+  std::vector<Entry> entries_;
+  absl::flat_hash_map<std::string, size_t> index_;  // row key bytes -> entry
+  std::string scratch_;
+};
+
+}  // namespace sluice::exec

@@ -1,0 +1,540 @@
+#include "exec/operators.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace sluice::exec {
+
+using sql::AggregateFn;
+using sql::Value;
+
+// ---- helpers ---------------------------------------------------------------------------------
+
+void GatherVector(const Vector& in, const uint32_t* sel, size_t n, Vector* out, size_t at, StringArena* arena) {
+  const size_t width = PhysicalSize(in.physical());
+  if (in.physical() == PhysicalType::kString) {
+    const StringRef* s = in.data<StringRef>();
+    StringRef* d = out->data<StringRef>();
+    for (size_t i = 0; i < n; ++i) d[at + i] = in.IsNull(sel[i]) ? StringRef{} : arena->Add(s[sel[i]].view());
+  } else {
+    // Fixed-width values: copy element by element through raw bytes.
+    const char* s = reinterpret_cast<const char*>(in.raw_data());
+    char* d = reinterpret_cast<char*>(out->raw_data());
+    for (size_t i = 0; i < n; ++i) std::memcpy(d + (at + i) * width, s + static_cast<size_t>(sel[i]) * width, width);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (in.IsNull(sel[i])) {
+      out->SetNull(at + i);
+    } else {
+      out->SetValid(at + i);
+    }
+  }
+}
+
+void AppendKeyBytes(const Vector& v, size_t row, std::string* key) {
+  if (v.IsNull(row)) {
+    key->push_back('\0');
+    return;
+  }
+  key->push_back('\1');
+  if (v.physical() == PhysicalType::kString) {
+    std::string_view s = v.data<StringRef>()[row].view();
+    uint64_t n = s.size();
+    key->append(reinterpret_cast<const char*>(&n), sizeof(n));
+    key->append(s);
+    return;
+  }
+  const size_t width = PhysicalSize(v.physical());
+  key->append(reinterpret_cast<const char*>(v.raw_data()) + row * width, width);
+}
+
+namespace {
+
+std::vector<DataType> TypesOf(const std::vector<sql::ColumnSchema>& schema) {
+  std::vector<DataType> types;
+  for (const auto& c : schema) types.push_back(c.type);
+  return types;
+}
+
+// Appends the weights of rows `sel[0..n)` of `in` to `out` (nothing if `in` is insert-only).
+void CopyWeights(const DataChunk& in, const uint32_t* sel, size_t n, DataChunk* out) {
+  if (in.weights().empty()) return;
+  out->weights().resize(out->size() + n);
+  for (size_t i = 0; i < n; ++i) out->weights()[out->size() + i] = in.weights()[sel[i]];
+}
+
+}  // namespace
+
+int CompareSqlValues(const Value& a, const Value& b) {
+  switch (a.type().id) {
+    case TypeId::kBoolean: return static_cast<int>(a.boolean()) - static_cast<int>(b.boolean());
+    case TypeId::kInt:
+    case TypeId::kDate: return a.int32() < b.int32() ? -1 : a.int32() > b.int32();
+    case TypeId::kBigint:
+    case TypeId::kTimestamp:
+    case TypeId::kTimestamptz: return a.int64() < b.int64() ? -1 : a.int64() > b.int64();
+    case TypeId::kDecimal: return a.int128() < b.int128() ? -1 : a.int128() > b.int128();
+    case TypeId::kDouble: return a.float64() < b.float64() ? -1 : a.float64() > b.float64();
+    case TypeId::kVarchar: {
+      int c = a.string().compare(b.string());
+      return c < 0 ? -1 : c > 0;
+    }
+    case TypeId::kInterval: {
+      const sql::Interval& x = a.interval();
+      const sql::Interval& y = b.interval();
+      if (x.months != y.months) return x.months < y.months ? -1 : 1;
+      if (x.days != y.days) return x.days < y.days ? -1 : 1;
+      return x.micros < y.micros ? -1 : x.micros > y.micros;
+    }
+  }
+  return 0;
+}
+
+namespace {
+
+struct ValueLess {
+  bool operator()(const Value& a, const Value& b) const { return CompareSqlValues(a, b) < 0; }
+};
+
+__int128 Pow10(int n) {
+  __int128 v = 1;
+  for (int i = 0; i < n; ++i) v *= 10;
+  return v;
+}
+
+}  // namespace
+
+// ---- CollectSink -----------------------------------------------------------------------------
+
+Status CollectSink::Push(const DataChunk& chunk) {
+  for (size_t row = 0; row < chunk.size(); ++row) {
+    scratch_.clear();
+    for (size_t c = 0; c < chunk.column_count(); ++c) AppendKeyBytes(chunk.column(c), row, &scratch_);
+    auto [it, inserted] = index_.try_emplace(scratch_, entries_.size());
+    if (inserted) {
+      Entry e;
+      for (size_t c = 0; c < chunk.column_count(); ++c) e.values.push_back(GetValue(chunk.column(c), row));
+      entries_.push_back(std::move(e));
+    }
+    entries_[it->second].weight += chunk.weight(row);
+  }
+  return Status::Ok();
+}
+
+std::vector<std::vector<Value>> CollectSink::Rows() const {
+  std::vector<std::vector<Value>> rows;
+  for (const Entry& e : entries_) {
+    for (int64_t i = 0; i < e.weight; ++i) rows.push_back(e.values);
+  }
+  return rows;
+}
+
+size_t CollectSink::row_count() const {
+  size_t n = 0;
+  for (const Entry& e : entries_) n += static_cast<size_t>(std::max<int64_t>(e.weight, 0));
+  return n;
+}
+
+// ---- Filter ----------------------------------------------------------------------------------
+
+Result<std::unique_ptr<FilterOperator>> FilterOperator::Create(const sql::BoundExpr& predicate,
+                                                               std::vector<DataType> types, int64_t now_micros) {
+  auto op = std::unique_ptr<FilterOperator>(new FilterOperator());
+  SLUICE_ASSIGN_OR_RETURN(op->predicate_, ExpressionExecutor::Compile(predicate, now_micros));
+  op->out_ = DataChunk(types);
+  op->output_types_ = std::move(types);
+  return op;
+}
+
+Status FilterOperator::Push(const DataChunk& chunk) {
+  selection_.clear();
+  SLUICE_RETURN_IF_ERROR(predicate_->Select(chunk, &selection_));
+  if (selection_.empty()) return Status::Ok();
+  if (selection_.size() == chunk.size()) return Emit(chunk);
+  out_.Reset();
+  for (size_t c = 0; c < chunk.column_count(); ++c) {
+    GatherVector(chunk.column(c), selection_.data(), selection_.size(), &out_.column(c), 0, &out_.arena());
+  }
+  CopyWeights(chunk, selection_.data(), selection_.size(), &out_);
+  out_.set_size(selection_.size());
+  return Emit(out_);
+}
+
+// ---- Project ---------------------------------------------------------------------------------
+
+Result<std::unique_ptr<ProjectOperator>> ProjectOperator::Create(const std::vector<sql::BoundExprPtr>& exprs,
+                                                                 int64_t now_micros) {
+  auto op = std::unique_ptr<ProjectOperator>(new ProjectOperator());
+  for (const auto& e : exprs) {
+    SLUICE_ASSIGN_OR_RETURN(auto compiled, ExpressionExecutor::Compile(*e, now_micros));
+    op->output_types_.push_back(e->type);
+    op->exprs_.push_back(std::move(compiled));
+  }
+  op->out_ = DataChunk(op->output_types_);
+  return op;
+}
+
+Status ProjectOperator::Push(const DataChunk& chunk) {
+  out_.Reset();
+  for (size_t i = 0; i < exprs_.size(); ++i) {
+    SLUICE_RETURN_IF_ERROR(exprs_[i]->Execute(chunk, &out_.column(i), &out_.arena()));
+  }
+  out_.weights() = chunk.weights();
+  out_.set_size(chunk.size());
+  return Emit(out_);
+}
+
+// ---- Window ----------------------------------------------------------------------------------
+
+WindowOperator::WindowOperator(std::vector<DataType> input_types, int time_column, sql::WindowKind kind,
+                               int64_t size_us, int64_t slide_us)
+    : time_column_(time_column), size_us_(size_us), slide_us_(kind == sql::WindowKind::kTumble ? size_us : slide_us) {
+  output_types_ = input_types;
+  DataType time_type = input_types[static_cast<size_t>(time_column)];
+  output_types_.push_back(time_type);
+  output_types_.push_back(time_type);
+  out_ = DataChunk(output_types_);
+}
+
+Status WindowOperator::Push(const DataChunk& chunk) {
+  const Vector& time = chunk.column(static_cast<size_t>(time_column_));
+  const int64_t* ts = time.data<int64_t>();
+  const size_t n_in = chunk.column_count();
+  out_.Reset();
+  auto flush = [&]() -> Status {
+    size_t n = sel_.size();
+    if (n == 0) return Status::Ok();
+    for (size_t c = 0; c < n_in; ++c) GatherVector(chunk.column(c), sel_.data(), n, &out_.column(c), 0, &out_.arena());
+    int64_t* start = out_.column(n_in).data<int64_t>();
+    int64_t* end = out_.column(n_in + 1).data<int64_t>();
+    for (size_t i = 0; i < n; ++i) {
+      start[i] = starts_[i];
+      end[i] = starts_[i] + size_us_;
+    }
+    CopyWeights(chunk, sel_.data(), n, &out_);
+    out_.set_size(n);
+    Status s = Emit(out_);
+    out_.Reset();
+    sel_.clear();
+    starts_.clear();
+    return s;
+  };
+  sel_.clear();
+  starts_.clear();
+  for (size_t row = 0; row < chunk.size(); ++row) {
+    if (time.IsNull(row)) continue;
+    const int64_t t = ts[row];
+    // The latest window start at or before t (floor division, also for times before 1970).
+    int64_t last = t - (((t % slide_us_) + slide_us_) % slide_us_);
+    for (int64_t s = last - size_us_ + slide_us_; s <= last; s += slide_us_) {
+      if (sel_.size() == out_.capacity()) SLUICE_RETURN_IF_ERROR(flush());
+      sel_.push_back(static_cast<uint32_t>(row));
+      starts_.push_back(s);
+    }
+  }
+  return flush();
+}
+
+// ---- Aggregate -------------------------------------------------------------------------------
+
+struct AggregateOperator::Accumulator {
+  int64_t count = 0;  // rows counted (count(*)), or non-NULL inputs
+  __int128 isum = 0;  // sum of integer / scaled-decimal inputs
+  double dsum = 0;    // sum of DOUBLE inputs
+  double mean = 0;    // stddev: running mean and sum of squared deviations (Welford)
+  double m2 = 0;
+  std::map<Value, int64_t, ValueLess> values;  // min / max / count(DISTINCT): multiset
+};
+
+struct AggregateOperator::Group {
+  std::string key;
+  std::vector<Value> key_values;
+  std::vector<Accumulator> accs;
+  int64_t rows = 0;
+  bool dirty = false;
+  bool has_emitted = false;
+  std::vector<Value> emitted;
+};
+
+AggregateOperator::~AggregateOperator() = default;
+
+Result<std::unique_ptr<AggregateOperator>> AggregateOperator::Create(const sql::LogicalOperator& agg,
+                                                                     int64_t now_micros) {
+  auto op = std::unique_ptr<AggregateOperator>(new AggregateOperator());
+  std::vector<DataType> key_types, arg_types;
+  for (const auto& g : agg.groups) {
+    SLUICE_ASSIGN_OR_RETURN(auto compiled, ExpressionExecutor::Compile(*g, now_micros));
+    key_types.push_back(g->type);
+    op->group_exprs_.push_back(std::move(compiled));
+  }
+  for (const sql::BoundAggregate& a : agg.aggregates) {
+    if (a.fn == AggregateFn::kApproxCountDistinct || a.fn == AggregateFn::kApproxPercentile) {
+      return Status::InvalidArgument(fmt::format("not supported yet: {}()", sql::AggregateFnName(a.fn)));
+    }
+    sql::BoundAggregate copy;
+    copy.fn = a.fn;
+    copy.distinct = a.distinct;
+    copy.type = a.type;
+    copy.percentile = a.percentile;
+    for (const auto& arg : a.args) copy.args.push_back(arg->Clone());
+    if (a.fn == AggregateFn::kCountStar) {
+      op->arg_exprs_.push_back(nullptr);
+      arg_types.push_back(DataType::Bigint());  // unused column
+    } else {
+      SLUICE_ASSIGN_OR_RETURN(auto compiled, ExpressionExecutor::Compile(*a.args[0], now_micros));
+      arg_types.push_back(a.args[0]->type);
+      op->arg_exprs_.push_back(std::move(compiled));
+    }
+    op->aggregates_.push_back(std::move(copy));
+  }
+  op->keys_ = DataChunk(key_types);
+  op->args_ = DataChunk(arg_types);
+  op->output_types_ = TypesOf(agg.schema);
+  op->out_ = DataChunk(op->output_types_);
+  return op;
+}
+
+Status AggregateOperator::Push(const DataChunk& chunk) {
+  keys_.Reset();
+  args_.Reset();
+  for (size_t g = 0; g < group_exprs_.size(); ++g) {
+    SLUICE_RETURN_IF_ERROR(group_exprs_[g]->Execute(chunk, &keys_.column(g), &keys_.arena()));
+  }
+  for (size_t a = 0; a < arg_exprs_.size(); ++a) {
+    if (arg_exprs_[a]) SLUICE_RETURN_IF_ERROR(arg_exprs_[a]->Execute(chunk, &args_.column(a), &args_.arena()));
+  }
+  for (size_t row = 0; row < chunk.size(); ++row) {
+    key_.clear();
+    for (size_t g = 0; g < group_exprs_.size(); ++g) AppendKeyBytes(keys_.column(g), row, &key_);
+    auto it = groups_.find(key_);
+    if (it == groups_.end()) {
+      auto group = std::make_unique<Group>();
+      group->key = key_;
+      for (size_t g = 0; g < group_exprs_.size(); ++g) group->key_values.push_back(GetValue(keys_.column(g), row));
+      group->accs.resize(aggregates_.size());
+      it = groups_.emplace(key_, std::move(group)).first;
+    }
+    Group& group = *it->second;
+    const int64_t w = chunk.weight(row);
+    group.rows += w;
+    if (!group.dirty) {
+      group.dirty = true;
+      dirty_.push_back(&group);
+    }
+    for (size_t a = 0; a < aggregates_.size(); ++a) {
+      const sql::BoundAggregate& agg = aggregates_[a];
+      Accumulator& acc = group.accs[a];
+      if (agg.fn == AggregateFn::kCountStar) {
+        acc.count += w;
+        continue;
+      }
+      const Vector& v = args_.column(a);
+      if (v.IsNull(row)) continue;
+      acc.count += w;
+      switch (agg.fn) {
+        case AggregateFn::kCount:
+          if (agg.distinct) {
+            Value value = GetValue(v, row);
+            int64_t& m = acc.values[value];
+            m += w;
+            if (m == 0) acc.values.erase(value);
+          }
+          break;
+        case AggregateFn::kSum:
+        case AggregateFn::kAvg:
+          switch (v.physical()) {
+            case PhysicalType::kInt32: acc.isum += static_cast<__int128>(v.data<int32_t>()[row]) * w; break;
+            case PhysicalType::kInt64: acc.isum += static_cast<__int128>(v.data<int64_t>()[row]) * w; break;
+            case PhysicalType::kInt128: acc.isum += v.data<__int128>()[row] * w; break;
+            case PhysicalType::kDouble: acc.dsum += v.data<double>()[row] * static_cast<double>(w); break;
+            default: return Status::Internal("sum/avg over a non-numeric column");
+          }
+          break;
+        case AggregateFn::kMin:
+        case AggregateFn::kMax: {
+          Value value = GetValue(v, row);
+          int64_t& m = acc.values[value];
+          m += w;
+          if (m == 0) acc.values.erase(value);
+          break;
+        }
+        case AggregateFn::kStddevSamp:
+        case AggregateFn::kStddevPop: {
+          double x;
+          switch (v.physical()) {
+            case PhysicalType::kInt32: x = v.data<int32_t>()[row]; break;
+            case PhysicalType::kInt64: x = static_cast<double>(v.data<int64_t>()[row]); break;
+            case PhysicalType::kInt128:
+              x = static_cast<double>(v.data<__int128>()[row]) / std::pow(10.0, v.type().scale);
+              break;
+            default: x = v.data<double>()[row]; break;
+          }
+          // acc.count already includes this row's weight.
+          if (acc.count <= 0) {
+            acc.mean = 0;
+            acc.m2 = 0;
+          } else if (w > 0) {
+            double delta = x - acc.mean;
+            acc.mean += delta / static_cast<double>(acc.count);
+            acc.m2 += delta * (x - acc.mean);
+          } else {
+            double delta = x - acc.mean;
+            acc.mean -= delta / static_cast<double>(acc.count);
+            acc.m2 -= delta * (x - acc.mean);
+          }
+          break;
+        }
+        default:
+          break;
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+Result<Value> Finalize(const sql::BoundAggregate& agg, const AggregateOperator::Accumulator& acc,
+                       const DataType& input_type) {
+  const DataType& t = agg.type;
+  switch (agg.fn) {
+    case AggregateFn::kCountStar:
+      return Value::Bigint(acc.count);
+    case AggregateFn::kCount:
+      return Value::Bigint(agg.distinct ? static_cast<int64_t>(acc.values.size()) : acc.count);
+    case AggregateFn::kSum:
+      if (acc.count == 0) return Value::Null(t);
+      if (t.id == TypeId::kDouble) return Value::Double(acc.dsum);
+      if (t.id == TypeId::kBigint) {
+        if (acc.isum > INT64_MAX || acc.isum < INT64_MIN) return Status::InvalidArgument("bigint out of range");
+        return Value::Bigint(static_cast<int64_t>(acc.isum));
+      }
+      if (acc.isum >= Pow10(38) || acc.isum <= -Pow10(38)) return Status::InvalidArgument("numeric field overflow");
+      return Value::Decimal(acc.isum, t.precision, t.scale);
+    case AggregateFn::kAvg: {
+      if (acc.count == 0) return Value::Null(t);
+      if (t.id == TypeId::kDouble) {
+        double sum = input_type.id == TypeId::kDouble ? acc.dsum : static_cast<double>(acc.isum);
+        return Value::Double(sum / static_cast<double>(acc.count));
+      }
+      // DECIMAL: rescale the sum to the result's scale, divide, round half away from zero.
+      __int128 num = acc.isum * Pow10(t.scale - input_type.scale);
+      __int128 q = num / acc.count;
+      __int128 r = num % acc.count;
+      if (2 * (r < 0 ? -r : r) >= acc.count) q += num < 0 ? -1 : 1;
+      return Value::Decimal(q, t.precision, t.scale);
+    }
+    case AggregateFn::kMin:
+      if (acc.values.empty()) return Value::Null(t);
+      return acc.values.begin()->first;
+    case AggregateFn::kMax:
+      if (acc.values.empty()) return Value::Null(t);
+      return acc.values.rbegin()->first;
+    case AggregateFn::kStddevSamp:
+      if (acc.count < 2) return Value::Null(t);
+      return Value::Double(std::sqrt(std::max(0.0, acc.m2 / static_cast<double>(acc.count - 1))));
+    case AggregateFn::kStddevPop:
+      if (acc.count < 1) return Value::Null(t);
+      return Value::Double(std::sqrt(std::max(0.0, acc.m2 / static_cast<double>(acc.count))));
+    default:
+      return Status::InvalidArgument(fmt::format("not supported yet: {}()", sql::AggregateFnName(agg.fn)));
+  }
+}
+
+}  // namespace
+
+Status AggregateOperator::Flush() {
+  out_.Reset();
+  auto add_row = [&](const std::vector<Value>& values, int8_t weight) -> Status {
+    if (out_.size() == out_.capacity()) {
+      SLUICE_RETURN_IF_ERROR(Emit(out_));
+      out_.Reset();
+    }
+    size_t row = out_.size();
+    for (size_t c = 0; c < values.size(); ++c) SetValue(&out_.column(c), row, values[c], &out_.arena());
+    if (out_.weights().empty() && weight != 1) out_.weights().assign(row, 1);
+    if (!out_.weights().empty()) out_.weights().push_back(weight);
+    out_.set_size(row + 1);
+    return Status::Ok();
+  };
+  // With no GROUP BY, an aggregate over no rows still yields one row (count = 0).
+  if (group_exprs_.empty() && groups_.empty()) {
+    auto group = std::make_unique<Group>();
+    group->accs.resize(aggregates_.size());
+    group->dirty = true;
+    dirty_.push_back(group.get());
+    groups_.emplace(std::string(), std::move(group));
+  }
+  for (Group* group : dirty_) {
+    group->dirty = false;
+    if (group->has_emitted) SLUICE_RETURN_IF_ERROR(add_row(group->emitted, -1));
+    if (group->rows > 0 || group_exprs_.empty()) {
+      std::vector<Value> values = group->key_values;
+      for (size_t a = 0; a < aggregates_.size(); ++a) {
+        DataType input_type = aggregates_[a].args.empty() ? DataType::Bigint() : aggregates_[a].args[0]->type;
+        SLUICE_ASSIGN_OR_RETURN(Value v, Finalize(aggregates_[a], group->accs[a], input_type));
+        values.push_back(std::move(v));
+      }
+      SLUICE_RETURN_IF_ERROR(add_row(values, 1));
+      group->emitted = std::move(values);
+      group->has_emitted = true;
+    } else {
+      group->has_emitted = false;
+    }
+  }
+  // Groups with no rows left are gone (their retraction was emitted above).
+  for (Group* group : dirty_) {
+    if (group->rows <= 0 && !group_exprs_.empty()) groups_.erase(group->key);
+  }
+  dirty_.clear();
+  if (out_.size() > 0) SLUICE_RETURN_IF_ERROR(Emit(out_));
+  return Operator::Flush();
+}
+
+// ---- DistinctOn ------------------------------------------------------------------------------
+
+Result<std::unique_ptr<DistinctOnOperator>> DistinctOnOperator::Create(const std::vector<sql::BoundExprPtr>& keys,
+                                                                       std::vector<DataType> types,
+                                                                       int64_t now_micros) {
+  auto op = std::unique_ptr<DistinctOnOperator>(new DistinctOnOperator());
+  std::vector<DataType> key_types;
+  for (const auto& k : keys) {
+    SLUICE_ASSIGN_OR_RETURN(auto compiled, ExpressionExecutor::Compile(*k, now_micros));
+    key_types.push_back(k->type);
+    op->keys_.push_back(std::move(compiled));
+  }
+  op->key_values_ = DataChunk(key_types);
+  op->out_ = DataChunk(types);
+  op->output_types_ = std::move(types);
+  return op;
+}
+
+Status DistinctOnOperator::Push(const DataChunk& chunk) {
+  if (!chunk.weights().empty()) {
+    for (int8_t w : chunk.weights()) {
+      if (w < 0) return Status::InvalidArgument("not supported yet: DISTINCT ON over an updating input");
+    }
+  }
+  key_values_.Reset();
+  for (size_t k = 0; k < keys_.size(); ++k) {
+    SLUICE_RETURN_IF_ERROR(keys_[k]->Execute(chunk, &key_values_.column(k), &key_values_.arena()));
+  }
+  sel_.clear();
+  for (size_t row = 0; row < chunk.size(); ++row) {
+    key_.clear();
+    for (size_t k = 0; k < keys_.size(); ++k) AppendKeyBytes(key_values_.column(k), row, &key_);
+    if (seen_.try_emplace(key_, true).second) sel_.push_back(static_cast<uint32_t>(row));
+  }
+  if (sel_.empty()) return Status::Ok();
+  out_.Reset();
+  for (size_t c = 0; c < chunk.column_count(); ++c) {
+    GatherVector(chunk.column(c), sel_.data(), sel_.size(), &out_.column(c), 0, &out_.arena());
+  }
+  out_.set_size(sel_.size());
+  return Emit(out_);
+}
+
+}  // namespace sluice::exec

@@ -1,0 +1,106 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <absl/container/flat_hash_map.h>
+
+#include "exec/expression_executor.h"
+#include "exec/operator.h"
+#include "sql/logical_plan.h"
+
+namespace sluice::exec {
+
+// Keeps the rows where the predicate is TRUE.
+class FilterOperator final : public Operator {
+ public:
+  static Result<std::unique_ptr<FilterOperator>> Create(const sql::BoundExpr& predicate,
+                                                        std::vector<DataType> types, int64_t now_micros);
+  Status Push(const DataChunk& chunk) override;
+
+ private:
+  std::unique_ptr<ExpressionExecutor> predicate_;
+  std::vector<uint32_t> selection_;
+  DataChunk out_;
+};
+
+// Computes one output column per expression.
+class ProjectOperator final : public Operator {
+ public:
+  static Result<std::unique_ptr<ProjectOperator>> Create(const std::vector<sql::BoundExprPtr>& exprs,
+                                                         int64_t now_micros);
+  Status Push(const DataChunk& chunk) override;
+
+ private:
+  std::vector<std::unique_ptr<ExpressionExecutor>> exprs_;
+  DataChunk out_;
+};
+
+// TUMBLE and HOP: appends window_start and window_end to every row; HOP emits one copy of the
+// row per window that contains it (size / slide copies). Rows with a NULL time are dropped,
+// as in Flink and RisingWave. Windows align to the Unix epoch.
+class WindowOperator final : public Operator {
+ public:
+  WindowOperator(std::vector<DataType> input_types, int time_column, sql::WindowKind kind, int64_t size_us,
+                 int64_t slide_us);
+  Status Push(const DataChunk& chunk) override;
+
+ private:
+  int time_column_;
+  int64_t size_us_;
+  int64_t slide_us_;
+  DataChunk out_;
+  std::vector<uint32_t> sel_;
+  std::vector<int64_t> starts_;
+};
+
+// GROUP BY with incremental accumulators: every input row adds (+1) or retracts (-1) its
+// contribution; Flush emits, per changed group, the retraction of the row it emitted before
+// and the new row (a group whose rows all went away is retracted). A batch query calls Flush
+// once at the end and so sees only insertions.
+class AggregateOperator final : public Operator {
+ public:
+  static Result<std::unique_ptr<AggregateOperator>> Create(const sql::LogicalOperator& aggregate,
+                                                           int64_t now_micros);
+  ~AggregateOperator() override;
+  Status Push(const DataChunk& chunk) override;
+  Status Flush() override;
+
+  size_t group_count() const { return groups_.size(); }
+
+  struct Accumulator;
+  struct Group;
+
+ private:
+  AggregateOperator() = default;
+
+  std::vector<std::unique_ptr<ExpressionExecutor>> group_exprs_;
+  std::vector<std::unique_ptr<ExpressionExecutor>> arg_exprs_;  // one per aggregate (null: count(*))
+  std::vector<sql::BoundAggregate> aggregates_;
+  DataChunk keys_;   // evaluated group expressions of the current input chunk
+  DataChunk args_;   // evaluated aggregate arguments of the current input chunk
+  absl::flat_hash_map<std::string, std::unique_ptr<Group>> groups_;
+  std::vector<Group*> dirty_;
+  std::string key_;
+  DataChunk out_;
+};
+
+// DISTINCT ON (keys): the first row seen per key (in input order), insert-only input.
+class DistinctOnOperator final : public Operator {
+ public:
+  static Result<std::unique_ptr<DistinctOnOperator>> Create(const std::vector<sql::BoundExprPtr>& keys,
+                                                            std::vector<DataType> types, int64_t now_micros);
+  Status Push(const DataChunk& chunk) override;
+
+ private:
+  std::vector<std::unique_ptr<ExpressionExecutor>> keys_;
+  DataChunk key_values_;
+  absl::flat_hash_map<std::string, bool> seen_;
+  std::string key_;
+  std::vector<uint32_t> sel_;
+  DataChunk out_;
+};
+
+}  // namespace sluice::exec
