@@ -121,6 +121,7 @@ class EngineImpl final : public Engine {
  public:
   EngineImpl(EngineOptions options, MetricsRegistry* metrics, std::unique_ptr<log::Log> log)
       : options_(std::move(options)),
+        metrics_(metrics),
         clock_(options_.log.clock),
         log_(std::move(log)),
         idempotency_(options_.idempotency_window_ms) {
@@ -173,6 +174,7 @@ class EngineImpl final : public Engine {
   void CountRequest(std::string_view topic_label, std::string_view result);
 
   const EngineOptions options_;
+  MetricsRegistry* const metrics_;
   Clock* const clock_;
   std::unique_ptr<log::Log> log_;
   std::unique_ptr<SqlExecutor> sql_;
@@ -207,7 +209,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(EngineOptions options, MetricsRegis
 
 Status EngineImpl::Recover() {
   SLUICE_ASSIGN_OR_RETURN(sql_, SqlExecutor::Open(options_.log.fs, JoinPath(options_.data_dir, "catalog"), log_.get(),
-                                                  options_.default_partitions));
+                                                  options_.default_partitions, metrics_));
   const TimestampMs since = clock_->Now() - options_.idempotency_window_ms;
   for (const log::TopicInfo& info : log_->ListTopics()) {
     SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<log::Topic> topic, log_->GetTopic(info.config.name));
@@ -482,6 +484,7 @@ Status EngineImpl::Close() {
   closed_ = true;
   ready_.store(false, std::memory_order_release);
   gate_.CloseAndWait();
+  if (sql_) sql_->StopViews();  // view threads read the log: stop them before it closes
   return log_->Close();
 }
 

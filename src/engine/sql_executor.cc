@@ -1,5 +1,6 @@
 #include "engine/sql_executor.h"
 
+#include <algorithm>
 #include <set>
 #include <sstream>
 
@@ -7,6 +8,7 @@
 
 #include "common/clock.h"
 #include "common/logging.h"
+#include "engine/materialized_view.h"
 #include "exec/batch_query.h"
 #include "exec/json_decoder.h"
 #include "log/record_batch.h"
@@ -190,26 +192,57 @@ StatementResult PlanLines(const std::string& plan) {
 
 }  // namespace
 
+SqlExecutor::SqlExecutor(std::unique_ptr<sql::Catalog> catalog, log::Log* log, int32_t default_partitions,
+                         MetricsRegistry* metrics)
+    : catalog_(std::move(catalog)), log_(log), default_partitions_(default_partitions), metrics_(metrics) {}
+
+SqlExecutor::~SqlExecutor() = default;
+
+void SqlExecutor::StopViews() {
+  std::lock_guard<std::mutex> lock(mu_);
+  views_.clear();
+}
+
 Result<std::unique_ptr<SqlExecutor>> SqlExecutor::Open(FileSystem* fs, const std::string& dir, log::Log* log,
-                                                       int32_t default_partitions) {
+                                                       int32_t default_partitions, MetricsRegistry* metrics) {
   SLUICE_RETURN_IF_ERROR(fs->CreateDirs(dir));
   std::vector<sql::CatalogRecord> records;
   SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<sql::CatalogLog> catalog_log,
                           sql::CatalogLog::Open(fs, JoinPath(dir, "catalog.log"), &records));
   auto catalog = std::make_unique<sql::Catalog>(std::move(catalog_log));
+  auto executor = std::unique_ptr<SqlExecutor>(
+      new SqlExecutor(std::move(catalog), log, default_partitions, metrics));
   // Replay the history through the same validation as a live statement. An object whose DDL
-  // no longer binds is skipped with an error in the log; the others come back.
+  // no longer binds is skipped with an error in the log; the others come back. Views restart
+  // from the retained log (their state is not checkpointed yet).
   int restored = 0;
+  std::vector<std::pair<CatalogEntry, std::unique_ptr<exec::BatchQuery>>> views;
   for (const sql::CatalogRecord& r : records) {
     if (r.op == sql::CatalogRecord::Op::kDrop) {
-      (void)catalog->Drop(r.name, r.kind, /*replay=*/true);
+      (void)executor->catalog_->Drop(r.name, r.kind, /*replay=*/true);
+      views.erase(std::remove_if(views.begin(), views.end(), [&](const auto& v) { return v.first.name == r.name; }),
+                  views.end());
       continue;
     }
     auto stmt = sql::ParseOne(r.sql);
     Result<CatalogEntry> entry = stmt.ok() ? Status::Internal("unexpected statement") : stmt.status();
+    std::unique_ptr<exec::BatchQuery> query;
     if (stmt.ok() && ((*stmt)->kind == sql::StatementKind::kCreateSource ||
                       (*stmt)->kind == sql::StatementKind::kCreateTable)) {
       entry = BuildRelationEntry(static_cast<const sql::CreateRelationStatement&>(**stmt));
+    } else if (stmt.ok() && (*stmt)->kind == sql::StatementKind::kCreateView) {
+      const auto& v = static_cast<const sql::CreateViewStatement&>(**stmt);
+      CatalogEntry view;
+      view.kind = ObjectKind::kView;
+      view.name = v.name;
+      view.sql = v.text;
+      auto planned = executor->PlanView(*v.query, &view);
+      if (planned.ok()) {
+        query = std::move(planned).value();
+        entry = std::move(view);
+      } else {
+        entry = planned.status();
+      }
     }
     if (!entry.ok()) {
       SLUICE_LOG_ERROR("catalog: cannot restore {} \"{}\": {}", sql::ObjectKindName(r.kind), r.name,
@@ -217,16 +250,76 @@ Result<std::unique_ptr<SqlExecutor>> SqlExecutor::Open(FileSystem* fs, const std
       continue;
     }
     entry->id = r.id;
-    Result<uint64_t> created = catalog->Create(std::move(entry).value(), /*replay=*/true);
+    CatalogEntry copy = *entry;
+    Result<uint64_t> created = executor->catalog_->Create(std::move(entry).value(), /*replay=*/true);
     if (!created.ok()) {
       SLUICE_LOG_ERROR("catalog: cannot restore \"{}\": {}", r.name, created.status().message());
       continue;
     }
+    if (query) views.emplace_back(std::move(copy), std::move(query));
     ++restored;
   }
-  catalog->RestoreCounters(records);
+  executor->catalog_->RestoreCounters(records);
+  for (auto& [entry, query] : views) {
+    Status started = executor->StartView(entry, std::move(query));
+    if (!started.ok()) SLUICE_LOG_ERROR("materialized view {}: {}", entry.name, started.message());
+  }
   SLUICE_LOG_INFO("catalog: {} objects restored from {} records", restored, records.size());
-  return std::unique_ptr<SqlExecutor>(new SqlExecutor(std::move(catalog), log, default_partitions));
+  return executor;
+}
+
+Result<std::unique_ptr<exec::BatchQuery>> SqlExecutor::PlanView(const sql::SelectStmt& query, CatalogEntry* entry) {
+  sql::QueryBinder binder(catalog_.get());
+  SLUICE_ASSIGN_OR_RETURN(sql::BoundQuery bound, binder.Bind(query));
+  if (bound.emit_on_window_close) return NotSupported("EMIT ON WINDOW CLOSE (it comes with watermarks)");
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<exec::BatchQuery> built, exec::BatchQuery::Build(*bound.plan, 0));
+  if (built->has_order_or_limit()) return NotSupported("ORDER BY or LIMIT in a materialized view");
+  if (built->input() == nullptr) return Status::InvalidArgument("a materialized view needs a FROM clause");
+  if (built->input()->kind != ObjectKind::kSource) {
+    return NotSupported(fmt::format("a materialized view over {} \"{}\" (views read sources for now)",
+                                    sql::ObjectKindName(built->input()->kind), built->input()->name));
+  }
+  entry->columns = bound.plan->schema;
+  entry->dependencies = bound.dependencies;
+  entry->topic = built->input()->topic;
+  return built;
+}
+
+Status SqlExecutor::StartView(const CatalogEntry& entry, std::unique_ptr<exec::BatchQuery> query) {
+  CatalogEntry source = *query->input();
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<MaterializedView> view,
+                          MaterializedView::Start(entry, std::move(source), std::move(query), log_, metrics_));
+  views_[entry.name] = std::move(view);
+  return Status::Ok();
+}
+
+Status SqlExecutor::FeedInput(exec::BatchQuery* query) {
+  const CatalogEntry* input = query->input();
+  if (input == nullptr) return Status::Ok();
+  if (input->kind == ObjectKind::kSource) {
+    int64_t skipped = 0;
+    SLUICE_RETURN_IF_ERROR(ScanSource(log_, *input, query, &skipped));
+    if (skipped > 0) SLUICE_LOG_DEBUG("query over {} skipped {} events that do not match its schema", input->name, skipped);
+    return Status::Ok();
+  }
+  if (input->kind == ObjectKind::kView) {
+    auto it = views_.find(input->name);
+    if (it == views_.end()) return Status::Unavailable(fmt::format("materialized view \"{}\" is not running", input->name));
+    SLUICE_ASSIGN_OR_RETURN(std::vector<std::vector<Value>> rows, it->second->Snapshot());
+    exec::DataChunk chunk(query->input_types());
+    for (const auto& row : rows) {
+      const size_t r = chunk.size();
+      for (size_t c = 0; c < row.size(); ++c) exec::SetValue(&chunk.column(c), r, row[c], &chunk.arena());
+      chunk.set_size(r + 1);
+      if (chunk.size() == chunk.capacity()) {
+        SLUICE_RETURN_IF_ERROR(query->Push(chunk));
+        chunk.Reset();
+      }
+    }
+    if (chunk.size() > 0) SLUICE_RETURN_IF_ERROR(query->Push(chunk));
+    return Status::Ok();
+  }
+  return NotSupported(fmt::format("reading table \"{}\" (tables are served once upserts land)", input->name));
 }
 
 Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text) {
@@ -264,20 +357,36 @@ Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text)
         results.push_back(Command(tag));
         break;
       }
-      case sql::StatementKind::kCreateView:
+      case sql::StatementKind::kCreateView: {
+        const auto& v = static_cast<const sql::CreateViewStatement&>(*stmt);
+        if (v.if_not_exists && catalog_->Exists(v.name)) {
+          results.push_back(Command("CREATE MATERIALIZED VIEW"));
+          continue;
+        }
+        if (catalog_->Exists(v.name)) {
+          auto existing = catalog_->Find(v.name);
+          return Status::AlreadyExists(
+              fmt::format("{} \"{}\" already exists", sql::ObjectKindName(existing->kind), v.name));
+        }
+        if (!v.options.empty()) return NotSupported("WITH options on materialized views");
+        CatalogEntry entry;
+        entry.kind = ObjectKind::kView;
+        entry.name = v.name;
+        entry.sql = v.text;
+        SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<exec::BatchQuery> query, PlanView(*v.query, &entry));
+        SLUICE_ASSIGN_OR_RETURN(entry.id, catalog_->Create(entry));
+        SLUICE_RETURN_IF_ERROR(StartView(entry, std::move(query)));
+        results.push_back(Command("CREATE MATERIALIZED VIEW"));
+        break;
+      }
       case sql::StatementKind::kCreateSink: {
         // Bind first so that mistakes get their real error; then say what is missing.
-        const sql::SelectStmt* query = stmt->kind == sql::StatementKind::kCreateView
-                                           ? static_cast<const sql::CreateViewStatement&>(*stmt).query.get()
-                                           : static_cast<const sql::CreateSinkStatement&>(*stmt).query.get();
+        const sql::SelectStmt* query = static_cast<const sql::CreateSinkStatement&>(*stmt).query.get();
         if (query != nullptr) {
           sql::QueryBinder binder(catalog_.get());
           SLUICE_RETURN_IF_ERROR(binder.Bind(*query).status());
         }
-        return NotSupported(stmt->kind == sql::StatementKind::kCreateView
-                                ? "running materialized views (the streaming executor is being built; EXPLAIN "
-                                  "CREATE MATERIALIZED VIEW shows the plan)"
-                                : "running sinks (the streaming executor is being built)");
+        return NotSupported("sinks (they come with exactly-once checkpoints)");
       }
       case sql::StatementKind::kDrop: {
         const auto& s = static_cast<const sql::DropStatement&>(*stmt);
@@ -285,6 +394,7 @@ Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text)
         Status dropped = catalog_->Drop(s.name, s.object);
         if (dropped.code() == StatusCode::kNotFound && s.if_exists) dropped = Status::Ok();
         SLUICE_RETURN_IF_ERROR(dropped);
+        if (s.object == ObjectKind::kView) views_.erase(s.name);
         results.push_back(Command(fmt::format("DROP {}", KindTag(s.object))));
         break;
       }
@@ -352,19 +462,7 @@ Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text)
         if (bound.emit_on_window_close) return Status::InvalidArgument("EMIT ON WINDOW CLOSE is for materialized views");
         const int64_t now_micros = Clock::Real()->Now().value() * 1000;
         SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<exec::BatchQuery> query, exec::BatchQuery::Build(*bound.plan, now_micros));
-        if (query->input() != nullptr) {
-          if (query->input()->kind != ObjectKind::kSource) {
-            return NotSupported(fmt::format("reading {} \"{}\" (tables and views are served once the streaming "
-                                            "executor lands; sources can be queried)",
-                                            sql::ObjectKindName(query->input()->kind), query->input()->name));
-          }
-          int64_t skipped = 0;
-          SLUICE_RETURN_IF_ERROR(ScanSource(log_, *query->input(), query.get(), &skipped));
-          if (skipped > 0) {
-            SLUICE_LOG_DEBUG("query over {} skipped {} events that do not match its schema", query->input()->name,
-                             skipped);
-          }
-        }
+        SLUICE_RETURN_IF_ERROR(FeedInput(query.get()));
         SLUICE_ASSIGN_OR_RETURN(std::vector<std::vector<Value>> rows, query->Finish());
         std::vector<ResultColumn> columns;
         for (const sql::ColumnSchema& c : bound.plan->schema) columns.push_back({c.name, c.type});

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -7,10 +8,15 @@
 #include <vector>
 
 #include "common/file_system.h"
+#include "common/metrics.h"
 #include "common/result.h"
 #include "log/log.h"
 #include "sql/catalog.h"
 #include "sql/value.h"
+
+namespace sluice::exec {
+class BatchQuery;
+}
 
 namespace sluice::engine {
 
@@ -27,6 +33,8 @@ struct StatementResult {
   std::string command;
 };
 
+class MaterializedView;
+
 // Runs SQL statements against the catalog and the log. DDL is validated (names, types,
 // options, watermark expressions, dependencies), persisted in the catalog file and, for
 // sources and tables, creates the topic they read. On open the catalog's history is replayed
@@ -34,8 +42,10 @@ struct StatementResult {
 class SqlExecutor {
  public:
   // Opens <dir>/catalog.log and replays it. `log` must outlive the executor.
+  // `metrics` may be null.
   static Result<std::unique_ptr<SqlExecutor>> Open(FileSystem* fs, const std::string& dir, log::Log* log,
-                                                   int32_t default_partitions);
+                                                   int32_t default_partitions, MetricsRegistry* metrics = nullptr);
+  ~SqlExecutor();
 
   // Runs every ';'-separated statement in order; stops at the first error (earlier statements
   // stay done, as with psql's default). Errors are kInvalidArgument (syntax, names, types),
@@ -44,15 +54,25 @@ class SqlExecutor {
 
   const sql::Catalog& catalog() const { return *catalog_; }
 
- private:
-  SqlExecutor(std::unique_ptr<sql::Catalog> catalog, log::Log* log, int32_t default_partitions)
-      : catalog_(std::move(catalog)), log_(log), default_partitions_(default_partitions) {}
+  // Stops every materialized view's maintenance thread (before the log closes). Idempotent.
+  void StopViews();
 
-  struct Impl;
+ private:
+  SqlExecutor(std::unique_ptr<sql::Catalog> catalog, log::Log* log, int32_t default_partitions,
+              MetricsRegistry* metrics);
+
+  // Validates a view's query and builds its pipeline; fills entry's columns and dependencies.
+  Result<std::unique_ptr<exec::BatchQuery>> PlanView(const sql::SelectStmt& query, sql::CatalogEntry* entry);
+  Status StartView(const sql::CatalogEntry& entry, std::unique_ptr<exec::BatchQuery> query);
+  // Feeds the rows of the relation `query` reads (a source's log or a view's state).
+  Status FeedInput(exec::BatchQuery* query);
+
   std::mutex mu_;
   std::unique_ptr<sql::Catalog> catalog_;
   log::Log* log_;
   int32_t default_partitions_;
+  MetricsRegistry* metrics_;
+  std::map<std::string, std::unique_ptr<MaterializedView>, std::less<>> views_;
 };
 
 }  // namespace sluice::engine

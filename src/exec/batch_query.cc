@@ -32,7 +32,9 @@ Result<std::unique_ptr<BatchQuery>> BatchQuery::Build(const LogicalOperator& pla
     node = node->children[0].get();
   }
   if (node->kind == LogicalKind::kSort) {
-    q->sort_ = node;
+    for (const sql::BoundOrder& o : node->order) {
+      q->order_.push_back({o.expr->Clone(), o.descending, o.nulls_first});
+    }
     node = node->children[0].get();
   }
   // Walk down to the scan, collecting the chain (top first).
@@ -46,7 +48,7 @@ Result<std::unique_ptr<BatchQuery>> BatchQuery::Build(const LogicalOperator& pla
   std::reverse(chain.begin(), chain.end());  // bottom first
   size_t first = 0;
   if (chain[0]->kind == LogicalKind::kScan) {
-    q->input_ = &chain[0]->relation;
+    q->input_ = chain[0]->relation;
     q->input_types_ = TypesOf(chain[0]->schema);
     first = 1;
   }
@@ -98,7 +100,7 @@ Result<std::unique_ptr<BatchQuery>> BatchQuery::Build(const LogicalOperator& pla
 }
 
 Result<std::vector<std::vector<Value>>> BatchQuery::Finish() {
-  if (input_ == nullptr) {
+  if (!input_) {
     // SELECT without FROM: one row with no columns.
     DataChunk one(std::vector<DataType>{}, 1);
     one.set_size(1);
@@ -106,7 +108,7 @@ Result<std::vector<std::vector<Value>>> BatchQuery::Finish() {
   }
   SLUICE_RETURN_IF_ERROR(first_->Flush());
   std::vector<std::vector<Value>> rows = sink_->Rows();
-  if (sort_ != nullptr && !rows.empty()) {
+  if (!order_.empty() && !rows.empty()) {
     // Evaluate the sort keys over the output rows, then order the row indexes.
     const std::vector<DataType>& types = sink_->output_types();
     std::vector<std::vector<Value>> keys(rows.size());
@@ -117,7 +119,7 @@ Result<std::vector<std::vector<Value>>> BatchQuery::Finish() {
         for (size_t c = 0; c < types.size(); ++c) SetValue(&chunk.column(c), r, rows[begin + r][c], &chunk.arena());
       }
       chunk.set_size(n);
-      for (const sql::BoundOrder& o : sort_->order) {
+      for (const sql::BoundOrder& o : order_) {
         SLUICE_ASSIGN_OR_RETURN(auto expr, ExpressionExecutor::Compile(*o.expr, now_micros_));
         Vector out(o.expr->type, n);
         StringArena arena;
@@ -128,8 +130,8 @@ Result<std::vector<std::vector<Value>>> BatchQuery::Finish() {
     std::vector<size_t> order(rows.size());
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-      for (size_t k = 0; k < sort_->order.size(); ++k) {
-        const sql::BoundOrder& o = sort_->order[k];
+      for (size_t k = 0; k < order_.size(); ++k) {
+        const sql::BoundOrder& o = order_[k];
         const Value& x = keys[a][k];
         const Value& y = keys[b][k];
         if (x.is_null() || y.is_null()) {

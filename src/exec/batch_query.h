@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "common/result.h"
@@ -10,6 +11,8 @@
 
 namespace sluice::exec {
 
+// Owns everything it needs: the plan may be destroyed once Build returns.
+//
 // A SELECT run once over a bounded input (an ad-hoc query on a source: a scan of its retained
 // log). The plan is lowered into the same push operators the streaming views use; ORDER BY and
 // LIMIT are applied to the final rows.
@@ -21,7 +24,7 @@ class BatchQuery {
   static Result<std::unique_ptr<BatchQuery>> Build(const sql::LogicalOperator& plan, int64_t now_micros);
 
   // The relation at the bottom of the plan, or nullptr for SELECT without FROM.
-  const sql::CatalogEntry* input() const { return input_; }
+  const sql::CatalogEntry* input() const { return input_ ? &*input_ : nullptr; }
   // Column types of the chunks Push expects (the relation's columns).
   const std::vector<DataType>& input_types() const { return input_types_; }
 
@@ -29,15 +32,24 @@ class BatchQuery {
   // Ends the input and returns the result rows (sorted and limited as the query says).
   Result<std::vector<std::vector<sql::Value>>> Finish();
 
+  // For a continuously maintained query (a materialized view): pushes the changes owed since
+  // the last call (aggregates emit -1/+1 per changed group) into the result.
+  Status FlushChanges() { return first_->Flush(); }
+  // The current result rows, unordered. Valid between pushes.
+  std::vector<std::vector<sql::Value>> CurrentRows() const { return sink_->Rows(); }
+  size_t current_row_count() const { return sink_->row_count(); }
+  // True if the plan ends in ORDER BY or LIMIT (only meaningful for a one-off query).
+  bool has_order_or_limit() const { return !order_.empty() || limit_ >= 0 || offset_ > 0; }
+
  private:
   BatchQuery() = default;
 
-  const sql::CatalogEntry* input_ = nullptr;
+  std::optional<sql::CatalogEntry> input_;
   std::vector<DataType> input_types_;
   std::vector<std::unique_ptr<Operator>> operators_;  // bottom to top
   std::unique_ptr<CollectSink> sink_;
   Operator* first_ = nullptr;
-  const sql::LogicalOperator* sort_ = nullptr;
+  std::vector<sql::BoundOrder> order_;  // ORDER BY over the output (empty: none)
   int64_t limit_ = -1;
   int64_t offset_ = 0;
   int64_t now_micros_ = 0;

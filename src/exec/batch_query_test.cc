@@ -1,5 +1,7 @@
 #include "exec/batch_query.h"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "exec/json_decoder.h"
@@ -109,6 +111,34 @@ TEST_F(BatchQueryTest, DistinctOnAndCountDistinctAndHaving) {
   auto having = Run("SELECT k, count(DISTINCT v) FROM t GROUP BY k HAVING count(*) > 1 ORDER BY k", Events());
   ASSERT_TRUE(having.ok()) << having.status().ToString();
   EXPECT_EQ(Text(*having), (std::vector<std::string>{"a|2", "b|2"}));
+}
+
+TEST_F(BatchQueryTest, RepeatedFlushesRetractThePreviousGroupRows) {
+  auto stmt = sql::ParseOne("SELECT k, count(*) AS n, max(v) AS top FROM t GROUP BY k");
+  ASSERT_TRUE(stmt.ok());
+  sql::QueryBinder binder(&catalog_);
+  auto bound = binder.Bind(*static_cast<const sql::SelectStatement&>(**stmt).query);
+  ASSERT_TRUE(bound.ok());
+  auto q = BatchQuery::Build(*bound->plan, 0);
+  ASSERT_TRUE(q.ok());
+  JsonDecoder decoder({{"k", DataType::Varchar()}, {"v", DataType::Bigint()}, {"ts", DataType::Timestamp()}});
+  auto push = [&](std::vector<std::string> events) {
+    DataChunk chunk((*q)->input_types());
+    for (const std::string& e : events) ASSERT_TRUE(decoder.DecodeInto(e, e.size(), &chunk).ok());
+    ASSERT_TRUE((*q)->Push(chunk).ok());
+    ASSERT_TRUE((*q)->FlushChanges().ok());
+  };
+  auto sorted = [&] {
+    auto text = Text((*q)->CurrentRows());
+    std::sort(text.begin(), text.end());
+    return text;
+  };
+  push({R"({"k":"a","v":1})", R"({"k":"b","v":5})"});
+  EXPECT_EQ(sorted(), (std::vector<std::string>{"a|1|1", "b|1|5"}));
+  push({R"({"k":"a","v":9})"});
+  EXPECT_EQ(sorted(), (std::vector<std::string>{"a|2|9", "b|1|5"}));
+  push({R"({"k":"a","v":3})", R"({"k":"c","v":0})"});
+  EXPECT_EQ(sorted(), (std::vector<std::string>{"a|3|9", "b|1|5", "c|1|0"}));
 }
 
 TEST_F(BatchQueryTest, SelectWithoutFromAndErrors) {

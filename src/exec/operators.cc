@@ -455,8 +455,7 @@ Status AggregateOperator::Flush() {
     }
     size_t row = out_.size();
     for (size_t c = 0; c < values.size(); ++c) SetValue(&out_.column(c), row, values[c], &out_.arena());
-    if (out_.weights().empty() && weight != 1) out_.weights().assign(row, 1);
-    if (!out_.weights().empty()) out_.weights().push_back(weight);
+    out_.weights().push_back(weight);  // aggregate output always carries weights
     out_.set_size(row + 1);
     return Status::Ok();
   };

@@ -3,6 +3,7 @@ and the catalog surviving a restart."""
 
 import json
 import subprocess
+import time
 import unittest
 
 from harness import SLUICE_BIN, Server
@@ -58,7 +59,7 @@ class SqlApiTest(unittest.TestCase):
         self.assertIn('column "pricee" does not exist', err["message"])
         err = self.sql(BID, expect=409)["error"]
         self.assertEqual(err["message"], 'source "bid" already exists')
-        err = self.sql("CREATE MATERIALIZED VIEW v AS SELECT auction FROM bid", expect=400)["error"]
+        err = self.sql("CREATE SINK s INTO out_topic AS SELECT auction FROM bid", expect=400)["error"]
         self.assertIn("not supported yet", err["message"])
         for bad in [b"not json", b"{}", b'{"sql": 5}']:
             status, _, data = self.server.request("POST", "/v1/sql", bad, {"Content-Type": "application/json"})
@@ -125,6 +126,53 @@ class AdHocQueryTest(unittest.TestCase):
             self.assertEqual(status, 200, data)
             self.assertEqual(json.loads(data)["results"][0]["rows"],
                              [["2026-01-01 00:00:00", 600], ["2026-01-01 00:10:00", 600]])
+        finally:
+            server.stop()
+            server.cleanup()
+
+
+class MaterializedViewTest(unittest.TestCase):
+    """A view over a source backfills, follows new events, is queryable, and survives restarts."""
+
+    def wait_rows(self, server, query, expect, timeout=30):
+        deadline = time.time() + timeout
+        rows = None
+        while time.time() < deadline:
+            status, _, data = server.request("POST", "/v1/sql", json.dumps({"sql": query}), {"Content-Type": "application/json"})
+            self.assertEqual(status, 200, data)
+            rows = json.loads(data)["results"][0]["rows"]
+            if rows == expect:
+                return
+            time.sleep(0.05)
+        self.fail("view rows %s, expected %s" % (rows, expect))
+
+    def test_view_follows_ingest(self):
+        server = Server().start()
+        try:
+            def sql(text):
+                status, _, data = server.request("POST", "/v1/sql", json.dumps({"sql": text}), {"Content-Type": "application/json"})
+                self.assertEqual(status, 200, data)
+            sql(BID)
+            def ingest(events):
+                body = "\n".join(json.dumps(e) for e in events)
+                status, _, data = server.request("POST", "/v1/topics/bid/events", body, {"Content-Type": "application/x-ndjson"})
+                self.assertEqual(status, 200, data)
+            ingest([{"auction": a, "price": p, "channel": "c", "date_time": "2026-01-01T00:00:00Z"}
+                    for a, p in [(1, 10), (2, 20), (1, 30)]])
+            sql("CREATE MATERIALIZED VIEW per_auction AS SELECT auction, count(*) AS n, sum(price) AS total "
+                "FROM bid GROUP BY auction")
+            q = "SELECT auction, n, total FROM per_auction ORDER BY auction"
+            self.wait_rows(server, q, [[1, 2, 40], [2, 1, 20]])
+            ingest([{"auction": 2, "price": 5}, {"auction": 3, "price": 1}])
+            self.wait_rows(server, q, [[1, 2, 40], [2, 2, 25], [3, 1, 1]])
+            _, _, metrics = server.request("GET", "/metrics")
+            self.assertIn(b'sluice_view_rows{view="per_auction"} 3', metrics)
+            self.assertEqual(server.stop(), 0)
+            server.start()
+            self.wait_rows(server, q, [[1, 2, 40], [2, 2, 25], [3, 1, 1]])
+            status, _, data = server.request("POST", "/v1/sql", json.dumps({"sql": "DROP SOURCE bid"}), {"Content-Type": "application/json"})
+            self.assertEqual(status, 409, data)
+            self.assertIn("per_auction depends on it", json.loads(data)["error"]["message"])
         finally:
             server.stop()
             server.cleanup()
