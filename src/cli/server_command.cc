@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/gen_loop.h"
+#include "cli/http_client.h"
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/metrics.h"
@@ -132,12 +133,38 @@ int RunDemo(ServerConfig config, const DemoOptions& demo) {
     generators.emplace_back([gen, &stop] { (void)RunGenLoop(gen, stop); });
   }
 
+  // Example sources and views over the generated traffic (already there after a restart).
+  if (auto admin = HttpClient::Create(url); admin.ok()) {
+    static constexpr const char* kDemoSql =
+        "CREATE SOURCE IF NOT EXISTS clicks (event_id VARCHAR, user_id BIGINT, page VARCHAR, action VARCHAR, "
+        "country VARCHAR, device VARCHAR, ts TIMESTAMP, source_ts BIGINT) WITH (topic = 'clicks');"
+        "CREATE SOURCE IF NOT EXISTS transactions (txn_id VARCHAR, account_id BIGINT, merchant_id BIGINT, "
+        "category VARCHAR, amount DECIMAL(12,2), currency VARCHAR, country VARCHAR, ts TIMESTAMP) "
+        "WITH (topic = 'transactions');"
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS revenue_per_country_minute AS SELECT country, window_start, "
+        "count(*) AS orders, sum(amount) AS revenue FROM TUMBLE(transactions, ts, INTERVAL '1' MINUTE) "
+        "GROUP BY country, window_start;"
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS page_views AS SELECT page, count(*) AS views, "
+        "count(DISTINCT user_id) AS users FROM clicks WHERE action = 'view' GROUP BY page;"
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS big_spenders AS SELECT account_id, count(*) AS txns, "
+        "sum(amount) AS spent FROM transactions WHERE amount > 500 GROUP BY account_id";
+    std::string body = "{\"sql\":\"";
+    for (const char* c = kDemoSql; *c; ++c) body += *c == '"' ? std::string("\\\"") : std::string(1, *c);
+    body += "\"}";
+    auto res = (*admin)->Request("POST", "/v1/sql", body, "application/json");
+    if (!res.ok() || res->status != 200) {
+      SLUICE_LOG_WARN("demo: could not create the example views: {}",
+                      res.ok() ? ServerErrorMessage(*res) : res.status().message());
+    }
+  }
+
   fmt::print("\nsluice demo is running.\n"
              "  dashboard:  {0}/\n"
              "  metrics:    {0}/metrics\n"
              "  topics:     curl {0}/v1/topics\n"
              "  send:       curl -XPOST {0}/v1/topics/clicks/events -d '{{\"user\":1}}'\n"
              "  replay:     curl '{0}/v1/topics/clicks/events?partition=0&offset=0&limit=5'\n"
+             "  query:      sluice sql --url {0} -e 'SELECT * FROM page_views ORDER BY views DESC LIMIT 5'\n"
              "Press Ctrl-C to stop.\n\n",
              url);
   std::fflush(stdout);
