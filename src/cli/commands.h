@@ -70,6 +70,13 @@ struct BenchLogOptions {
 };
 int RunBenchLog(const BenchLogOptions& options);
 
+struct BenchSqlOptions {
+  int64_t events = 2'000'000;
+  int runs = 3;
+};
+// Ad-hoc queries over events already in the log (JSON decoding included), one thread.
+int RunBenchSql(const BenchSqlOptions& options);
+
 // Blocks SIGINT and SIGTERM in the calling thread (call before starting threads so they
 // inherit the mask) and returns a function that waits for one of them.
 void BlockTerminationSignals();

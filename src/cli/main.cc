@@ -158,6 +158,11 @@ int Main(int argc, char** argv) {
   bench_log->add_option("--event-bytes", log_options.event_bytes, "Value size (default 100)");
   bench_log->add_option("--dir", log_options.dir, "Directory (default: a temp dir, removed afterwards)");
 
+  CLI::App* bench_sql = bench->add_subcommand("sql", "SQL over events already in the log (one thread)");
+  BenchSqlOptions sql_bench_options;
+  bench_sql->add_option("--events", sql_bench_options.events, "Events in the log (default 2000000)");
+  bench_sql->add_option("--runs", sql_bench_options.runs, "Runs per query; the median is printed (default 3)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -206,6 +211,7 @@ int Main(int argc, char** argv) {
     return RunBenchIngest(ingest_options);
   }
   if (bench_log->parsed()) return RunBenchLog(log_options);
+  if (bench_sql->parsed()) return RunBenchSql(sql_bench_options);
   return kExitUsage;
 }
 

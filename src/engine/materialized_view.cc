@@ -83,7 +83,13 @@ Result<int64_t> MaterializedView::Round() {
     const log::PartitionInfo info = partition.Info();
     if (next_[p] < info.start_offset) next_[p] = info.start_offset;  // retention passed us
     if (next_[p] >= info.end_offset) continue;
-    SLUICE_ASSIGN_OR_RETURN(log::ReadResult read, partition.Read(next_[p], 1 << 20));
+    Result<log::ReadResult> read_or = partition.Read(next_[p], 1 << 20);
+    if (!read_or.ok() && read_or.status().code() == StatusCode::kOutOfRange &&
+        partition.Info().start_offset > next_[p]) {
+      next_[p] = partition.Info().start_offset;  // retention removed what we had not read yet
+      continue;
+    }
+    SLUICE_ASSIGN_OR_RETURN(log::ReadResult read, std::move(read_or));
     log::RecordReader reader(read.bytes, next_[p]);
     log::Record record;
     const char* buffer_end = read.bytes.data() + read.bytes.size();

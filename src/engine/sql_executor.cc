@@ -152,7 +152,15 @@ Status ScanSource(log::Log* log, const CatalogEntry& source, exec::BatchQuery* q
     const log::PartitionInfo info = partition.Info();
     Offset from = info.start_offset;
     while (from < info.end_offset) {
-      SLUICE_ASSIGN_OR_RETURN(log::ReadResult read, partition.Read(from, 4 << 20));
+      Result<log::ReadResult> read_or = partition.Read(from, 4 << 20);
+      if (!read_or.ok() && read_or.status().code() == StatusCode::kOutOfRange) {
+        // Retention removed the segment under the scan: continue from what is left.
+        Offset start = partition.Info().start_offset;
+        if (start <= from) return read_or.status();
+        from = start;
+        continue;
+      }
+      SLUICE_ASSIGN_OR_RETURN(log::ReadResult read, std::move(read_or));
       if (read.bytes.empty()) break;
       log::RecordReader reader(read.bytes, from);
       log::Record record;
