@@ -35,6 +35,7 @@ Result<std::unique_ptr<BatchQuery>> BatchQuery::Build(const LogicalOperator& pla
     for (const sql::BoundOrder& o : node->order) {
       q->order_.push_back({o.expr->Clone(), o.descending, o.nulls_first});
     }
+    q->visible_columns_ = node->visible_columns;
     node = node->children[0].get();
   }
   // Walk down to the scan, collecting the chain (top first).
@@ -147,6 +148,9 @@ Result<std::vector<std::vector<Value>>> BatchQuery::Finish() {
     sorted.reserve(rows.size());
     for (size_t i : order) sorted.push_back(std::move(rows[i]));
     rows = std::move(sorted);
+  }
+  if (visible_columns_ >= 0) {
+    for (auto& row : rows) row.resize(static_cast<size_t>(visible_columns_));
   }
   if (offset_ > 0 || limit_ >= 0) {
     size_t begin = std::min(rows.size(), static_cast<size_t>(offset_));

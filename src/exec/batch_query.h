@@ -50,6 +50,7 @@ class BatchQuery {
   std::unique_ptr<CollectSink> sink_;
   Operator* first_ = nullptr;
   std::vector<sql::BoundOrder> order_;  // ORDER BY over the output (empty: none)
+  int visible_columns_ = -1;            // >= 0: drop the hidden sort keys after sorting
   int64_t limit_ = -1;
   int64_t offset_ = 0;
   int64_t now_micros_ = 0;

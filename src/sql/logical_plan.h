@@ -73,6 +73,7 @@ struct LogicalOperator {
   std::vector<BoundAggregate> aggregates;
   // kSort
   std::vector<BoundOrder> order;
+  int visible_columns = -1;  // columns of the input that are output (hidden sort keys follow)
   // kLimit
   int64_t limit = -1;
   int64_t offset = 0;

@@ -510,6 +510,7 @@ Result<LogicalPlan> QueryBinder::BindSelect(const SelectStmt& q, BindScope* out_
     output_scope.Add({"", items[i].name, outputs[i]->type});
   }
   project->exprs = std::move(outputs);
+  LogicalOperator* project_node = project.get();
   if (plan->kind != LogicalKind::kProject || !plan->children.empty() || !plan->exprs.empty()) {
     project->children.push_back(std::move(plan));
   }
@@ -553,13 +554,27 @@ Result<LogicalPlan> QueryBinder::BindSelect(const SelectStmt& q, BindScope* out_
         size_t i = static_cast<size_t>(ordinal - 1);
         bo.expr = BoundExpr::Column(static_cast<int>(i), plan->schema[i].type, plan->schema[i].name);
       } else {
-        SLUICE_ASSIGN_OR_RETURN(bo.expr, binder.Bind(e));
+        auto bound = binder.Bind(e);
+        if (!bound.ok() && !aggregating && !q.distinct && bound.status().message().find("does not exist") != std::string::npos) {
+          // ORDER BY an input column that is not selected (PostgreSQL allows it): compute it as
+          // a hidden column after the visible ones; the sort drops it again.
+          ExpressionBinder input_binder(&scope, "ORDER BY");
+          SLUICE_ASSIGN_OR_RETURN(BoundExprPtr hidden, input_binder.Bind(e));
+          const int index = static_cast<int>(project_node->exprs.size());
+          DataType type = hidden->type;
+          project_node->schema.push_back({fmt::format("?sort{}", index), type, false});
+          project_node->exprs.push_back(std::move(hidden));
+          bound = BoundExpr::Column(index, type);
+        }
+        SLUICE_ASSIGN_OR_RETURN(bo.expr, std::move(bound));
       }
       bo.descending = o.descending;
       bo.nulls_first = o.nulls_first.value_or(o.descending);
       sort->order.push_back(std::move(bo));
     }
     sort->schema = plan->schema;
+    sort->visible_columns = static_cast<int>(output_scope.columns().size());
+    sort->schema.resize(output_scope.columns().size());  // hidden sort keys are not output
     sort->children.push_back(std::move(plan));
     plan = std::move(sort);
   }
