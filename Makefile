@@ -7,12 +7,12 @@ DEBUG_DIR := build/debug
 SLUICE_RELEASE := $(RELEASE_DIR)/src/cli/sluice
 SLUICE_DEBUG := $(DEBUG_DIR)/src/cli/sluice
 
-.PHONY: run test deps release debug unit-test system-test bench format clean soak
+.PHONY: run test deps release debug unit-test system-test fuzz-smoke bench format clean soak
 
 run: deps release
 	$(SLUICE_RELEASE) demo
 
-test: deps debug unit-test system-test
+test: deps debug unit-test fuzz-smoke system-test
 
 deps:
 	@bash scripts/install-deps.sh
@@ -32,6 +32,10 @@ unit-test: debug
 # System tests drive the real binary with real clients (python3 stdlib, curl, promtool).
 system-test: debug
 	SLUICE_BIN=$(abspath $(SLUICE_DEBUG)) python3 tests/system/run.py
+
+# The SQL fuzzer (libFuzzer, clang) for a bounded time; `scripts/fuzz.sh 3600` for a long run.
+fuzz-smoke:
+	bash scripts/fuzz.sh 60
 
 # Long crash/soak runs, kept out of CI: `make soak` (release build).
 soak: deps release

@@ -11,7 +11,7 @@ PACKAGES=(
   libcli11-dev libtomlplusplus-dev libzstd-dev liblz4-dev libsnappy-dev
   libxxhash-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev libedit-dev
   # test peers and tools
-  curl python3 prometheus
+  curl python3 prometheus clang libclang-rt-14-dev
 )
 
 missing=()

@@ -1,6 +1,7 @@
 #include "sql/parser.h"
 
 #include <charconv>
+#include <cmath>
 #include <set>
 
 #include <fmt/format.h>
@@ -962,37 +963,53 @@ class Parser {
       skip_space();
     }
     if (parts.empty()) return ErrorAt(at, fmt::format("invalid interval '{}'", text));
-    for (auto& [number, u] : parts) {
+    for (auto& part : parts) {
+      const std::string& number = part.first;
+      std::string& u = part.second;
       if (u.size() > 1 && u.back() == 's') u.pop_back();
       double n = std::strtod(number.c_str(), nullptr);
+      // Every component is range-checked before it is converted: hostile text must not overflow.
+      auto add_micros = [&](double micros) -> Status {
+        double total = static_cast<double>(iv.micros) + micros;
+        if (!(std::fabs(total) < 9.2e18)) return ErrorAt(at, fmt::format("interval '{}' out of range", text));
+        iv.micros = static_cast<int64_t>(total);
+        return Status::Ok();
+      };
+      auto add_int32 = [&](int32_t* field, double v) -> Status {
+        double total = static_cast<double>(*field) + v;
+        if (!(std::fabs(total) < 2.1e9)) return ErrorAt(at, fmt::format("interval '{}' out of range", text));
+        *field = static_cast<int32_t>(total);
+        return Status::Ok();
+      };
       auto whole = [&](double v) -> Result<int64_t> {
+        if (!(std::fabs(v) < 9.2e18)) return ErrorAt(at, fmt::format("interval '{}' out of range", text));
         if (v != static_cast<double>(static_cast<int64_t>(v))) {
           return ErrorAt(at, fmt::format("interval '{}': fractional {} not supported", text, u));
         }
         return static_cast<int64_t>(v);
       };
       if (u == "microsecond" || u == "us") {
-        iv.micros += static_cast<int64_t>(n);
+        SLUICE_RETURN_IF_ERROR(add_micros(n));
       } else if (u == "millisecond" || u == "ms") {
-        iv.micros += static_cast<int64_t>(n * 1e3);
+        SLUICE_RETURN_IF_ERROR(add_micros(n * 1e3));
       } else if (u == "second" || u == "sec" || u == "s") {
-        iv.micros += static_cast<int64_t>(n * 1e6);
+        SLUICE_RETURN_IF_ERROR(add_micros(n * 1e6));
       } else if (u == "minute" || u == "min" || u == "m") {
-        iv.micros += static_cast<int64_t>(n * 60e6);
+        SLUICE_RETURN_IF_ERROR(add_micros(n * 60e6));
       } else if (u == "hour" || u == "h") {
-        iv.micros += static_cast<int64_t>(n * 3600e6);
+        SLUICE_RETURN_IF_ERROR(add_micros(n * 3600e6));
       } else if (u == "day" || u == "d") {
         SLUICE_ASSIGN_OR_RETURN(int64_t d, whole(n));
-        iv.days += static_cast<int32_t>(d);
+        SLUICE_RETURN_IF_ERROR(add_int32(&iv.days, static_cast<double>(d)));
       } else if (u == "week") {
         SLUICE_ASSIGN_OR_RETURN(int64_t w, whole(n));
-        iv.days += static_cast<int32_t>(w * 7);
+        SLUICE_RETURN_IF_ERROR(add_int32(&iv.days, static_cast<double>(w) * 7));
       } else if (u == "month" || u == "mon") {
         SLUICE_ASSIGN_OR_RETURN(int64_t m, whole(n));
-        iv.months += static_cast<int32_t>(m);
+        SLUICE_RETURN_IF_ERROR(add_int32(&iv.months, static_cast<double>(m)));
       } else if (u == "year" || u == "y") {
         SLUICE_ASSIGN_OR_RETURN(int64_t y, whole(n));
-        iv.months += static_cast<int32_t>(y * 12);
+        SLUICE_RETURN_IF_ERROR(add_int32(&iv.months, static_cast<double>(y) * 12));
       } else {
         return ErrorAt(at, fmt::format("unknown interval unit '{}'", u));
       }

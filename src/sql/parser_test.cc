@@ -154,6 +154,13 @@ TEST(ParserTest, UnsupportedConstructsSaySo) {
   }
 }
 
+TEST(ParserTest, HugeIntervalsAreErrorsNotOverflow) {
+  // Found by the fuzzer: the seconds used to be converted to microseconds unchecked.
+  EXPECT_NE(ErrorOf("SELECT count(INTERVAL '1033333333333333' SECOND)").find("out of range"), std::string::npos);
+  EXPECT_NE(ErrorOf("SELECT INTERVAL '99999999999' DAY").find("out of range"), std::string::npos);
+  EXPECT_NE(ErrorOf("SELECT INTERVAL '1e300 hours'").find("out of range"), std::string::npos);
+}
+
 TEST(ParserTest, HostileInputIsBounded) {
   std::string deep(100000, '(');
   EXPECT_NE(ErrorOf("SELECT " + deep).find("nested too deeply"), std::string::npos);
