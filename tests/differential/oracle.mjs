@@ -1,0 +1,26 @@
+// The batch oracle: runs SQL in DuckDB over the same events sluice ingested.
+// Input (stdin): {"cases": [{"events_file": path, "table": name, "columns": [[name, type], ...],
+//                            "queries": [sql, ...]}]}
+// Output (stdout): {"results": [[rows of query 0, rows of query 1, ...], ...]} with every value
+// as DuckDB's JSON text form (numbers as strings for exactness).
+import { DuckDBInstance } from '@duckdb/node-api';
+import { readFileSync } from 'node:fs';
+
+const input = JSON.parse(readFileSync(0, 'utf8'));
+const instance = await DuckDBInstance.create(':memory:');
+const db = await instance.connect();
+await db.run("SET TimeZone = 'UTC'");
+const results = [];
+for (const c of input.cases) {
+  const columns = c.columns;  // [[name, type], ...]
+  const spec = '{' + columns.map(([n, t]) => `'${n}': '${t}'`).join(', ') + '}';
+  await db.run(`CREATE OR REPLACE TABLE ${c.table} AS SELECT * FROM read_json('${c.events_file}', ` +
+               `format = 'newline_delimited', columns = ${spec}, ignore_errors = true)`);
+  const out = [];
+  for (const q of c.queries) {
+    const reader = await db.runAndReadAll(q);
+    out.push(reader.getRowsJson().map((row) => row.map((v) => (v === null ? null : String(v)))));
+  }
+  results.push(out);
+}
+process.stdout.write(JSON.stringify({ results }));
