@@ -249,6 +249,18 @@ struct AggregateOperator::Accumulator {
   std::map<Value, int64_t, ValueLess> values;  // min / max / count(DISTINCT): multiset
 };
 
+namespace {
+
+// Adds `w` (+1 or -1) copies of `value` to the accumulator's multiset; a value whose count
+// returns to zero leaves it, so min/max/count DISTINCT stay right under retractions.
+void AddToMultiset(AggregateOperator::Accumulator* acc, Value value, int64_t w) {
+  auto it = acc->values.try_emplace(std::move(value), 0).first;
+  it->second += w;
+  if (it->second == 0) acc->values.erase(it);
+}
+
+}  // namespace
+
 struct AggregateOperator::Group {
   std::string key;
   std::vector<Value> key_values;
@@ -336,12 +348,7 @@ Status AggregateOperator::Push(const DataChunk& chunk) {
       acc.count += w;
       switch (agg.fn) {
         case AggregateFn::kCount:
-          if (agg.distinct) {
-            Value value = GetValue(v, row);
-            int64_t& m = acc.values[value];
-            m += w;
-            if (m == 0) acc.values.erase(value);
-          }
+          if (agg.distinct) AddToMultiset(&acc, GetValue(v, row), w);
           break;
         case AggregateFn::kSum:
         case AggregateFn::kAvg:
@@ -354,13 +361,9 @@ Status AggregateOperator::Push(const DataChunk& chunk) {
           }
           break;
         case AggregateFn::kMin:
-        case AggregateFn::kMax: {
-          Value value = GetValue(v, row);
-          int64_t& m = acc.values[value];
-          m += w;
-          if (m == 0) acc.values.erase(value);
+        case AggregateFn::kMax:
+          AddToMultiset(&acc, GetValue(v, row), w);
           break;
-        }
         case AggregateFn::kStddevSamp:
         case AggregateFn::kStddevPop: {
           double x;
