@@ -141,6 +141,35 @@ TEST_F(BatchQueryTest, RepeatedFlushesRetractThePreviousGroupRows) {
   EXPECT_EQ(sorted(), (std::vector<std::string>{"a|3|9", "b|1|5", "c|1|0"}));
 }
 
+TEST_F(BatchQueryTest, RetractableMinMaxAndCountDistinctUnderRetractions) {
+  auto stmt = sql::ParseOne("SELECT k, min(v), max(v), count(DISTINCT v), count(*) FROM t GROUP BY k");
+  ASSERT_TRUE(stmt.ok());
+  sql::QueryBinder binder(&catalog_);
+  auto bound = binder.Bind(*static_cast<const sql::SelectStatement&>(**stmt).query);
+  ASSERT_TRUE(bound.ok());
+  const sql::LogicalOperator& agg = *bound->plan->children[0];
+  ASSERT_EQ(agg.kind, sql::LogicalKind::kAggregate);
+  auto op = AggregateOperator::Create(agg, 0, /*input_retracts=*/true);
+  ASSERT_TRUE(op.ok()) << op.status().ToString();
+  CollectSink sink((*op)->output_types());
+  (*op)->set_downstream(&sink);
+  JsonDecoder decoder({{"k", DataType::Varchar()}, {"v", DataType::Bigint()}, {"ts", DataType::Timestamp()}});
+  auto push = [&](std::vector<std::pair<std::string, int8_t>> rows) {
+    DataChunk chunk(std::vector<DataType>{DataType::Varchar(), DataType::Bigint(), DataType::Timestamp()});
+    for (const auto& [json, w] : rows) {
+      ASSERT_TRUE(decoder.DecodeInto(json, json.size(), &chunk).ok());
+      chunk.weights().push_back(w);
+    }
+    ASSERT_TRUE((*op)->Push(chunk).ok());
+    ASSERT_TRUE((*op)->Flush().ok());
+  };
+  push({{R"({"k":"a","v":1})", 1}, {R"({"k":"a","v":9})", 1}, {R"({"k":"a","v":9})", 1}, {R"({"k":"b","v":4})", 1}});
+  EXPECT_EQ(Text(sink.Rows()), (std::vector<std::string>{"a|1|9|2|3", "b|4|4|1|1"}));
+  // Retract one 9 (the other keeps max at 9), then the 1 (min moves up), then all of b.
+  push({{R"({"k":"a","v":9})", -1}, {R"({"k":"a","v":1})", -1}, {R"({"k":"b","v":4})", -1}});
+  EXPECT_EQ(Text(sink.Rows()), (std::vector<std::string>{"a|9|9|1|1"}));
+}
+
 TEST_F(BatchQueryTest, SelectWithoutFromAndErrors) {
   auto rows = Run("SELECT 1 + 2, 'x' || 'y', lower('ABC')", {});
   ASSERT_TRUE(rows.ok()) << rows.status().ToString();

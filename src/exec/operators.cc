@@ -246,7 +246,9 @@ struct AggregateOperator::Accumulator {
   double dsum = 0;    // sum of DOUBLE inputs
   double mean = 0;    // stddev: running mean and sum of squared deviations (Welford)
   double m2 = 0;
-  std::map<Value, int64_t, ValueLess> values;  // min / max / count(DISTINCT): multiset
+  std::map<Value, int64_t, ValueLess> values;  // count(DISTINCT), and min/max under retractions
+  Value extreme;                               // min/max of an insert-only input
+  bool has_extreme = false;
 };
 
 namespace {
@@ -274,8 +276,9 @@ struct AggregateOperator::Group {
 AggregateOperator::~AggregateOperator() = default;
 
 Result<std::unique_ptr<AggregateOperator>> AggregateOperator::Create(const sql::LogicalOperator& agg,
-                                                                     int64_t now_micros) {
+                                                                     int64_t now_micros, bool input_retracts) {
   auto op = std::unique_ptr<AggregateOperator>(new AggregateOperator());
+  op->input_retracts_ = input_retracts;
   std::vector<DataType> key_types, arg_types;
   for (const auto& g : agg.groups) {
     SLUICE_ASSIGN_OR_RETURN(auto compiled, ExpressionExecutor::Compile(*g, now_micros));
@@ -362,7 +365,18 @@ Status AggregateOperator::Push(const DataChunk& chunk) {
           break;
         case AggregateFn::kMin:
         case AggregateFn::kMax:
-          AddToMultiset(&acc, GetValue(v, row), w);
+          if (input_retracts_) {
+            AddToMultiset(&acc, GetValue(v, row), w);
+          } else {
+            // Insert-only input: keep just the extreme (no ordered multiset per group).
+            if (w < 0) return Status::Internal("a retraction reached an insert-only min/max");
+            Value value = GetValue(v, row);
+            int c = acc.has_extreme ? CompareSqlValues(value, acc.extreme) : 0;
+            if (!acc.has_extreme || (agg.fn == AggregateFn::kMin ? c < 0 : c > 0)) {
+              acc.extreme = std::move(value);
+              acc.has_extreme = true;
+            }
+          }
           break;
         case AggregateFn::kStddevSamp:
         case AggregateFn::kStddevPop: {
@@ -431,9 +445,11 @@ Result<Value> Finalize(const sql::BoundAggregate& agg, const AggregateOperator::
       return Value::Decimal(q, t.precision, t.scale);
     }
     case AggregateFn::kMin:
+      if (acc.has_extreme) return acc.extreme;
       if (acc.values.empty()) return Value::Null(t);
       return acc.values.begin()->first;
     case AggregateFn::kMax:
+      if (acc.has_extreme) return acc.extreme;
       if (acc.values.empty()) return Value::Null(t);
       return acc.values.rbegin()->first;
     case AggregateFn::kStddevSamp:

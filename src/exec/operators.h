@@ -62,8 +62,11 @@ class WindowOperator final : public Operator {
 // once at the end and so sees only insertions.
 class AggregateOperator final : public Operator {
  public:
+  // `input_retracts`: whether rows with weight -1 can arrive (an input that is itself an
+  // updating aggregate or join). Insert-only inputs (sources) let min/max keep one value per
+  // group instead of an ordered multiset.
   static Result<std::unique_ptr<AggregateOperator>> Create(const sql::LogicalOperator& aggregate,
-                                                           int64_t now_micros);
+                                                           int64_t now_micros, bool input_retracts = false);
   ~AggregateOperator() override;
   Status Push(const DataChunk& chunk) override;
   Status Flush() override;
@@ -79,6 +82,7 @@ class AggregateOperator final : public Operator {
   std::vector<std::unique_ptr<ExpressionExecutor>> group_exprs_;
   std::vector<std::unique_ptr<ExpressionExecutor>> arg_exprs_;  // one per aggregate (null: count(*))
   std::vector<sql::BoundAggregate> aggregates_;
+  bool input_retracts_ = false;
   DataChunk keys_;   // evaluated group expressions of the current input chunk
   DataChunk args_;   // evaluated aggregate arguments of the current input chunk
   absl::flat_hash_map<std::string, std::unique_ptr<Group>> groups_;
