@@ -23,7 +23,11 @@ Result<std::unique_ptr<MaterializedView>> MaterializedView::Start(sql::CatalogEn
     mv->next_.push_back(topic->partition(PartitionId(p)).Info().start_offset);
   }
   std::vector<exec::ColumnSpec> specs;
-  for (const sql::ColumnSchema& c : mv->source_.columns) specs.push_back({c.name, c.type});
+  const std::vector<bool>& used = mv->query_->input_columns_used();
+  for (size_t i = 0; i < mv->source_.columns.size(); ++i) {
+    const sql::ColumnSchema& c = mv->source_.columns[i];
+    specs.push_back({c.name, c.type, i < used.size() && !used[i]});
+  }
   mv->decoder_ = std::make_unique<exec::JsonDecoder>(std::move(specs));
   mv->chunk_ = std::make_unique<exec::DataChunk>(mv->query_->input_types());
   if (metrics != nullptr) {

@@ -144,7 +144,10 @@ std::string_view KindTag(ObjectKind kind) {
 Status ScanSource(log::Log* log, const CatalogEntry& source, exec::BatchQuery* query, int64_t* skipped) {
   SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<log::Topic> topic, log->GetTopic(source.topic));
   std::vector<exec::ColumnSpec> specs;
-  for (const sql::ColumnSchema& c : source.columns) specs.push_back({c.name, c.type});
+  for (size_t i = 0; i < source.columns.size(); ++i) {
+    const bool used = i < query->input_columns_used().size() && query->input_columns_used()[i];
+    specs.push_back({source.columns[i].name, source.columns[i].type, !used});
+  }
   exec::JsonDecoder decoder(std::move(specs));
   exec::DataChunk chunk(query->input_types());
   for (int32_t p = 0; p < topic->partition_count(); ++p) {

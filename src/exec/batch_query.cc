@@ -13,6 +13,44 @@ using sql::Value;
 
 namespace {
 
+void MarkColumns(const sql::BoundExpr& e, std::vector<bool>* used) {
+  if (e.kind == sql::BoundExprKind::kColumn && e.column >= 0 && static_cast<size_t>(e.column) < used->size()) {
+    (*used)[static_cast<size_t>(e.column)] = true;
+  }
+  for (const auto& a : e.args) MarkColumns(*a, used);
+}
+
+// The input columns the operators read. Filters and windows pass their input columns through
+// at the same positions, so every expression up to (and including) the first operator that
+// builds a new row (project, aggregate, DISTINCT ON) is over the input's column positions.
+std::vector<bool> UsedInputColumns(const std::vector<const LogicalOperator*>& chain, size_t width) {
+  std::vector<bool> used(width, false);
+  for (size_t i = 1; i < chain.size(); ++i) {
+    const LogicalOperator& op = *chain[i];
+    switch (op.kind) {
+      case LogicalKind::kFilter:
+        MarkColumns(*op.predicate, &used);
+        continue;
+      case LogicalKind::kWindow:
+        if (static_cast<size_t>(op.time_column) < width) used[static_cast<size_t>(op.time_column)] = true;
+        continue;
+      case LogicalKind::kProject:
+      case LogicalKind::kDistinctOn:
+        for (const auto& e : op.exprs) MarkColumns(*e, &used);
+        return used;
+      case LogicalKind::kAggregate:
+        for (const auto& g : op.groups) MarkColumns(*g, &used);
+        for (const auto& a : op.aggregates) {
+          for (const auto& arg : a.args) MarkColumns(*arg, &used);
+        }
+        return used;
+      default:
+        return std::vector<bool>(width, true);
+    }
+  }
+  return std::vector<bool>(width, true);
+}
+
 std::vector<DataType> TypesOf(const std::vector<sql::ColumnSchema>& schema) {
   std::vector<DataType> types;
   for (const auto& c : schema) types.push_back(c.type);
@@ -51,6 +89,7 @@ Result<std::unique_ptr<BatchQuery>> BatchQuery::Build(const LogicalOperator& pla
   if (chain[0]->kind == LogicalKind::kScan) {
     q->input_ = chain[0]->relation;
     q->input_types_ = TypesOf(chain[0]->schema);
+    q->input_used_ = UsedInputColumns(chain, q->input_types_.size());
     first = 1;
   }
   for (size_t i = first; i < chain.size(); ++i) {

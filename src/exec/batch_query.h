@@ -27,6 +27,8 @@ class BatchQuery {
   const sql::CatalogEntry* input() const { return input_ ? &*input_ : nullptr; }
   // Column types of the chunks Push expects (the relation's columns).
   const std::vector<DataType>& input_types() const { return input_types_; }
+  // Per input column: whether any operator reads it (the others can be left NULL by the scan).
+  const std::vector<bool>& input_columns_used() const { return input_used_; }
 
   Status Push(const DataChunk& chunk) { return first_->Push(chunk); }
   // Ends the input and returns the result rows (sorted and limited as the query says).
@@ -46,6 +48,7 @@ class BatchQuery {
 
   std::optional<sql::CatalogEntry> input_;
   std::vector<DataType> input_types_;
+  std::vector<bool> input_used_;
   std::vector<std::unique_ptr<Operator>> operators_;  // bottom to top
   std::unique_ptr<CollectSink> sink_;
   Operator* first_ = nullptr;

@@ -24,7 +24,9 @@ struct JsonDecoder::Impl {
 
 JsonDecoder::JsonDecoder(std::vector<ColumnSpec> columns)
     : columns_(std::move(columns)), impl_(std::make_unique<Impl>()) {
-  for (size_t i = 0; i < columns_.size(); ++i) impl_->index.emplace(columns_[i].name, static_cast<int>(i));
+  for (size_t i = 0; i < columns_.size(); ++i) {
+    if (!columns_[i].skip) impl_->index.emplace(columns_[i].name, static_cast<int>(i));
+  }
   impl_->seen.resize(columns_.size());
 }
 

@@ -13,6 +13,7 @@ namespace sluice::exec {
 struct ColumnSpec {
   std::string name;  // the JSON field it is read from
   DataType type;
+  bool skip = false;  // not read by the query: left NULL without looking at the field
 };
 
 // Decodes JSON objects (one event each) straight into the columns of a DataChunk, reading only
