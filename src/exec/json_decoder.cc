@@ -25,7 +25,8 @@ struct JsonDecoder::Impl {
 JsonDecoder::JsonDecoder(std::vector<ColumnSpec> columns)
     : columns_(std::move(columns)), impl_(std::make_unique<Impl>()) {
   for (size_t i = 0; i < columns_.size(); ++i) {
-    if (!columns_[i].skip) impl_->index.emplace(columns_[i].name, static_cast<int>(i));
+    const bool skip = columns_[i].skip && columns_[i].type.id == TypeId::kVarchar;
+    if (!skip) impl_->index.emplace(columns_[i].name, static_cast<int>(i));
   }
   impl_->seen.resize(columns_.size());
 }

@@ -13,7 +13,11 @@ namespace sluice::exec {
 struct ColumnSpec {
   std::string name;  // the JSON field it is read from
   DataType type;
-  bool skip = false;  // not read by the query: left NULL without looking at the field
+  // Not read by the query. A VARCHAR column is then left NULL without looking at the field
+  // (every JSON value casts to VARCHAR, so skipping it cannot change which events are
+  // rejected); other types are still decoded, because an uncastable value rejects the event
+  // whether or not the query reads it.
+  bool skip = false;
 };
 
 // Decodes JSON objects (one event each) straight into the columns of a DataChunk, reading only

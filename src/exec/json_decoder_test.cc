@@ -84,6 +84,18 @@ TEST(JsonDecoderTest, UncastableValuesRejectTheEventNamingTheColumn) {
   EXPECT_TRUE(chunk.column(1).IsNull(0));
 }
 
+TEST(JsonDecoderTest, SkippedColumnsStillRejectUncastableEvents) {
+  JsonDecoder decoder({{"id", DataType::Bigint(), /*skip=*/true}, {"name", DataType::Varchar(), /*skip=*/true},
+                       {"v", DataType::Bigint()}});
+  DataChunk chunk(std::vector<DataType>{DataType::Bigint(), DataType::Varchar(), DataType::Bigint()}, 4);
+  std::string bad = R"({"id": "seven", "v": 1})";
+  EXPECT_FALSE(decoder.DecodeInto(bad, bad.size(), &chunk).ok());  // same events rejected as without skipping
+  std::string good = R"({"id": 7, "name": {"any": "thing"}, "v": 1})";
+  ASSERT_TRUE(decoder.DecodeInto(good, good.size(), &chunk).ok());
+  EXPECT_TRUE(chunk.column(1).IsNull(0));  // the skipped VARCHAR is not materialised
+  EXPECT_EQ(chunk.column(2).data<int64_t>()[0], 1);
+}
+
 TEST(ParseDecimalTest, ScalesRoundsAndChecksPrecision) {
   EXPECT_EQ(*ParseDecimal("12.345", 10, 2), 1235);
   EXPECT_EQ(*ParseDecimal("-12.345", 10, 2), -1235);
