@@ -1,5 +1,7 @@
 #include "exec/operators.h"
 
+#include "exec/hyperloglog.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -249,6 +251,7 @@ struct AggregateOperator::Accumulator {
   std::map<Value, int64_t, ValueLess> values;  // count(DISTINCT), and min/max under retractions
   Value extreme;                               // min/max of an insert-only input
   bool has_extreme = false;
+  std::unique_ptr<HyperLogLog> sketch;         // approx_count_distinct
 };
 
 namespace {
@@ -286,8 +289,11 @@ Result<std::unique_ptr<AggregateOperator>> AggregateOperator::Create(const sql::
     op->group_exprs_.push_back(std::move(compiled));
   }
   for (const sql::BoundAggregate& a : agg.aggregates) {
-    if (a.fn == AggregateFn::kApproxCountDistinct || a.fn == AggregateFn::kApproxPercentile) {
+    if (a.fn == AggregateFn::kApproxPercentile) {
       return Status::InvalidArgument(fmt::format("not supported yet: {}()", sql::AggregateFnName(a.fn)));
+    }
+    if (a.fn == AggregateFn::kApproxCountDistinct && input_retracts) {
+      return Status::InvalidArgument("not supported yet: approx_count_distinct() over an updating input");
     }
     sql::BoundAggregate copy;
     copy.fn = a.fn;
@@ -378,6 +384,14 @@ Status AggregateOperator::Push(const DataChunk& chunk) {
             }
           }
           break;
+        case AggregateFn::kApproxCountDistinct: {
+          if (w < 0) return Status::Internal("a retraction reached approx_count_distinct");
+          if (!acc.sketch) acc.sketch = std::make_unique<HyperLogLog>();
+          scratch_.clear();
+          AppendKeyBytes(v, row, &scratch_);
+          acc.sketch->Add(scratch_);
+          break;
+        }
         case AggregateFn::kStddevSamp:
         case AggregateFn::kStddevPop: {
           double x;
@@ -452,6 +466,8 @@ Result<Value> Finalize(const sql::BoundAggregate& agg, const AggregateOperator::
       if (acc.has_extreme) return acc.extreme;
       if (acc.values.empty()) return Value::Null(t);
       return acc.values.rbegin()->first;
+    case AggregateFn::kApproxCountDistinct:
+      return Value::Bigint(acc.sketch ? acc.sketch->Estimate() : 0);
     case AggregateFn::kStddevSamp:
       if (acc.count < 2) return Value::Null(t);
       return Value::Double(std::sqrt(std::max(0.0, acc.m2 / static_cast<double>(acc.count - 1))));

@@ -88,6 +88,7 @@ class AggregateOperator final : public Operator {
   absl::flat_hash_map<std::string, std::unique_ptr<Group>> groups_;
   std::vector<Group*> dirty_;
   std::string key_;
+  std::string scratch_;  // value bytes for sketches
   DataChunk out_;
 };
 
