@@ -20,6 +20,7 @@
 #include "cli/commands.h"
 #include "cli/http_client.h"
 #include "common/clock.h"
+#include "common/process_metrics.h"
 #include "log/log.h"
 #include "log/record_batch.h"
 #include "engine/sql_executor.h"
@@ -40,24 +41,10 @@ void PinToCpu(int cpu) {
   sched_setaffinity(0, sizeof(set), &set);
 }
 
-// User + system CPU seconds used so far by process `pid` (from /proc/<pid>/stat).
+// User + system CPU seconds used so far by process `pid`.
 double ProcessCpuSeconds(pid_t pid) {
-  std::ifstream in(fmt::format("/proc/{}/stat", pid));
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  size_t close_paren = stat.rfind(')');
-  if (close_paren == std::string::npos) return 0;
-  std::vector<std::string> fields;
-  size_t pos = close_paren + 2;
-  while (pos < stat.size()) {
-    size_t end = stat.find(' ', pos);
-    if (end == std::string::npos) end = stat.size();
-    fields.push_back(stat.substr(pos, end - pos));
-    pos = end + 1;
-  }
-  // After "pid (comm) ", field index 0 is state; utime and stime are fields 14 and 15 overall.
-  if (fields.size() < 13) return 0;
-  double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
-  return (std::stod(fields[11]) + std::stod(fields[12])) / ticks;
+  ProcessStat stat;
+  return ReadProcessStat(pid, &stat) ? stat.cpu_seconds : 0;
 }
 
 uint16_t PickFreePort() {

@@ -24,20 +24,28 @@ int CountOpenFds() {
   return n - 1;  // the directory stream's own descriptor
 }
 
-// Fields of /proc/self/stat after "(comm) ": index 0 is the state (field 3 of proc(5)).
-std::vector<std::string> StatFields() {
-  std::ifstream in("/proc/self/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<std::string> fields;
-  size_t close_paren = stat.rfind(')');
-  if (close_paren == std::string::npos) return fields;
-  std::istringstream rest(stat.substr(close_paren + 2));
-  std::string f;
-  while (rest >> f) fields.push_back(f);
-  return fields;
-}
-
 }  // namespace
+
+bool ReadProcessStat(pid_t pid, ProcessStat* out) {
+  std::ifstream in(pid == 0 ? std::string("/proc/self/stat") : "/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t close_paren = stat.rfind(')');
+  if (close_paren == std::string::npos || close_paren + 2 > stat.size()) return false;
+  // Fields after "pid (comm) ": index 0 is the state (field 3 of proc(5)).
+  std::vector<std::string> f;
+  std::istringstream rest(stat.substr(close_paren + 2));
+  std::string field;
+  while (rest >> field) f.push_back(field);
+  // proc(5): utime 14, stime 15, num_threads 20, vsize 23, rss 24 (1-based, whole line).
+  if (f.size() <= 21) return false;
+  static const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  static const double page = static_cast<double>(::sysconf(_SC_PAGESIZE));
+  out->cpu_seconds = (std::stod(f[11]) + std::stod(f[12])) / ticks;
+  out->threads = std::stod(f[17]);
+  out->virtual_bytes = std::stod(f[20]);
+  out->resident_bytes = std::stod(f[21]) * page;
+  return true;
+}
 
 void RegisterProcessMetrics(MetricsRegistry* registry, const char* version) {
   Gauge* rss = registry->AddGauge("sluice_process_resident_memory_bytes", "Resident memory.")->WithLabels({});
@@ -52,16 +60,13 @@ void RegisterProcessMetrics(MetricsRegistry* registry, const char* version) {
   registry->AddGauge("sluice_build_info", "Build information; the value is always 1.", {"version"})
       ->WithLabels({version})
       ->Set(1);
-  const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
-  const double page = static_cast<double>(::sysconf(_SC_PAGESIZE));
   registry->AddCollector([=] {
-    std::vector<std::string> f = StatFields();
-    // proc(5): utime 14, stime 15, num_threads 20, vsize 23, rss 24 (1-based, whole line).
-    if (f.size() > 21) {
-      cpu->Set((std::stod(f[11]) + std::stod(f[12])) / ticks);
-      threads->Set(std::stod(f[17]));
-      vsz->Set(std::stod(f[20]));
-      rss->Set(std::stod(f[21]) * page);
+    ProcessStat stat;
+    if (ReadProcessStat(0, &stat)) {
+      cpu->Set(stat.cpu_seconds);
+      threads->Set(stat.threads);
+      vsz->Set(stat.virtual_bytes);
+      rss->Set(stat.resident_bytes);
     }
     fds->Set(CountOpenFds());
   });

@@ -10,7 +10,7 @@
 #include "common/metrics.h"
 #include "common/result.h"
 #include "exec/batch_query.h"
-#include "exec/json_decoder.h"
+#include "engine/source_reader.h"
 #include "log/log.h"
 #include "sql/catalog.h"
 #include "sql/logical_plan.h"
@@ -49,9 +49,9 @@ class MaterializedView {
   const sql::CatalogEntry view_;
   const sql::CatalogEntry source_;
   log::Log* const log_;
-  std::vector<Offset> next_;  // per partition
-  std::unique_ptr<exec::JsonDecoder> decoder_;
-  std::unique_ptr<exec::DataChunk> chunk_;
+  std::shared_ptr<log::Topic> topic_;  // held for the view's life (no lookup per round)
+  std::vector<Offset> next_;           // per partition
+  std::unique_ptr<SourceReader> reader_;
 
   mutable std::mutex mu_;
   std::unique_ptr<exec::BatchQuery> query_;  // GUARDED_BY(mu_)

@@ -9,9 +9,8 @@
 #include "common/clock.h"
 #include "common/logging.h"
 #include "engine/materialized_view.h"
+#include "engine/source_reader.h"
 #include "exec/batch_query.h"
-#include "exec/json_decoder.h"
-#include "log/record_batch.h"
 #include "sql/expression_binder.h"
 #include "sql/parser.h"
 #include "sql/query_binder.h"
@@ -140,57 +139,22 @@ std::string_view KindTag(ObjectKind kind) {
 
 // Feeds every retained event of the source's topic (up to the end offsets seen at the start)
 // through the query. Events that do not decode (not JSON, uncastable values) are skipped and
-// counted, as the streaming source sends them to the DLQ.
+// counted, as the streaming source does.
 Status ScanSource(log::Log* log, const CatalogEntry& source, exec::BatchQuery* query, int64_t* skipped) {
   SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<log::Topic> topic, log->GetTopic(source.topic));
-  std::vector<exec::ColumnSpec> specs;
-  for (size_t i = 0; i < source.columns.size(); ++i) {
-    const bool used = i < query->input_columns_used().size() && query->input_columns_used()[i];
-    specs.push_back({source.columns[i].name, source.columns[i].type, !used});
-  }
-  exec::JsonDecoder decoder(std::move(specs));
-  exec::DataChunk chunk(query->input_types());
+  SourceReader reader(source, query);
+  SourceReader::Progress progress;
   for (int32_t p = 0; p < topic->partition_count(); ++p) {
     log::Partition& partition = topic->partition(PartitionId(p));
     const log::PartitionInfo info = partition.Info();
-    Offset from = info.start_offset;
-    while (from < info.end_offset) {
-      Result<log::ReadResult> read_or = partition.Read(from, 4 << 20);
-      if (!read_or.ok() && read_or.status().code() == StatusCode::kOutOfRange) {
-        // Retention removed the segment under the scan: continue from what is left.
-        Offset start = partition.Info().start_offset;
-        if (start <= from) return read_or.status();
-        from = start;
-        continue;
-      }
-      SLUICE_ASSIGN_OR_RETURN(log::ReadResult read, std::move(read_or));
-      if (read.bytes.empty()) break;
-      log::RecordReader reader(read.bytes, from);
-      log::Record record;
-      const char* buffer_end = read.bytes.data() + read.bytes.size();
-      while (reader.Next(&record)) {
-        if (record.offset >= info.end_offset) break;
-        if (!record.value) {
-          ++*skipped;
-          continue;
-        }
-        size_t readable = static_cast<size_t>(buffer_end - record.value->data());
-        if (!decoder.DecodeInto(*record.value, readable, &chunk).ok()) {
-          ++*skipped;
-          continue;
-        }
-        if (chunk.size() == chunk.capacity()) {
-          SLUICE_RETURN_IF_ERROR(query->Push(chunk));
-          chunk.Reset();
-        }
-      }
-      SLUICE_RETURN_IF_ERROR(reader.status());
-      if (read.next_offset <= from) break;
-      from = read.next_offset;
+    Offset next = info.start_offset;
+    while (true) {
+      SLUICE_ASSIGN_OR_RETURN(bool moved, reader.ReadStep(partition, &next, info.end_offset, 4 << 20, &progress));
+      if (!moved) break;
     }
   }
-  if (chunk.size() > 0) SLUICE_RETURN_IF_ERROR(query->Push(chunk));
-  return Status::Ok();
+  *skipped = progress.rejected;
+  return reader.Finish();
 }
 
 StatementResult PlanLines(const std::string& plan) {
@@ -348,11 +312,7 @@ Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text)
           continue;
         }
         SLUICE_ASSIGN_OR_RETURN(CatalogEntry entry, BuildRelationEntry(s));
-        if (catalog_->Exists(entry.name)) {
-          auto existing = catalog_->Find(entry.name);
-          return Status::AlreadyExists(
-              fmt::format("{} \"{}\" already exists", sql::ObjectKindName(existing->kind), entry.name));
-        }
+        SLUICE_RETURN_IF_ERROR(catalog_->CheckNameFree(entry.name));  // before creating its topic
         // The topic is created when missing (SPEC §3); an existing topic is read as it is.
         if (!log_->GetTopic(entry.topic).ok()) {
           log::TopicConfig topic;
@@ -374,11 +334,7 @@ Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text)
           results.push_back(Command("CREATE MATERIALIZED VIEW"));
           continue;
         }
-        if (catalog_->Exists(v.name)) {
-          auto existing = catalog_->Find(v.name);
-          return Status::AlreadyExists(
-              fmt::format("{} \"{}\" already exists", sql::ObjectKindName(existing->kind), v.name));
-        }
+        SLUICE_RETURN_IF_ERROR(catalog_->CheckNameFree(v.name));  // before planning the query
         if (!v.options.empty()) return NotSupported("WITH options on materialized views");
         CatalogEntry entry;
         entry.kind = ObjectKind::kView;

@@ -51,12 +51,6 @@ std::vector<bool> UsedInputColumns(const std::vector<const LogicalOperator*>& ch
   return std::vector<bool>(width, true);
 }
 
-std::vector<DataType> TypesOf(const std::vector<sql::ColumnSchema>& schema) {
-  std::vector<DataType> types;
-  for (const auto& c : schema) types.push_back(c.type);
-  return types;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<BatchQuery>> BatchQuery::Build(const LogicalOperator& plan, int64_t now_micros) {

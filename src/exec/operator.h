@@ -8,6 +8,7 @@
 
 #include "common/result.h"
 #include "exec/vector.h"
+#include "sql/catalog.h"
 #include "sql/value.h"
 
 namespace sluice::exec {
@@ -45,6 +46,9 @@ void GatherVector(const Vector& in, const uint32_t* sel, size_t n, Vector* out, 
 // Appends the bytes that identify row `row` of `v` (NULL flag, then the value) to *key, so that
 // equal SQL values (and NULL with NULL, as GROUP BY treats them) give equal bytes.
 void AppendKeyBytes(const Vector& v, size_t row, std::string* key);
+
+// The column types of a schema (what operators' chunks are built from).
+std::vector<DataType> TypesOf(const std::vector<sql::ColumnSchema>& schema);
 
 // Orders two values as ORDER BY and min/max do: -1, 0 or 1.
 // REQUIRES: both non-NULL and of one type.

@@ -55,11 +55,6 @@ void AppendKeyBytes(const Vector& v, size_t row, std::string* key) {
 
 namespace {
 
-std::vector<DataType> TypesOf(const std::vector<sql::ColumnSchema>& schema) {
-  std::vector<DataType> types;
-  for (const auto& c : schema) types.push_back(c.type);
-  return types;
-}
 
 // Appends the weights of rows `sel[0..n)` of `in` to `out` (nothing if `in` is insert-only).
 void CopyWeights(const DataChunk& in, const uint32_t* sel, size_t n, DataChunk* out) {
@@ -69,6 +64,12 @@ void CopyWeights(const DataChunk& in, const uint32_t* sel, size_t n, DataChunk* 
 }
 
 }  // namespace
+
+std::vector<DataType> TypesOf(const std::vector<sql::ColumnSchema>& schema) {
+  std::vector<DataType> types;
+  for (const auto& c : schema) types.push_back(c.type);
+  return types;
+}
 
 int CompareSqlValues(const Value& a, const Value& b) {
   switch (a.type().id) {

@@ -126,12 +126,23 @@ uint64_t Catalog::version() const {
   return version_;
 }
 
+namespace {
+
+Status NameTaken(const CatalogEntry& existing) {
+  return Status::AlreadyExists(fmt::format("{} \"{}\" already exists", ObjectKindName(existing.kind), existing.name));
+}
+
+}  // namespace
+
+Status Catalog::CheckNameFree(std::string_view name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(name);
+  return it == entries_.end() ? Status::Ok() : NameTaken(it->second);
+}
+
 Result<uint64_t> Catalog::Create(CatalogEntry entry, bool replay) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (auto it = entries_.find(entry.name); it != entries_.end()) {
-    return Status::AlreadyExists(
-        fmt::format("{} \"{}\" already exists", ObjectKindName(it->second.kind), entry.name));
-  }
+  if (auto it = entries_.find(entry.name); it != entries_.end()) return NameTaken(it->second);
   for (const std::string& dep : entry.dependencies) {
     if (!entries_.contains(dep)) return Status::NotFound(fmt::format("relation \"{}\" does not exist", dep));
   }

@@ -76,6 +76,9 @@ class Catalog {
   std::vector<CatalogEntry> List(ObjectKind kind) const;  // by name
   uint64_t version() const;
 
+  // Ok if no object is called `name`, else the kAlreadyExists Create would return.
+  Status CheckNameFree(std::string_view name) const;
+
   // Assigns an id, persists a create record (unless `replay`), and adds the entry.
   // kAlreadyExists if the name is taken: "source \"bid\" already exists".
   Result<uint64_t> Create(CatalogEntry entry, bool replay = false);
