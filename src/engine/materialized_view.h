@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -9,60 +10,98 @@
 
 #include "common/metrics.h"
 #include "common/result.h"
-#include "exec/batch_query.h"
 #include "engine/source_reader.h"
+#include "exec/dataflow.h"
 #include "log/log.h"
 #include "sql/catalog.h"
-#include "sql/logical_plan.h"
 
 namespace sluice::engine {
 
-// A materialized view kept up to date from its source's topic: a thread reads every partition
-// from the start of the retained log (backfill), then follows the end (live), decoding events
-// into chunks and pushing them through the view's operators; the result rows are the view's
-// state, read by pull queries. Each round of reads ends with a flush, so aggregates emit their
-// changes (-1/+1) once per round.
+// The changes of an upstream view on their way to a downstream one: the upstream's thread
+// appends (as its sink's listener), the downstream's thread drains. Unbounded for now.
+class ChangeQueue final : public exec::ChangeListener {
+ public:
+  struct Item {
+    exec::DataChunk chunk;             // when !is_watermark
+    int64_t watermark_us = INT64_MIN;  // when is_watermark
+    bool is_watermark = false;
+  };
+  Status OnChanges(const exec::DataChunk& chunk) override;
+  Status OnWatermark(int64_t watermark_us) override;
+  std::deque<Item> Drain();
+  size_t size() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::deque<Item> items_;  // GUARDED_BY(mu_)
+};
+
+// A materialized view kept up to date from its inputs by its own thread: sources and tables
+// are read from the log from the start of what is retained (backfill), then at the end
+// (live); upstream views feed their changes through a ChangeQueue. Each round reads what is
+// new, advances the sources' watermarks and ends with a flush, so aggregates emit their
+// changes (-1/+1) once per round. The result rows are the view's state, read by pull queries.
 //
-// Not yet: checkpoints (the state is rebuilt from the log on restart), watermarks, late-event
-// handling, EMIT ON WINDOW CLOSE, joins, views over views (see docs/STATUS.md).
+// Late events (SPEC §3) are counted and written to `{source}.late`.
+// Not yet: checkpoints (the state is rebuilt from the log on restart; issue 4).
 class MaterializedView {
  public:
-  // `source` is the relation the plan scans. Starts the maintenance thread.
-  static Result<std::unique_ptr<MaterializedView>> Start(sql::CatalogEntry view, sql::CatalogEntry source,
-                                                         std::unique_ptr<exec::BatchQuery> query, log::Log* log,
+  // `upstreams[i]` is the running view read by input i of `dataflow` (nullptr for sources and
+  // tables); they must outlive this view. Starts the maintenance thread.
+  static Result<std::unique_ptr<MaterializedView>> Start(sql::CatalogEntry view,
+                                                         std::unique_ptr<exec::Dataflow> dataflow,
+                                                         std::vector<MaterializedView*> upstreams, log::Log* log,
                                                          MetricsRegistry* metrics);
-  ~MaterializedView();  // stops the thread
+  ~MaterializedView();  // stops the thread and leaves its upstreams
 
   const sql::CatalogEntry& entry() const { return view_; }
   // The view's rows now, or the error that stopped its maintenance.
   Result<std::vector<std::vector<sql::Value>>> Snapshot() const;
-  // Events in the source's topic not yet applied (all partitions).
+  // Events in the inputs not yet applied.
   int64_t Lag() const;
 
+  // Views over views: `queue` first receives the current rows (as insertions) and watermark,
+  // then every change. The queue must be unsubscribed before it is destroyed.
+  void Subscribe(ChangeQueue* queue);
+  void Unsubscribe(ChangeQueue* queue);
+
  private:
-  MaterializedView(sql::CatalogEntry view, sql::CatalogEntry source, std::unique_ptr<exec::BatchQuery> query,
-                   log::Log* log);
+  struct Input {
+    sql::ObjectKind kind = sql::ObjectKind::kSource;
+    std::shared_ptr<log::Topic> topic;  // sources and tables: held for the view's life
+    std::vector<Offset> next;           // per partition
+    std::unique_ptr<SourceReader> reader;
+    MaterializedView* upstream = nullptr;  // views
+    std::unique_ptr<ChangeQueue> queue;    // views
+    Counter* late_events = nullptr;
+    std::string late_topic_name;             // sources: "{source}.late"
+    std::shared_ptr<log::Topic> late_topic;  // created at the first late event
+  };
+
+  MaterializedView(sql::CatalogEntry view, std::unique_ptr<exec::Dataflow> dataflow, log::Log* log);
   void Run();
-  // Reads and applies what is new in every partition; returns the events applied.
+  // Reads and applies what is new in every input; returns the events applied.
   Result<int64_t> Round();
+  Result<int64_t> ReadLog(Input& input, size_t max_bytes_per_partition, bool to_end, int64_t now_ms,
+                          SourceReader::Progress* progress);
+  void WriteLate(Input& input, std::vector<LateEvent> events);
 
   const sql::CatalogEntry view_;
-  const sql::CatalogEntry source_;
   log::Log* const log_;
-  std::shared_ptr<log::Topic> topic_;  // held for the view's life (no lookup per round)
-  std::vector<Offset> next_;           // per partition
-  std::unique_ptr<SourceReader> reader_;
+  std::vector<Input> inputs_;
 
   mutable std::mutex mu_;
-  std::unique_ptr<exec::BatchQuery> query_;  // GUARDED_BY(mu_)
-  Status failure_;                           // GUARDED_BY(mu_)
+  std::unique_ptr<exec::Dataflow> dataflow_;  // GUARDED_BY(mu_)
+  Status failure_;                            // GUARDED_BY(mu_)
 
+  int64_t last_watermark_ = INT64_MIN;  // thread-confined
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> lag_{0};
   Counter* input_events_ = nullptr;
   Counter* rejected_events_ = nullptr;
   Gauge* rows_ = nullptr;
   Gauge* lag_gauge_ = nullptr;
+  Gauge* watermark_gauge_ = nullptr;
   std::thread thread_;
 };
 

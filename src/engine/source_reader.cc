@@ -7,22 +7,33 @@
 namespace sluice::engine {
 namespace {
 
-std::vector<exec::ColumnSpec> SpecsFor(const sql::CatalogEntry& source, const exec::BatchQuery& query) {
-  const std::vector<bool>& used = query.input_columns_used();
+std::vector<exec::ColumnSpec> SpecsFor(const exec::DataflowInput& input) {
+  const sql::CatalogEntry& relation = input.relation;
   std::vector<exec::ColumnSpec> specs;
-  for (size_t i = 0; i < source.columns.size(); ++i) {
-    specs.push_back({source.columns[i].name, source.columns[i].type, i < used.size() && !used[i]});
+  for (size_t i = 0; i < relation.columns.size(); ++i) {
+    specs.push_back({relation.columns[i].name, relation.columns[i].type, i < input.used.size() && !input.used[i]});
   }
   return specs;
 }
 
 }  // namespace
 
-SourceReader::SourceReader(const sql::CatalogEntry& source, exec::BatchQuery* query)
-    : query_(query), decoder_(SpecsFor(source, *query)), chunk_(query->input_types()) {}
+SourceReader::SourceReader(exec::Dataflow* dataflow, size_t input, int32_t partitions, int64_t idle_timeout_ms)
+    : dataflow_(dataflow),
+      input_(input),
+      decoder_(SpecsFor(dataflow->input(input))),
+      chunk_(dataflow->input(input).types),
+      idle_timeout_ms_(idle_timeout_ms),
+      partitions_(static_cast<size_t>(std::max(partitions, 0))) {
+  const sql::CatalogEntry& relation = dataflow->input(input).relation;
+  if (relation.kind == sql::ObjectKind::kSource && relation.watermark_column >= 0) {
+    time_column_ = relation.watermark_column;
+    delay_us_ = relation.watermark_delay_us;
+  }
+}
 
 Result<bool> SourceReader::ReadStep(log::Partition& partition, Offset* next, Offset until, size_t max_bytes,
-                                    Progress* progress) {
+                                    Progress* progress, int64_t now_ms) {
   const Offset start = partition.Info().start_offset;
   if (*next < start) *next = start;  // retention removed what was not read yet
   if (*next >= until) return false;
@@ -34,6 +45,10 @@ Result<bool> SourceReader::ReadStep(log::Partition& partition, Offset* next, Off
   }
   SLUICE_ASSIGN_OR_RETURN(log::ReadResult read, std::move(read_or));
   if (read.bytes.empty()) return false;
+  const size_t p = static_cast<size_t>(partition.id().value());
+  if (p >= partitions_.size()) partitions_.resize(p + 1);
+  PartitionTime& times = partitions_[p];
+  const exec::LatenessRule& lateness = dataflow_->input(input_).lateness;
   log::RecordReader reader(read.bytes, *next);
   log::Record record;
   const char* buffer_end = read.bytes.data() + read.bytes.size();
@@ -45,13 +60,28 @@ Result<bool> SourceReader::ReadStep(log::Partition& partition, Offset* next, Off
       ++progress->rejected;
       continue;
     }
+    if (time_column_ >= 0) {
+      const size_t row = chunk_.size() - 1;
+      const exec::Vector& times_column = chunk_.column(static_cast<size_t>(time_column_));
+      if (!times_column.IsNull(row)) {
+        const int64_t t = times_column.data<int64_t>()[row];
+        if (lateness.IsLate(t, watermark_)) {
+          chunk_.set_size(row);  // drop the row just decoded
+          ++progress->late;
+          late_.push_back({std::string(*record.value), record.timestamp.value()});
+          continue;
+        }
+        times.max_time = std::max(times.max_time, t);
+      }
+    }
     ++progress->applied;
     if (chunk_.size() == chunk_.capacity()) {
-      SLUICE_RETURN_IF_ERROR(query_->Push(chunk_));
+      SLUICE_RETURN_IF_ERROR(dataflow_->Push(input_, chunk_));
       chunk_.Reset();
     }
   }
   SLUICE_RETURN_IF_ERROR(reader.status());
+  times.last_data_ms = now_ms;
   const Offset advanced = std::min(std::max(read.next_offset, last + 1), until);
   const bool moved = advanced > *next;
   *next = advanced;
@@ -60,9 +90,27 @@ Result<bool> SourceReader::ReadStep(log::Partition& partition, Offset* next, Off
 
 Status SourceReader::Finish() {
   if (chunk_.size() == 0) return Status::Ok();
-  Status s = query_->Push(chunk_);
+  Status s = dataflow_->Push(input_, chunk_);
   chunk_.Reset();
   return s;
+}
+
+Result<int64_t> SourceReader::AdvanceWatermark(int64_t now_ms) {
+  if (time_column_ < 0) return watermark_;
+  int64_t active = INT64_MAX;
+  int64_t any = INT64_MIN;
+  for (const PartitionTime& p : partitions_) {
+    if (p.max_time == INT64_MIN) continue;
+    const int64_t w = p.max_time - delay_us_;
+    any = std::max(any, w);
+    if (now_ms - p.last_data_ms < idle_timeout_ms_) active = std::min(active, w);
+  }
+  const int64_t candidate = active != INT64_MAX ? active : any;
+  if (candidate > watermark_) {
+    watermark_ = candidate;
+    SLUICE_RETURN_IF_ERROR(dataflow_->AdvanceWatermark(input_, watermark_));
+  }
+  return watermark_;
 }
 
 }  // namespace sluice::engine

@@ -1,41 +1,78 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "common/result.h"
-#include "exec/batch_query.h"
+#include "exec/dataflow.h"
 #include "exec/json_decoder.h"
 #include "log/log.h"
 #include "sql/catalog.h"
 
 namespace sluice::engine {
 
-// Feeds a source's events into a query: reads record batches from the log, decodes each event
-// into the query's input chunk (only the columns the query needs materialised) and pushes full
-// chunks. Shared by ad-hoc scans and materialized views. Not thread-safe.
+// An event a view dropped as late, kept for the source's `.late` topic.
+struct LateEvent {
+  std::string value;  // the event as stored in the log
+  int64_t timestamp_ms = 0;
+};
+
+// Feeds one log-backed input of a dataflow (a source, or a table's row versions): reads record
+// batches from the log, decodes each event into the input's chunk (only the columns the
+// dataflow reads are materialised) and pushes full chunks. Shared by ad-hoc scans and
+// materialized views. Not thread-safe.
+//
+// Watermarks: for a source with a WATERMARK, each partition's watermark is the largest event
+// time read from it minus the declared delay; the input's watermark is the minimum over the
+// partitions that delivered data within the idle timeout (the maximum if all are idle), and
+// never goes back. Events the dataflow's lateness rule calls late (against the watermark last
+// handed to the dataflow) are not pushed: they are counted and kept for the `.late` topic.
 class SourceReader {
  public:
   struct Progress {
     int64_t applied = 0;   // events decoded and pushed
     int64_t rejected = 0;  // events that do not match the source's schema (skipped)
+    int64_t late = 0;      // events dropped as late
   };
 
-  // `query` must outlive the reader and read `source`.
-  SourceReader(const sql::CatalogEntry& source, exec::BatchQuery* query);
+  // `dataflow` must outlive the reader; `input` is the index of the relation read.
+  SourceReader(exec::Dataflow* dataflow, size_t input, int32_t partitions, int64_t idle_timeout_ms = 5000);
 
   // Reads up to about `max_bytes` of `partition` from *next, never past `until`, and advances
   // *next. If retention removed offsets before *next, continues from the new start. Returns
-  // false when nothing was left to read below `until`.
+  // false when nothing was left to read below `until`. `now_ms` is the (steady) time of the
+  // read, for idleness.
   Result<bool> ReadStep(log::Partition& partition, Offset* next, Offset until, size_t max_bytes,
-                        Progress* progress);
+                        Progress* progress, int64_t now_ms = 0);
 
   // Pushes the rows still buffered in the chunk.
   Status Finish();
 
+  // Recomputes the input's watermark at `now_ms` and hands it to the dataflow if it advanced.
+  // Returns the watermark (INT64_MIN: none yet, or the source has no WATERMARK).
+  Result<int64_t> AdvanceWatermark(int64_t now_ms);
+  int64_t watermark() const { return watermark_; }
+
+  // The late events read since the last call.
+  std::vector<LateEvent> TakeLate() { return std::move(late_); }
+
  private:
-  exec::BatchQuery* query_;
+  struct PartitionTime {
+    int64_t max_time = INT64_MIN;  // largest event time read (micros)
+    int64_t last_data_ms = 0;      // when data last came from this partition
+  };
+
+  exec::Dataflow* dataflow_;
+  size_t input_;
   exec::JsonDecoder decoder_;
   exec::DataChunk chunk_;
+  int time_column_ = -1;  // the watermark column, -1: no watermark
+  int64_t delay_us_ = 0;
+  int64_t idle_timeout_ms_;
+  std::vector<PartitionTime> partitions_;
+  int64_t watermark_ = INT64_MIN;
+  std::vector<LateEvent> late_;
 };
 
 }  // namespace sluice::engine

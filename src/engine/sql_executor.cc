@@ -10,7 +10,8 @@
 #include "common/logging.h"
 #include "engine/materialized_view.h"
 #include "engine/source_reader.h"
-#include "exec/batch_query.h"
+#include "exec/dataflow.h"
+#include "sql/value_text.h"
 #include "sql/expression_binder.h"
 #include "sql/parser.h"
 #include "sql/query_binder.h"
@@ -30,6 +31,17 @@ Status NotSupported(std::string_view what) { return Status::InvalidArgument(fmt:
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
+}
+
+// A duration option such as '5 seconds' or '1 hour', in microseconds (> 0, no months).
+Result<int64_t> ParseDurationOption(std::string_view option, std::string_view text) {
+  Result<sql::Interval> interval = sql::ParseInterval(text);
+  if (!interval.ok() || interval->months != 0) {
+    return Status::InvalidArgument(fmt::format("option '{}': invalid duration '{}' (e.g. '5 seconds', '1 hour')", option, text));
+  }
+  const int64_t us = interval->days * 86'400'000'000LL + interval->micros;
+  if (us <= 0) return Status::InvalidArgument(fmt::format("option '{}' must be positive", option));
+  return us;
 }
 
 // Validates CREATE SOURCE / CREATE TABLE and turns it into a catalog entry.
@@ -76,6 +88,24 @@ Result<CatalogEntry> BuildRelationEntry(const sql::CreateRelationStatement& s) {
           fmt::format("the WATERMARK expression must be a timestamp such as {0} - INTERVAL '5' SECOND, not {1}",
                       s.watermark->column, wm->type.ToString()));
     }
+    // The watermark trails the largest event time by a fixed delay: `col` or `col - INTERVAL`.
+    const std::string shape = fmt::format(
+        "not supported yet: WATERMARK expressions other than {0} or {0} - INTERVAL '...' (a fixed delay)",
+        s.watermark->column);
+    int64_t delay = 0;
+    const sql::BoundExpr* column = wm.get();
+    if (wm->kind == sql::BoundExprKind::kCall && wm->fn == sql::ScalarFn::kTimestampSubInterval) {
+      const sql::BoundExpr& d = *wm->args[1];
+      if (d.kind != sql::BoundExprKind::kConstant || d.constant.is_null() || d.constant.interval().months != 0) {
+        return Status::InvalidArgument(shape);
+      }
+      delay = d.constant.interval().days * 86'400'000'000LL + d.constant.interval().micros;
+      if (delay < 0) return Status::InvalidArgument("the WATERMARK delay must not be negative");
+      column = wm->args[0].get();
+    }
+    if (column->kind != sql::BoundExprKind::kColumn || column->column != index) return Status::InvalidArgument(shape);
+    entry.watermark_column = index;
+    entry.watermark_delay_us = delay;
   }
   for (const std::string& key : s.primary_key) {
     int index = column_index(key);
@@ -88,14 +118,15 @@ Result<CatalogEntry> BuildRelationEntry(const sql::CreateRelationStatement& s) {
   if (!is_table && !entry.primary_key.empty()) {
     return Status::InvalidArgument("a source is append-only and has no PRIMARY KEY; use CREATE TABLE to upsert by key");
   }
-  static const std::set<std::string, std::less<>> kKnown = {"topic", "format", "connector"};
+  static const std::set<std::string, std::less<>> kKnown = {"topic", "format", "connector", "idle_timeout"};
   static const std::set<std::string, std::less<>> kLater = {"dedup_key", "dedup_window", "state_ttl",
                                                             "properties.bootstrap.servers", "group_id"};
   entry.options = s.options;
   for (const auto& [key, value] : s.options) {
     if (kLater.contains(key)) return NotSupported(fmt::format("option '{}'", key));
     if (!kKnown.contains(key)) {
-      return Status::InvalidArgument(fmt::format("unknown option '{}' (known: connector, format, topic)", key));
+      return Status::InvalidArgument(
+          fmt::format("unknown option '{}' (known: connector, format, idle_timeout, topic)", key));
     }
   }
   if (auto it = s.options.find("format"); it != s.options.end() && Lower(it->second) != "json") {
@@ -103,6 +134,10 @@ Result<CatalogEntry> BuildRelationEntry(const sql::CreateRelationStatement& s) {
   }
   if (auto it = s.options.find("connector"); it != s.options.end() && Lower(it->second) != "embedded") {
     return NotSupported(fmt::format("connector '{}' (the embedded log is)", it->second));
+  }
+  if (auto it = s.options.find("idle_timeout"); it != s.options.end()) {
+    SLUICE_ASSIGN_OR_RETURN(entry.idle_timeout_ms, ParseDurationOption("idle_timeout", it->second));
+    entry.idle_timeout_ms /= 1000;
   }
   auto topic = s.options.find("topic");
   entry.topic = topic == s.options.end() ? s.name : topic->second;
@@ -137,12 +172,12 @@ std::string_view KindTag(ObjectKind kind) {
   return "OBJECT";
 }
 
-// Feeds every retained event of the source's topic (up to the end offsets seen at the start)
-// through the query. Events that do not decode (not JSON, uncastable values) are skipped and
-// counted, as the streaming source does.
-Status ScanSource(log::Log* log, const CatalogEntry& source, exec::BatchQuery* query, int64_t* skipped) {
-  SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<log::Topic> topic, log->GetTopic(source.topic));
-  SourceReader reader(source, query);
+// Feeds every retained event of a source's or table's topic (up to the end offsets seen at
+// the start) into input `i` of the dataflow. Events that do not decode (not JSON, uncastable
+// values) are skipped and counted, as the streaming source does.
+Status ScanLog(log::Log* log, exec::Dataflow* dataflow, size_t i, int64_t* skipped) {
+  SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<log::Topic> topic, log->GetTopic(dataflow->input(i).relation.topic));
+  SourceReader reader(dataflow, i, topic->partition_count());
   SourceReader::Progress progress;
   for (int32_t p = 0; p < topic->partition_count(); ++p) {
     log::Partition& partition = topic->partition(PartitionId(p));
@@ -171,11 +206,11 @@ SqlExecutor::SqlExecutor(std::unique_ptr<sql::Catalog> catalog, log::Log* log, i
                          MetricsRegistry* metrics)
     : catalog_(std::move(catalog)), log_(log), default_partitions_(default_partitions), metrics_(metrics) {}
 
-SqlExecutor::~SqlExecutor() = default;
+SqlExecutor::~SqlExecutor() { StopViewsLocked(); }
 
 void SqlExecutor::StopViews() {
   std::lock_guard<std::mutex> lock(mu_);
-  views_.clear();
+  StopViewsLocked();
 }
 
 Result<std::unique_ptr<SqlExecutor>> SqlExecutor::Open(FileSystem* fs, const std::string& dir, log::Log* log,
@@ -191,7 +226,7 @@ Result<std::unique_ptr<SqlExecutor>> SqlExecutor::Open(FileSystem* fs, const std
   // no longer binds is skipped with an error in the log; the others come back. Views restart
   // from the retained log (their state is not checkpointed yet).
   int restored = 0;
-  std::vector<std::pair<CatalogEntry, std::unique_ptr<exec::BatchQuery>>> views;
+  std::vector<std::pair<CatalogEntry, std::unique_ptr<exec::Dataflow>>> views;
   for (const sql::CatalogRecord& r : records) {
     if (r.op == sql::CatalogRecord::Op::kDrop) {
       (void)executor->catalog_->Drop(r.name, r.kind, /*replay=*/true);
@@ -201,7 +236,7 @@ Result<std::unique_ptr<SqlExecutor>> SqlExecutor::Open(FileSystem* fs, const std
     }
     auto stmt = sql::ParseOne(r.sql);
     Result<CatalogEntry> entry = stmt.ok() ? Status::Internal("unexpected statement") : stmt.status();
-    std::unique_ptr<exec::BatchQuery> query;
+    std::unique_ptr<exec::Dataflow> query;
     if (stmt.ok() && ((*stmt)->kind == sql::StatementKind::kCreateSource ||
                       (*stmt)->kind == sql::StatementKind::kCreateTable)) {
       entry = BuildRelationEntry(static_cast<const sql::CreateRelationStatement&>(**stmt));
@@ -211,7 +246,7 @@ Result<std::unique_ptr<SqlExecutor>> SqlExecutor::Open(FileSystem* fs, const std
       view.kind = ObjectKind::kView;
       view.name = v.name;
       view.sql = v.text;
-      auto planned = executor->PlanView(*v.query, &view);
+      auto planned = executor->PlanView(*v.query, v.options, &view);
       if (planned.ok()) {
         query = std::move(planned).value();
         entry = std::move(view);
@@ -243,58 +278,99 @@ Result<std::unique_ptr<SqlExecutor>> SqlExecutor::Open(FileSystem* fs, const std
   return executor;
 }
 
-Result<std::unique_ptr<exec::BatchQuery>> SqlExecutor::PlanView(const sql::SelectStmt& query, CatalogEntry* entry) {
+Result<std::unique_ptr<exec::Dataflow>> SqlExecutor::PlanView(const sql::SelectStmt& query,
+                                                              const sql::WithOptions& options, CatalogEntry* entry) {
+  exec::DataflowOptions flow;
+  for (const auto& [key, value] : options) {
+    if (key == "allowed_lateness") {
+      SLUICE_ASSIGN_OR_RETURN(flow.allowed_lateness_us, ParseDurationOption(key, value));
+    } else {
+      return Status::InvalidArgument(fmt::format("unknown materialized view option '{}' (known: allowed_lateness)", key));
+    }
+  }
   sql::QueryBinder binder(catalog_.get());
   SLUICE_ASSIGN_OR_RETURN(sql::BoundQuery bound, binder.Bind(query));
-  if (bound.emit_on_window_close) return NotSupported("EMIT ON WINDOW CLOSE (it comes with watermarks)");
-  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<exec::BatchQuery> built, exec::BatchQuery::Build(*bound.plan, 0));
+  flow.emit_on_window_close = bound.emit_on_window_close;
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<exec::Dataflow> built, exec::Dataflow::Build(*bound.plan, flow));
   if (built->has_order_or_limit()) return NotSupported("ORDER BY or LIMIT in a materialized view");
-  if (built->input() == nullptr) return Status::InvalidArgument("a materialized view needs a FROM clause");
-  if (built->input()->kind != ObjectKind::kSource) {
-    return NotSupported(fmt::format("a materialized view over {} \"{}\" (views read sources for now)",
-                                    sql::ObjectKindName(built->input()->kind), built->input()->name));
-  }
+  if (built->input_count() == 0) return Status::InvalidArgument("a materialized view needs a FROM clause");
   entry->columns = bound.plan->schema;
   entry->dependencies = bound.dependencies;
-  entry->topic = built->input()->topic;
+  entry->topic = built->input(0).relation.topic;
+  entry->append_only = built->append_only();
   return built;
 }
 
-Status SqlExecutor::StartView(const CatalogEntry& entry, std::unique_ptr<exec::BatchQuery> query) {
-  CatalogEntry source = *query->input();
+Status SqlExecutor::StartView(const CatalogEntry& entry, std::unique_ptr<exec::Dataflow> dataflow) {
+  std::vector<MaterializedView*> upstreams;
+  for (size_t i = 0; i < dataflow->input_count(); ++i) {
+    MaterializedView* upstream = nullptr;
+    if (dataflow->input(i).relation.kind == ObjectKind::kView) {
+      auto it = views_.find(dataflow->input(i).relation.name);
+      if (it != views_.end()) upstream = it->second.get();
+    }
+    upstreams.push_back(upstream);
+  }
   SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<MaterializedView> view,
-                          MaterializedView::Start(entry, std::move(source), std::move(query), log_, metrics_));
+                          MaterializedView::Start(entry, std::move(dataflow), std::move(upstreams), log_, metrics_));
   views_[entry.name] = std::move(view);
   return Status::Ok();
 }
 
-Status SqlExecutor::FeedInput(exec::BatchQuery* query) {
-  const CatalogEntry* input = query->input();
-  if (input == nullptr) return Status::Ok();
-  if (input->kind == ObjectKind::kSource) {
-    int64_t skipped = 0;
-    SLUICE_RETURN_IF_ERROR(ScanSource(log_, *input, query, &skipped));
-    if (skipped > 0) SLUICE_LOG_DEBUG("query over {} skipped {} events that do not match its schema", input->name, skipped);
-    return Status::Ok();
+Status SqlExecutor::FeedInputs(exec::Dataflow* dataflow) {
+  // Tables first (a join reads them as of the end of their log), then views and sources.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (size_t i = 0; i < dataflow->input_count(); ++i) {
+      const CatalogEntry& input = dataflow->input(i).relation;
+      if ((input.kind == ObjectKind::kTable) != (pass == 0)) continue;
+      if (input.kind == ObjectKind::kSource || input.kind == ObjectKind::kTable) {
+        int64_t skipped = 0;
+        SLUICE_RETURN_IF_ERROR(ScanLog(log_, dataflow, i, &skipped));
+        if (skipped > 0) {
+          SLUICE_LOG_DEBUG("query over {} skipped {} events that do not match its schema", input.name, skipped);
+        }
+        if (input.kind == ObjectKind::kTable) SLUICE_RETURN_IF_ERROR(dataflow->FlushInput(i));
+        continue;
+      }
+      if (input.kind != ObjectKind::kView) return Status::InvalidArgument(fmt::format("cannot read from \"{}\"", input.name));
+      auto it = views_.find(input.name);
+      if (it == views_.end()) return Status::Unavailable(fmt::format("materialized view \"{}\" is not running", input.name));
+      SLUICE_ASSIGN_OR_RETURN(std::vector<std::vector<Value>> rows, it->second->Snapshot());
+      exec::DataChunk chunk(dataflow->input(i).types);
+      for (const auto& row : rows) {
+        const size_t r = chunk.size();
+        for (size_t c = 0; c < row.size(); ++c) exec::SetValue(&chunk.column(c), r, row[c], &chunk.arena());
+        chunk.set_size(r + 1);
+        if (chunk.size() == chunk.capacity()) {
+          SLUICE_RETURN_IF_ERROR(dataflow->Push(i, chunk));
+          chunk.Reset();
+        }
+      }
+      if (chunk.size() > 0) SLUICE_RETURN_IF_ERROR(dataflow->Push(i, chunk));
+    }
   }
-  if (input->kind == ObjectKind::kView) {
-    auto it = views_.find(input->name);
-    if (it == views_.end()) return Status::Unavailable(fmt::format("materialized view \"{}\" is not running", input->name));
-    SLUICE_ASSIGN_OR_RETURN(std::vector<std::vector<Value>> rows, it->second->Snapshot());
-    exec::DataChunk chunk(query->input_types());
-    for (const auto& row : rows) {
-      const size_t r = chunk.size();
-      for (size_t c = 0; c < row.size(); ++c) exec::SetValue(&chunk.column(c), r, row[c], &chunk.arena());
-      chunk.set_size(r + 1);
-      if (chunk.size() == chunk.capacity()) {
-        SLUICE_RETURN_IF_ERROR(query->Push(chunk));
-        chunk.Reset();
+  return Status::Ok();
+}
+
+void SqlExecutor::StopViewsLocked() {
+  // Downstream views first: a view leaves its upstreams when it stops.
+  while (!views_.empty()) {
+    bool removed = false;
+    for (auto it = views_.begin(); it != views_.end();) {
+      bool needed = false;
+      for (const auto& [name, other] : views_) {
+        const auto& deps = other->entry().dependencies;
+        if (name != it->first && std::find(deps.begin(), deps.end(), it->first) != deps.end()) needed = true;
+      }
+      if (needed) {
+        ++it;
+      } else {
+        it = views_.erase(it);
+        removed = true;
       }
     }
-    if (chunk.size() > 0) SLUICE_RETURN_IF_ERROR(query->Push(chunk));
-    return Status::Ok();
+    if (!removed) views_.clear();  // a cycle cannot exist; do not spin if it somehow did
   }
-  return NotSupported(fmt::format("reading table \"{}\" (tables are served once upserts land)", input->name));
 }
 
 Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text) {
@@ -335,12 +411,11 @@ Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text)
           continue;
         }
         SLUICE_RETURN_IF_ERROR(catalog_->CheckNameFree(v.name));  // before planning the query
-        if (!v.options.empty()) return NotSupported("WITH options on materialized views");
         CatalogEntry entry;
         entry.kind = ObjectKind::kView;
         entry.name = v.name;
         entry.sql = v.text;
-        SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<exec::BatchQuery> query, PlanView(*v.query, &entry));
+        SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<exec::Dataflow> query, PlanView(*v.query, v.options, &entry));
         SLUICE_ASSIGN_OR_RETURN(entry.id, catalog_->Create(entry));
         SLUICE_RETURN_IF_ERROR(StartView(entry, std::move(query)));
         results.push_back(Command("CREATE MATERIALIZED VIEW"));
@@ -428,8 +503,10 @@ Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text)
                                 binder.Bind(*static_cast<const sql::SelectStatement&>(*stmt).query));
         if (bound.emit_on_window_close) return Status::InvalidArgument("EMIT ON WINDOW CLOSE is for materialized views");
         const int64_t now_micros = Clock::Real()->Now().value() * 1000;
-        SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<exec::BatchQuery> query, exec::BatchQuery::Build(*bound.plan, now_micros));
-        SLUICE_RETURN_IF_ERROR(FeedInput(query.get()));
+        exec::DataflowOptions flow;
+        flow.now_micros = now_micros;
+        SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<exec::Dataflow> query, exec::Dataflow::Build(*bound.plan, flow));
+        SLUICE_RETURN_IF_ERROR(FeedInputs(query.get()));
         SLUICE_ASSIGN_OR_RETURN(std::vector<std::vector<Value>> rows, query->Finish());
         std::vector<ResultColumn> columns;
         for (const sql::ColumnSchema& c : bound.plan->schema) columns.push_back({c.name, c.type});

@@ -15,7 +15,7 @@
 #include "sql/value.h"
 
 namespace sluice::exec {
-class BatchQuery;
+class Dataflow;
 }
 
 namespace sluice::engine {
@@ -61,11 +61,15 @@ class SqlExecutor {
   SqlExecutor(std::unique_ptr<sql::Catalog> catalog, log::Log* log, int32_t default_partitions,
               MetricsRegistry* metrics);
 
-  // Validates a view's query and builds its pipeline; fills entry's columns and dependencies.
-  Result<std::unique_ptr<exec::BatchQuery>> PlanView(const sql::SelectStmt& query, sql::CatalogEntry* entry);
-  Status StartView(const sql::CatalogEntry& entry, std::unique_ptr<exec::BatchQuery> query);
-  // Feeds the rows of the relation `query` reads (a source's log or a view's state).
-  Status FeedInput(exec::BatchQuery* query);
+  // Validates a view's query and options and builds its dataflow; fills entry's columns,
+  // dependencies and append_only.
+  Result<std::unique_ptr<exec::Dataflow>> PlanView(const sql::SelectStmt& query, const sql::WithOptions& options,
+                                                   sql::CatalogEntry* entry);
+  Status StartView(const sql::CatalogEntry& entry, std::unique_ptr<exec::Dataflow> dataflow);
+  // Feeds an ad-hoc query the rows of the relations it reads (logs of sources and tables,
+  // states of views).
+  Status FeedInputs(exec::Dataflow* dataflow);
+  void StopViewsLocked();
 
   std::mutex mu_;
   std::unique_ptr<sql::Catalog> catalog_;

@@ -28,6 +28,13 @@ class Operator {
   // End of a unit of input: operators that hold results back (aggregations) push the changes
   // they owe, then flush downstream.
   virtual Status Flush() { return downstream_ ? downstream_->Flush() : Status::Ok(); }
+  // Event time has advanced: no more rows with an event time below `watermark_us` (micros since
+  // the epoch) will arrive, except late ones that the source drops. Operators that hold rows
+  // back (EMIT ON WINDOW CLOSE aggregates) release them at the next Flush and forward the
+  // watermark after what they emit; the others forward it at once.
+  virtual Status OnWatermark(int64_t watermark_us) {
+    return downstream_ ? downstream_->OnWatermark(watermark_us) : Status::Ok();
+  }
 
   void set_downstream(Operator* downstream) { downstream_ = downstream; }
   const std::vector<DataType>& output_types() const { return output_types_; }
@@ -54,13 +61,28 @@ std::vector<DataType> TypesOf(const std::vector<sql::ColumnSchema>& schema);
 // REQUIRES: both non-NULL and of one type.
 int CompareSqlValues(const sql::Value& a, const sql::Value& b);
 
+// Receives a pipeline's output changes as they are produced (views over views, sinks).
+class ChangeListener {
+ public:
+  virtual ~ChangeListener() = default;
+  virtual Status OnChanges(const DataChunk& chunk) = 0;
+  virtual Status OnWatermark(int64_t watermark_us) = 0;
+};
+
 // The end of a pipeline: keeps every row with its weight applied (a +1 then a -1 of the same
-// row cancel), in arrival order of first insertion.
+// row cancel), in arrival order of first insertion, and passes every change on to its
+// listeners.
 class CollectSink final : public Operator {
  public:
   explicit CollectSink(std::vector<DataType> types) { output_types_ = std::move(types); }
   Status Push(const DataChunk& chunk) override;
   Status Flush() override { return Status::Ok(); }
+  Status OnWatermark(int64_t watermark_us) override;
+
+  void AddListener(ChangeListener* listener) { listeners_.push_back(listener); }
+  void RemoveListener(ChangeListener* listener);
+  // The output watermark (INT64_MIN before the first).
+  int64_t watermark() const { return watermark_; }
 
   // The rows currently present (each repeated by its multiplicity).
   std::vector<std::vector<sql::Value>> Rows() const;
@@ -68,12 +90,18 @@ class CollectSink final : public Operator {
 
  private:
   struct Entry {
+    std::string key;
     std::vector<sql::Value> values;
     int64_t weight = 0;
   };
   std::vector<Entry> entries_;
   absl::flat_hash_map<std::string, size_t> index_;  // row key bytes -> entry
   std::string scratch_;
+  std::vector<ChangeListener*> listeners_;
+  int64_t watermark_ = INT64_MIN;
 };
+
+// Copies `in` (rows, weights, strings) into *out, which takes in's types and capacity.
+void CopyChunk(const DataChunk& in, DataChunk* out);
 
 }  // namespace sluice::exec

@@ -119,12 +119,48 @@ Status CollectSink::Push(const DataChunk& chunk) {
     auto [it, inserted] = index_.try_emplace(scratch_, entries_.size());
     if (inserted) {
       Entry e;
+      e.key = scratch_;
       for (size_t c = 0; c < chunk.column_count(); ++c) e.values.push_back(GetValue(chunk.column(c), row));
       entries_.push_back(std::move(e));
     }
-    entries_[it->second].weight += chunk.weight(row);
+    const size_t at = it->second;
+    entries_[at].weight += chunk.weight(row);
+    if (entries_[at].weight == 0) {
+      // Gone: move the last entry into its place so that churn does not grow the state.
+      index_.erase(it);
+      if (at + 1 != entries_.size()) {
+        entries_[at] = std::move(entries_.back());
+        index_[entries_[at].key] = at;
+      }
+      entries_.pop_back();
+    }
   }
+  for (ChangeListener* l : listeners_) SLUICE_RETURN_IF_ERROR(l->OnChanges(chunk));
   return Status::Ok();
+}
+
+Status CollectSink::OnWatermark(int64_t watermark_us) {
+  if (watermark_us <= watermark_) return Status::Ok();
+  watermark_ = watermark_us;
+  for (ChangeListener* l : listeners_) SLUICE_RETURN_IF_ERROR(l->OnWatermark(watermark_us));
+  return Status::Ok();
+}
+
+void CollectSink::RemoveListener(ChangeListener* listener) {
+  listeners_.erase(std::remove(listeners_.begin(), listeners_.end(), listener), listeners_.end());
+}
+
+void CopyChunk(const DataChunk& in, DataChunk* out) {
+  std::vector<DataType> types;
+  for (size_t c = 0; c < in.column_count(); ++c) types.push_back(in.column(c).type());
+  *out = DataChunk(types, std::max<size_t>(in.size(), 1));
+  std::vector<uint32_t> sel(in.size());
+  for (size_t i = 0; i < sel.size(); ++i) sel[i] = static_cast<uint32_t>(i);
+  for (size_t c = 0; c < in.column_count(); ++c) {
+    GatherVector(in.column(c), sel.data(), sel.size(), &out->column(c), 0, &out->arena());
+  }
+  out->weights() = in.weights();
+  out->set_size(in.size());
 }
 
 std::vector<std::vector<Value>> CollectSink::Rows() const {
@@ -280,9 +316,16 @@ struct AggregateOperator::Group {
 AggregateOperator::~AggregateOperator() = default;
 
 Result<std::unique_ptr<AggregateOperator>> AggregateOperator::Create(const sql::LogicalOperator& agg,
-                                                                     int64_t now_micros, bool input_retracts) {
+                                                                     int64_t now_micros, bool input_retracts,
+                                                                     std::optional<WindowClose> emit_on_close) {
   auto op = std::unique_ptr<AggregateOperator>(new AggregateOperator());
   op->input_retracts_ = input_retracts;
+  if (emit_on_close) {
+    if (emit_on_close->group < 0 || static_cast<size_t>(emit_on_close->group) >= agg.groups.size()) {
+      return Status::Internal("EMIT ON WINDOW CLOSE without a window key");
+    }
+    op->emit_on_close_ = emit_on_close;
+  }
   std::vector<DataType> key_types, arg_types;
   for (const auto& g : agg.groups) {
     SLUICE_ASSIGN_OR_RETURN(auto compiled, ExpressionExecutor::Compile(*g, now_micros));
@@ -328,7 +371,14 @@ Status AggregateOperator::Push(const DataChunk& chunk) {
   for (size_t a = 0; a < arg_exprs_.size(); ++a) {
     if (arg_exprs_[a]) SLUICE_RETURN_IF_ERROR(arg_exprs_[a]->Execute(chunk, &args_.column(a), &args_.arena()));
   }
+  const Vector* window_key = emit_on_close_ ? &keys_.column(static_cast<size_t>(emit_on_close_->group)) : nullptr;
   for (size_t row = 0; row < chunk.size(); ++row) {
+    int64_t window_end = 0;
+    if (window_key != nullptr) {
+      if (window_key->IsNull(row)) continue;
+      window_end = window_key->data<int64_t>()[row] + emit_on_close_->end_offset_us;
+      if (window_end <= closed_until_) continue;  // its row was emitted: too late
+    }
     key_.clear();
     for (size_t g = 0; g < group_exprs_.size(); ++g) AppendKeyBytes(keys_.column(g), row, &key_);
     auto it = groups_.find(key_);
@@ -338,11 +388,14 @@ Status AggregateOperator::Push(const DataChunk& chunk) {
       for (size_t g = 0; g < group_exprs_.size(); ++g) group->key_values.push_back(GetValue(keys_.column(g), row));
       group->accs.resize(aggregates_.size());
       it = groups_.emplace(key_, std::move(group)).first;
+      if (window_key != nullptr) open_windows_[window_end].push_back(key_);
     }
     Group& group = *it->second;
     const int64_t w = chunk.weight(row);
     group.rows += w;
-    if (!group.dirty) {
+    if (window_key != nullptr) {
+      // Held back until the window closes.
+    } else if (!group.dirty) {
       group.dirty = true;
       dirty_.push_back(&group);
     }
@@ -495,6 +548,33 @@ Status AggregateOperator::Flush() {
     out_.set_size(row + 1);
     return Status::Ok();
   };
+  auto finalize = [&](const Group& group) -> Result<std::vector<Value>> {
+    std::vector<Value> values = group.key_values;
+    for (size_t a = 0; a < aggregates_.size(); ++a) {
+      DataType input_type = aggregates_[a].args.empty() ? DataType::Bigint() : aggregates_[a].args[0]->type;
+      SLUICE_ASSIGN_OR_RETURN(Value v, Finalize(aggregates_[a], group.accs[a], input_type));
+      values.push_back(std::move(v));
+    }
+    return values;
+  };
+  if (emit_on_close_) {
+    // Emit and free every window the watermark has passed, oldest first.
+    while (!open_windows_.empty() && open_windows_.begin()->first <= pending_watermark_) {
+      for (const std::string& key : open_windows_.begin()->second) {
+        auto it = groups_.find(key);
+        if (it == groups_.end()) continue;
+        if (it->second->rows > 0) {
+          SLUICE_ASSIGN_OR_RETURN(std::vector<Value> values, finalize(*it->second));
+          SLUICE_RETURN_IF_ERROR(add_row(values, 1));
+        }
+        groups_.erase(it);
+      }
+      open_windows_.erase(open_windows_.begin());
+    }
+    closed_until_ = std::max(closed_until_, pending_watermark_);
+    if (out_.size() > 0) SLUICE_RETURN_IF_ERROR(Emit(out_));
+    return FlushDownstream();
+  }
   // With no GROUP BY, an aggregate over no rows still yields one row (count = 0).
   if (group_exprs_.empty() && groups_.empty()) {
     auto group = std::make_unique<Group>();
@@ -507,12 +587,7 @@ Status AggregateOperator::Flush() {
     group->dirty = false;
     if (group->has_emitted) SLUICE_RETURN_IF_ERROR(add_row(group->emitted, -1));
     if (group->rows > 0 || group_exprs_.empty()) {
-      std::vector<Value> values = group->key_values;
-      for (size_t a = 0; a < aggregates_.size(); ++a) {
-        DataType input_type = aggregates_[a].args.empty() ? DataType::Bigint() : aggregates_[a].args[0]->type;
-        SLUICE_ASSIGN_OR_RETURN(Value v, Finalize(aggregates_[a], group->accs[a], input_type));
-        values.push_back(std::move(v));
-      }
+      SLUICE_ASSIGN_OR_RETURN(std::vector<Value> values, finalize(*group));
       SLUICE_RETURN_IF_ERROR(add_row(values, 1));
       group->emitted = std::move(values);
       group->has_emitted = true;
@@ -526,6 +601,19 @@ Status AggregateOperator::Flush() {
   }
   dirty_.clear();
   if (out_.size() > 0) SLUICE_RETURN_IF_ERROR(Emit(out_));
+  return FlushDownstream();
+}
+
+Status AggregateOperator::OnWatermark(int64_t watermark_us) {
+  pending_watermark_ = std::max(pending_watermark_, watermark_us);
+  return Status::Ok();
+}
+
+Status AggregateOperator::FlushDownstream() {
+  if (pending_watermark_ > forwarded_watermark_ && downstream_ != nullptr) {
+    forwarded_watermark_ = pending_watermark_;
+    SLUICE_RETURN_IF_ERROR(downstream_->OnWatermark(forwarded_watermark_));
+  }
   return Operator::Flush();
 }
 
@@ -572,4 +660,64 @@ Status DistinctOnOperator::Push(const DataChunk& chunk) {
   return Emit(out_);
 }
 
+// ---- Upsert ----------------------------------------------------------------------------------
+
+UpsertOperator::UpsertOperator(std::vector<DataType> types, std::vector<int> key_columns)
+    : key_columns_(std::move(key_columns)), out_(types) {
+  output_types_ = std::move(types);
+}
+
+Status UpsertOperator::Push(const DataChunk& chunk) {
+  for (size_t row = 0; row < chunk.size(); ++row) {
+    if (chunk.weight(row) < 0) return Status::Internal("a retraction reached a table's upsert");
+    key_.clear();
+    bool null_key = false;
+    for (int k : key_columns_) {
+      const Vector& v = chunk.column(static_cast<size_t>(k));
+      null_key = null_key || v.IsNull(row);
+      AppendKeyBytes(v, row, &key_);
+    }
+    if (null_key) {
+      ++null_key_rows_;
+      continue;
+    }
+    Row& r = rows_[key_];
+    r.current.clear();
+    for (size_t c = 0; c < chunk.column_count(); ++c) r.current.push_back(GetValue(chunk.column(c), row));
+    if (!r.dirty) {
+      r.dirty = true;
+      dirty_.push_back(key_);
+    }
+  }
+  return Status::Ok();
+}
+
+Status UpsertOperator::Flush() {
+  out_.Reset();
+  auto add = [&](const std::vector<Value>& values, int8_t weight) -> Status {
+    if (out_.size() == out_.capacity()) {
+      SLUICE_RETURN_IF_ERROR(Emit(out_));
+      out_.Reset();
+    }
+    const size_t r = out_.size();
+    for (size_t c = 0; c < values.size(); ++c) SetValue(&out_.column(c), r, values[c], &out_.arena());
+    out_.weights().push_back(weight);
+    out_.set_size(r + 1);
+    return Status::Ok();
+  };
+  for (const std::string& key : dirty_) {
+    Row& r = rows_[key];
+    r.dirty = false;
+    if (r.has_emitted && r.emitted == r.current) continue;
+    if (r.has_emitted) SLUICE_RETURN_IF_ERROR(add(r.emitted, -1));
+    SLUICE_RETURN_IF_ERROR(add(r.current, 1));
+    r.emitted = r.current;
+    r.has_emitted = true;
+  }
+  dirty_.clear();
+  if (out_.size() > 0) SLUICE_RETURN_IF_ERROR(Emit(out_));
+  return Operator::Flush();
+}
+
 }  // namespace sluice::exec
+

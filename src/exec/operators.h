@@ -2,6 +2,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,16 +61,28 @@ class WindowOperator final : public Operator {
 // contribution; Flush emits, per changed group, the retraction of the row it emitted before
 // and the new row (a group whose rows all went away is retracted). A batch query calls Flush
 // once at the end and so sees only insertions.
+//
+// EMIT ON WINDOW CLOSE: a group's row is emitted once, final, when the watermark passes its
+// window's end; the group's state is then freed, and rows that still arrive for a closed
+// window are dropped (the source counts such events as late).
 class AggregateOperator final : public Operator {
  public:
+  // Which group key holds the window and how to get its end from it.
+  struct WindowClose {
+    int group = -1;            // index into the GROUP BY keys: window_start or window_end
+    int64_t end_offset_us = 0;  // added to that key's value to get the window's end
+  };
+
   // `input_retracts`: whether rows with weight -1 can arrive (an input that is itself an
   // updating aggregate or join). Insert-only inputs (sources) let min/max keep one value per
   // group instead of an ordered multiset.
   static Result<std::unique_ptr<AggregateOperator>> Create(const sql::LogicalOperator& aggregate,
-                                                           int64_t now_micros, bool input_retracts = false);
+                                                           int64_t now_micros, bool input_retracts = false,
+                                                           std::optional<WindowClose> emit_on_close = std::nullopt);
   ~AggregateOperator() override;
   Status Push(const DataChunk& chunk) override;
   Status Flush() override;
+  Status OnWatermark(int64_t watermark_us) override;
 
   size_t group_count() const { return groups_.size(); }
 
@@ -78,6 +91,8 @@ class AggregateOperator final : public Operator {
 
  private:
   AggregateOperator() = default;
+  // Forwards the watermark (after the rows just emitted), then flushes downstream.
+  Status FlushDownstream();
 
   std::vector<std::unique_ptr<ExpressionExecutor>> group_exprs_;
   std::vector<std::unique_ptr<ExpressionExecutor>> arg_exprs_;  // one per aggregate (null: count(*))
@@ -90,6 +105,11 @@ class AggregateOperator final : public Operator {
   std::string key_;
   std::string scratch_;  // value bytes for sketches
   DataChunk out_;
+  std::optional<WindowClose> emit_on_close_;
+  std::map<int64_t, std::vector<std::string>> open_windows_;  // EOWC: window end -> group keys
+  int64_t closed_until_ = INT64_MIN;     // EOWC: windows ending at or before this are emitted
+  int64_t pending_watermark_ = INT64_MIN;
+  int64_t forwarded_watermark_ = INT64_MIN;
 };
 
 // DISTINCT ON (keys): the first row seen per key (in input order), insert-only input.
@@ -105,6 +125,33 @@ class DistinctOnOperator final : public Operator {
   absl::flat_hash_map<std::string, bool> seen_;
   std::string key_;
   std::vector<uint32_t> sel_;
+  DataChunk out_;
+};
+
+// CREATE TABLE: a topic of row versions read as a table. Per primary key the newest row
+// replaces the one before; at each Flush the keys that changed emit the retraction of the row
+// emitted before (if any) and the new row. Rows with a NULL in the key are dropped.
+class UpsertOperator final : public Operator {
+ public:
+  UpsertOperator(std::vector<DataType> types, std::vector<int> key_columns);
+  Status Push(const DataChunk& chunk) override;
+  Status Flush() override;
+
+  size_t key_count() const { return rows_.size(); }
+  int64_t null_key_rows() const { return null_key_rows_; }
+
+ private:
+  struct Row {
+    std::vector<sql::Value> current;
+    std::vector<sql::Value> emitted;
+    bool has_emitted = false;
+    bool dirty = false;
+  };
+  std::vector<int> key_columns_;
+  absl::flat_hash_map<std::string, Row> rows_;
+  std::vector<std::string> dirty_;
+  std::string key_;
+  int64_t null_key_rows_ = 0;
   DataChunk out_;
 };
 

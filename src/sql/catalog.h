@@ -32,6 +32,13 @@ struct CatalogEntry {
   std::vector<int> primary_key;            // tables: column indexes
   std::vector<std::string> dependencies;   // relations this object reads (views, sinks)
   WithOptions options;
+  // Sources: the WATERMARK FOR column (-1: none) and its delay (the watermark is the largest
+  // event time seen minus this). Derived from `sql` when the entry is built.
+  int watermark_column = -1;
+  int64_t watermark_delay_us = 0;
+  int64_t idle_timeout_ms = 5000;  // sources: a partition without data this long is idle
+  // Views: whether their output only inserts rows (no retractions).
+  bool append_only = true;
 };
 
 // A record of the catalog's durable history (docs/formats/catalog.md).

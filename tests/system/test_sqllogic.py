@@ -4,7 +4,8 @@ File format (one record per blank-line-separated block; '#' starts a comment lin
 
   statement ok                 the SQL that follows must succeed
   statement error <text>       ... must fail with <text> in the error message
-  ingest <topic>               each following line is one JSON event, ingested over HTTP
+  ingest <topic> [key=<field>] each following line is one JSON event, ingested over HTTP
+                               (partitioned by the field's value when key= is given)
   query [rowsort]              the SQL's rows must equal the lines after '----';
                                each row is its values joined by '|' (NULL for null);
                                rowsort compares ignoring order. Because views are maintained
@@ -72,7 +73,10 @@ class SqlLogicTest(unittest.TestCase):
                         self.assertIn(expected, message, where)
                 elif head[0] == "ingest":
                     body = "\n".join(block[1:]) + "\n"
-                    status, _, data = server.request("POST", "/v1/topics/%s/events" % head[1], body,
+                    target = "/v1/topics/%s/events" % head[1]
+                    if len(head) > 2 and head[2].startswith("key="):
+                        target += "?key=" + head[2][4:]
+                    status, _, data = server.request("POST", target, body,
                                                      {"Content-Type": "application/x-ndjson"})
                     self.assertEqual(status, 200, "%s: %s" % (where, data))
                 elif head[0] == "query":

@@ -1,4 +1,4 @@
-#include "exec/batch_query.h"
+#include "exec/dataflow.h"
 
 #include <algorithm>
 
@@ -14,7 +14,7 @@ namespace {
 using sql::Value;
 
 // Runs SQL over events given as JSON lines, the way an ad-hoc query scans a source.
-class BatchQueryTest : public ::testing::Test {
+class DataflowTest : public ::testing::Test {
  protected:
   void SetUp() override {
     sql::CatalogEntry t;
@@ -29,20 +29,20 @@ class BatchQueryTest : public ::testing::Test {
     SLUICE_ASSIGN_OR_RETURN(sql::StatementPtr stmt, sql::ParseOne(query));
     sql::QueryBinder binder(&catalog_);
     SLUICE_ASSIGN_OR_RETURN(sql::BoundQuery bound, binder.Bind(*static_cast<const sql::SelectStatement&>(*stmt).query));
-    SLUICE_ASSIGN_OR_RETURN(auto q, BatchQuery::Build(*bound.plan, 0));
-    if (q->input() != nullptr) {
+    SLUICE_ASSIGN_OR_RETURN(auto q, Dataflow::Build(*bound.plan, DataflowOptions{}));
+    if (q->input_count() > 0) {
       std::vector<ColumnSpec> specs;
-      for (const auto& c : q->input()->columns) specs.push_back({c.name, c.type});
+      for (const auto& c : q->input(0).relation.columns) specs.push_back({c.name, c.type});
       JsonDecoder decoder(specs);
-      DataChunk chunk(q->input_types(), chunk_rows);
+      DataChunk chunk(q->input(0).types, chunk_rows);
       for (const std::string& e : events) {
         SLUICE_RETURN_IF_ERROR(decoder.DecodeInto(e, e.size(), &chunk));
         if (chunk.size() == chunk.capacity()) {
-          SLUICE_RETURN_IF_ERROR(q->Push(chunk));
+          SLUICE_RETURN_IF_ERROR(q->Push(0, chunk));
           chunk.Reset();
         }
       }
-      if (chunk.size() > 0) SLUICE_RETURN_IF_ERROR(q->Push(chunk));
+      if (chunk.size() > 0) SLUICE_RETURN_IF_ERROR(q->Push(0, chunk));
     }
     return q->Finish();
   }
@@ -67,13 +67,13 @@ class BatchQueryTest : public ::testing::Test {
   sql::Catalog catalog_{nullptr};
 };
 
-TEST_F(BatchQueryTest, FilterProjectOrderLimit) {
+TEST_F(DataflowTest, FilterProjectOrderLimit) {
   auto rows = Run("SELECT k, v * 2 AS dbl FROM t WHERE v > 1 ORDER BY dbl DESC LIMIT 3", Events());
   ASSERT_TRUE(rows.ok()) << rows.status().ToString();
   EXPECT_EQ(Text(*rows), (std::vector<std::string>{"c|20", "NULL|14", "b|10"}));
 }
 
-TEST_F(BatchQueryTest, GroupByWithNullsAndEveryAggregate) {
+TEST_F(DataflowTest, GroupByWithNullsAndEveryAggregate) {
   auto rows = Run("SELECT k, count(*), count(v), sum(v), min(v), max(v), avg(v) FROM t GROUP BY k ORDER BY k", Events());
   ASSERT_TRUE(rows.ok()) << rows.status().ToString();
   // NULL sorts last in ascending order; the NULL group is a group of its own.
@@ -81,7 +81,7 @@ TEST_F(BatchQueryTest, GroupByWithNullsAndEveryAggregate) {
                                                    "NULL|1|1|7|7|7|7"}));
 }
 
-TEST_F(BatchQueryTest, TumbleAndHopWindows) {
+TEST_F(DataflowTest, TumbleAndHopWindows) {
   auto tumble = Run("SELECT window_start, count(*) AS n FROM TUMBLE(t, ts, INTERVAL '10' SECOND) "
                     "GROUP BY window_start ORDER BY window_start",
                     Events());
@@ -98,13 +98,13 @@ TEST_F(BatchQueryTest, TumbleAndHopWindows) {
                                                   "2026-01-01 00:00:20|-2", "2026-01-01 00:00:25|-2"}));
 }
 
-TEST_F(BatchQueryTest, GlobalAggregateOverNothingIsOneRow) {
+TEST_F(DataflowTest, GlobalAggregateOverNothingIsOneRow) {
   auto rows = Run("SELECT count(*), sum(v) FROM t WHERE v > 1000", Events());
   ASSERT_TRUE(rows.ok()) << rows.status().ToString();
   EXPECT_EQ(Text(*rows), (std::vector<std::string>{"0|NULL"}));
 }
 
-TEST_F(BatchQueryTest, DistinctOnAndCountDistinctAndHaving) {
+TEST_F(DataflowTest, DistinctOnAndCountDistinctAndHaving) {
   auto first = Run("SELECT DISTINCT ON (k) k, v FROM t", Events());
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   EXPECT_EQ(Text(*first), (std::vector<std::string>{"a|1", "b|5", "NULL|7", "c|10"}));
@@ -113,19 +113,19 @@ TEST_F(BatchQueryTest, DistinctOnAndCountDistinctAndHaving) {
   EXPECT_EQ(Text(*having), (std::vector<std::string>{"a|2", "b|2"}));
 }
 
-TEST_F(BatchQueryTest, RepeatedFlushesRetractThePreviousGroupRows) {
+TEST_F(DataflowTest, RepeatedFlushesRetractThePreviousGroupRows) {
   auto stmt = sql::ParseOne("SELECT k, count(*) AS n, max(v) AS top FROM t GROUP BY k");
   ASSERT_TRUE(stmt.ok());
   sql::QueryBinder binder(&catalog_);
   auto bound = binder.Bind(*static_cast<const sql::SelectStatement&>(**stmt).query);
   ASSERT_TRUE(bound.ok());
-  auto q = BatchQuery::Build(*bound->plan, 0);
+  auto q = Dataflow::Build(*bound->plan, DataflowOptions{});
   ASSERT_TRUE(q.ok());
   JsonDecoder decoder({{"k", DataType::Varchar()}, {"v", DataType::Bigint()}, {"ts", DataType::Timestamp()}});
   auto push = [&](std::vector<std::string> events) {
-    DataChunk chunk((*q)->input_types());
+    DataChunk chunk((*q)->input(0).types);
     for (const std::string& e : events) ASSERT_TRUE(decoder.DecodeInto(e, e.size(), &chunk).ok());
-    ASSERT_TRUE((*q)->Push(chunk).ok());
+    ASSERT_TRUE((*q)->Push(0, chunk).ok());
     ASSERT_TRUE((*q)->FlushChanges().ok());
   };
   auto sorted = [&] {
@@ -141,7 +141,7 @@ TEST_F(BatchQueryTest, RepeatedFlushesRetractThePreviousGroupRows) {
   EXPECT_EQ(sorted(), (std::vector<std::string>{"a|3|9", "b|1|5", "c|1|0"}));
 }
 
-TEST_F(BatchQueryTest, RetractableMinMaxAndCountDistinctUnderRetractions) {
+TEST_F(DataflowTest, RetractableMinMaxAndCountDistinctUnderRetractions) {
   auto stmt = sql::ParseOne("SELECT k, min(v), max(v), count(DISTINCT v), count(*) FROM t GROUP BY k");
   ASSERT_TRUE(stmt.ok());
   sql::QueryBinder binder(&catalog_);
@@ -170,7 +170,7 @@ TEST_F(BatchQueryTest, RetractableMinMaxAndCountDistinctUnderRetractions) {
   EXPECT_EQ(Text(sink.Rows()), (std::vector<std::string>{"a|9|9|1|1"}));
 }
 
-TEST_F(BatchQueryTest, SelectWithoutFromAndErrors) {
+TEST_F(DataflowTest, SelectWithoutFromAndErrors) {
   auto rows = Run("SELECT 1 + 2, 'x' || 'y', lower('ABC')", {});
   ASSERT_TRUE(rows.ok()) << rows.status().ToString();
   EXPECT_EQ(Text(*rows), (std::vector<std::string>{"3|xy|abc"}));

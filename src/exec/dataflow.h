@@ -1,0 +1,101 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "common/result.h"
+#include "exec/operator.h"
+#include "exec/operators.h"
+#include "sql/logical_plan.h"
+
+namespace sluice::exec {
+
+// When a source event counts as late for a view (SPEC §3 "Time, watermarks, late data").
+struct LatenessRule {
+  enum class Kind : uint8_t {
+    kAllowedLateness,  // late if its event time < watermark - allowed lateness
+    kWindowClosed,     // EMIT ON WINDOW CLOSE: late if the last window containing it has closed
+  };
+  Kind kind = Kind::kAllowedLateness;
+  int64_t allowed_lateness_us = 3600LL * 1000 * 1000;
+  int64_t size_us = 0;   // kWindowClosed: the window's size
+  int64_t slide_us = 0;  // kWindowClosed: the hop slide (= size for TUMBLE)
+
+  // True if an event at `time_us` is late when the watermark is `watermark_us`.
+  bool IsLate(int64_t time_us, int64_t watermark_us) const;
+};
+
+// One relation a dataflow reads: a source (append-only events), a table (row versions,
+// upserted by primary key) or a materialized view (its change stream).
+struct DataflowInput {
+  sql::CatalogEntry relation;
+  std::vector<DataType> types;  // of the chunks Push expects: the relation's columns
+  std::vector<bool> used;       // per column: read by some operator (others may be left NULL)
+  Operator* entry = nullptr;    // where its chunks go (a table's upsert, a join's port, ...)
+  // Sources with a WATERMARK: when one of its events is late for this dataflow.
+  LatenessRule lateness;
+};
+
+struct DataflowOptions {
+  int64_t now_micros = 0;  // now() of an ad-hoc query (views never contain now())
+  bool emit_on_window_close = false;
+  int64_t allowed_lateness_us = 3600LL * 1000 * 1000;
+};
+
+// A SELECT lowered into push operators: one or more inputs (a join has two) flowing through
+// filters, windows, joins and aggregates into a CollectSink that holds the result rows. The
+// same dataflow answers an ad-hoc query (push everything, then Finish, which applies ORDER BY
+// and LIMIT) and maintains a materialized view (push, then FlushChanges at each batch
+// boundary; the sink's listeners see every change).
+//
+// Owns everything it needs: the plan may be destroyed once Build returns. Not thread-safe.
+class Dataflow {
+ public:
+  static Result<std::unique_ptr<Dataflow>> Build(const sql::LogicalOperator& plan, const DataflowOptions& options);
+
+  // The relations read, in plan order (left to right). Empty for SELECT without FROM.
+  size_t input_count() const { return inputs_.size(); }
+  const DataflowInput& input(size_t i) const { return inputs_[i]; }
+
+  Status Push(size_t input, const DataChunk& chunk) { return inputs_[input].entry->Push(chunk); }
+  // The input's event time has reached `watermark_us`.
+  Status AdvanceWatermark(size_t input, int64_t watermark_us) {
+    return inputs_[input].entry->OnWatermark(watermark_us);
+  }
+  // Ends a unit of one input (a table's upserts are applied; changes are pushed downstream).
+  Status FlushInput(size_t input) { return inputs_[input].entry->Flush(); }
+
+  // Ends the input and returns the result rows (sorted and limited as the query says).
+  Result<std::vector<std::vector<sql::Value>>> Finish();
+
+  // For a continuously maintained query (a materialized view): pushes the changes owed since
+  // the last call (aggregates emit -1/+1 per changed group) into the result.
+  Status FlushChanges();
+  // The current result rows, unordered. Valid between pushes.
+  std::vector<std::vector<sql::Value>> CurrentRows() const { return sink_->Rows(); }
+  size_t current_row_count() const { return sink_->row_count(); }
+  CollectSink& sink() { return *sink_; }
+  // True if the plan ends in ORDER BY or LIMIT (only meaningful for a one-off query).
+  bool has_order_or_limit() const { return !order_.empty() || limit_ >= 0 || offset_ > 0; }
+  // True if the output only ever inserts rows (no retractions): EMIT ON WINDOW CLOSE views,
+  // filters and projections of sources.
+  bool append_only() const { return append_only_; }
+
+ private:
+  Dataflow() = default;
+  struct Lowering;
+
+  std::vector<DataflowInput> inputs_;
+  std::vector<std::unique_ptr<Operator>> operators_;
+  std::unique_ptr<CollectSink> sink_;
+  std::vector<sql::BoundOrder> order_;  // ORDER BY over the output (empty: none)
+  int visible_columns_ = -1;            // >= 0: drop the hidden sort keys after sorting
+  int64_t limit_ = -1;
+  int64_t offset_ = 0;
+  int64_t now_micros_ = 0;
+  bool append_only_ = true;
+  Operator* no_input_entry_ = nullptr;  // SELECT without FROM: the bottom operator
+};
+
+}  // namespace sluice::exec

@@ -1,0 +1,198 @@
+#include "exec/join_operator.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "exec/vector_value.h"
+
+namespace sluice::exec {
+
+// Forwards one side's chunks, flushes and watermarks into the join.
+class HashJoinOperator::Port final : public Operator {
+ public:
+  Port(HashJoinOperator* join, int side) : join_(join), side_(side) {}
+  Status Push(const DataChunk& chunk) override { return join_->PushSide(side_, chunk); }
+  Status Flush() override { return join_->FlushSide(side_); }
+  Status OnWatermark(int64_t watermark_us) override { return join_->WatermarkSide(side_, watermark_us); }
+
+ private:
+  HashJoinOperator* join_;
+  int side_;
+};
+
+HashJoinOperator::~HashJoinOperator() = default;
+
+Operator* HashJoinOperator::port(int side) { return ports_[side].get(); }
+
+Result<std::unique_ptr<HashJoinOperator>> HashJoinOperator::Create(Spec spec, int64_t now_micros) {
+  if (spec.left_keys.size() != spec.right_keys.size()) return Status::Internal("join keys do not pair up");
+  if (spec.type != sql::JoinType::kInner && spec.type != sql::JoinType::kLeft) {
+    return Status::InvalidArgument("not supported yet: RIGHT, FULL and CROSS joins in streaming queries");
+  }
+  if (spec.type == sql::JoinType::kLeft && spec.lookup_side != 1) {
+    return Status::InvalidArgument(
+        "not supported yet: LEFT JOIN between two streams (LEFT JOIN works for stream-table enrichment, with the "
+        "table on the right)");
+  }
+  auto op = std::unique_ptr<HashJoinOperator>(new HashJoinOperator());
+  for (int side = 0; side < 2; ++side) {
+    const auto& exprs = side == 0 ? spec.left_keys : spec.right_keys;
+    std::vector<DataType> key_types;
+    for (const auto& e : exprs) {
+      SLUICE_ASSIGN_OR_RETURN(auto compiled, ExpressionExecutor::Compile(*e, now_micros));
+      key_types.push_back(e->type);
+      op->keys_[side].push_back(std::move(compiled));
+    }
+    op->key_values_[side] = DataChunk(key_types);
+    op->ports_[side] = std::make_unique<Port>(op.get(), side);
+  }
+  if (spec.residual) {
+    SLUICE_ASSIGN_OR_RETURN(op->residual_, ExpressionExecutor::Compile(*spec.residual, now_micros));
+  }
+  op->output_types_ = spec.left_types;
+  op->output_types_.insert(op->output_types_.end(), spec.right_types.begin(), spec.right_types.end());
+  op->candidates_ = DataChunk(op->output_types_);
+  op->out_ = DataChunk(op->output_types_);
+  op->spec_ = std::move(spec);
+  return op;
+}
+
+Status HashJoinOperator::Push(const DataChunk&) {
+  return Status::Internal("a join takes its input through its ports");
+}
+
+Status HashJoinOperator::PushSide(int side, const DataChunk& chunk) {
+  const int other = 1 - side;
+  const bool store = spec_.lookup_side < 0 || spec_.lookup_side == side;
+  const bool probe = spec_.lookup_side < 0 || spec_.lookup_side != side;
+  DataChunk& keys = key_values_[side];
+  keys.Reset();
+  for (size_t k = 0; k < keys_[side].size(); ++k) {
+    SLUICE_RETURN_IF_ERROR(keys_[side][k]->Execute(chunk, &keys.column(k), &keys.arena()));
+  }
+  const size_t own_offset = side == 0 ? 0 : spec_.left_types.size();
+  const size_t other_offset = side == 0 ? spec_.left_types.size() : 0;
+  if (probe) {
+    probe_matched_.assign(chunk.size(), false);
+    candidates_.Reset();
+    candidate_probe_.clear();
+  }
+  std::string row_key;
+  for (size_t row = 0; row < chunk.size(); ++row) {
+    const int8_t w = chunk.weight(row);
+    bool null_key = false;
+    key_.clear();
+    for (size_t k = 0; k < keys.column_count(); ++k) {
+      null_key = null_key || keys.column(k).IsNull(row);
+      AppendKeyBytes(keys.column(k), row, &key_);
+    }
+    if (null_key) continue;  // never equal to anything
+    if (probe) {
+      auto it = state_[other].find(key_);
+      if (it != state_[other].end()) {
+        const uint32_t probe_row = static_cast<uint32_t>(row);
+        for (const StoredRow& stored : it->second) {
+          for (int64_t copy = 0; copy < stored.count; ++copy) {
+            if (candidates_.size() == candidates_.capacity()) SLUICE_RETURN_IF_ERROR(EmitCandidates());
+            const size_t r = candidates_.size();
+            for (size_t c = 0; c < chunk.column_count(); ++c) {
+              GatherVector(chunk.column(c), &probe_row, 1, &candidates_.column(own_offset + c), r,
+                           &candidates_.arena());
+            }
+            for (size_t c = 0; c < stored.values.size(); ++c) {
+              SetValue(&candidates_.column(other_offset + c), r, stored.values[c], &candidates_.arena());
+            }
+            candidates_.weights().push_back(w);
+            candidates_.set_size(r + 1);
+            candidate_probe_.push_back(probe_row);
+          }
+        }
+      }
+    }
+    if (store) {
+      row_key.clear();
+      for (size_t c = 0; c < chunk.column_count(); ++c) AppendKeyBytes(chunk.column(c), row, &row_key);
+      Bucket& bucket = state_[side][key_];
+      auto same = std::find_if(bucket.begin(), bucket.end(), [&](const StoredRow& s) { return s.row_key == row_key; });
+      if (same == bucket.end()) {
+        StoredRow stored;
+        stored.row_key = row_key;
+        for (size_t c = 0; c < chunk.column_count(); ++c) stored.values.push_back(GetValue(chunk.column(c), row));
+        bucket.push_back(std::move(stored));
+        same = bucket.end() - 1;
+        ++stored_rows_[side];
+      }
+      same->count += w;
+      if (same->count == 0) {
+        *same = std::move(bucket.back());
+        bucket.pop_back();
+        --stored_rows_[side];
+        if (bucket.empty()) state_[side].erase(key_);
+      }
+    }
+  }
+  if (!probe) return Status::Ok();
+  SLUICE_RETURN_IF_ERROR(EmitCandidates());
+  if (spec_.type == sql::JoinType::kLeft) {
+    // Stream rows without a match, padded with NULLs on the table's side.
+    out_.Reset();
+    for (size_t row = 0; row < chunk.size(); ++row) {
+      if (probe_matched_[row]) continue;
+      if (out_.size() == out_.capacity()) {
+        SLUICE_RETURN_IF_ERROR(Emit(out_));
+        out_.Reset();
+      }
+      const size_t r = out_.size();
+      const uint32_t probe_row = static_cast<uint32_t>(row);
+      for (size_t c = 0; c < chunk.column_count(); ++c) {
+        GatherVector(chunk.column(c), &probe_row, 1, &out_.column(own_offset + c), r, &out_.arena());
+      }
+      for (size_t c = 0; c < out_.column_count() - chunk.column_count(); ++c) out_.column(other_offset + c).SetNull(r);
+      out_.weights().push_back(chunk.weight(row));
+      out_.set_size(r + 1);
+    }
+    if (out_.size() > 0) SLUICE_RETURN_IF_ERROR(Emit(out_));
+  }
+  return Status::Ok();
+}
+
+Status HashJoinOperator::EmitCandidates() {
+  if (candidates_.size() == 0) return Status::Ok();
+  Status s;
+  if (!residual_) {
+    for (uint32_t p : candidate_probe_) probe_matched_[p] = true;
+    s = Emit(candidates_);
+  } else {
+    selection_.clear();
+    SLUICE_RETURN_IF_ERROR(residual_->Select(candidates_, &selection_));
+    if (!selection_.empty()) {
+      out_.Reset();
+      for (size_t c = 0; c < candidates_.column_count(); ++c) {
+        GatherVector(candidates_.column(c), selection_.data(), selection_.size(), &out_.column(c), 0, &out_.arena());
+      }
+      for (uint32_t i : selection_) {
+        out_.weights().push_back(candidates_.weights()[i]);
+        probe_matched_[candidate_probe_[i]] = true;
+      }
+      out_.set_size(selection_.size());
+      s = Emit(out_);
+    }
+  }
+  candidates_.Reset();
+  candidate_probe_.clear();
+  return s;
+}
+
+Status HashJoinOperator::FlushSide(int) { return Operator::Flush(); }
+
+Status HashJoinOperator::WatermarkSide(int side, int64_t watermark_us) {
+  watermark_[side] = std::max(watermark_[side], watermark_us);
+  const int64_t out = spec_.lookup_side < 0 ? std::min(watermark_[0], watermark_[1])
+                                            : watermark_[1 - spec_.lookup_side];
+  if (out <= forwarded_watermark_) return Status::Ok();
+  forwarded_watermark_ = out;
+  return downstream_ ? downstream_->OnWatermark(out) : Status::Ok();
+}
+
+}  // namespace sluice::exec
