@@ -165,6 +165,143 @@ class DifferentialTest(unittest.TestCase):
             server.cleanup()
             subprocess.run(["rm", "-rf", workdir])
 
+    def test_joins_and_watermarks_equal_duckdb(self):
+        """Stream-table joins (inner, LEFT), windowed and interval stream-stream joins and
+        EMIT ON WINDOW CLOSE, against DuckDB over the same events."""
+        server = Server().start()
+        workdir = tempfile.mkdtemp(prefix="sluice-diff-join-")
+        try:
+            cases, sluice_results, view_results = [], [], {}
+            for seed in range(SEEDS):
+                names = {"f": "fact%d" % seed, "o": "other%d" % seed, "d": "dim%d" % seed}
+                dim, fact, other = generate_join_case(seed)
+                self.sql(server, "CREATE TABLE %s (%s) WITH (topic = '%s')" % (names["d"], DIM_COLUMNS, names["d"]))
+                self.sql(server, "CREATE SOURCE %s (%s) WITH (topic = '%s')" % (names["f"], FACT_COLUMNS, names["f"]))
+                self.sql(server, "CREATE SOURCE %s (%s) WITH (topic = '%s')" % (names["o"], OTHER_COLUMNS, names["o"]))
+                tables = []
+                # The table first: a lookup join reads the table as it is when the event arrives.
+                for key, events, columns, params in (("d", dim, [["id", "BIGINT"], ["g", "VARCHAR"], ["seq", "BIGINT"]], "?key=id"),
+                                                     ("f", fact, [["k", "BIGINT"], ["v", "BIGINT"], ["ts", "TIMESTAMP"]], ""),
+                                                     ("o", other, [["k", "BIGINT"], ["w", "BIGINT"], ["ts", "TIMESTAMP"]], "")):
+                    body = "\n".join(json.dumps(e) for e in events) + "\n"
+                    status, _, data = server.request("POST", "/v1/topics/%s/events%s" % (names[key], params), body,
+                                                     {"Content-Type": "application/x-ndjson"})
+                    self.assertEqual(status, 200, data)
+                    path = os.path.join(workdir, names[key] + ".ndjson")
+                    with open(path, "w") as f:
+                        f.write(body)
+                    table = names[key] + ("_raw" if key == "d" else "")
+                    tables.append({"events_file": path, "table": table, "columns": columns})
+                setup = ["CREATE OR REPLACE TABLE {d} AS SELECT id, arg_max_null(g, seq) AS g FROM {d}_raw "
+                         "WHERE id IS NOT NULL GROUP BY id".format(**names)]
+                cases.append({"tables": tables, "setup": setup, "queries": [d.format(**names) for _, d in JOIN_QUERIES]})
+                sluice_results.append([self.sql(server, s.format(**names)) for s, _ in JOIN_QUERIES if s])
+                if seed % 20 == 0:
+                    for qi in JOIN_VIEW_QUERIES:
+                        view = "%s_v%d" % (names["f"], qi)
+                        self.sql(server, "CREATE MATERIALIZED VIEW %s AS %s" % (view, JOIN_QUERIES[qi][0].format(**names)))
+                        view_results[(seed, qi)] = view
+                    view = "%s_eowc" % names["f"]
+                    self.sql(server, "CREATE MATERIALIZED VIEW %s AS %s" % (view, EOWC_VIEW.format(**names)))
+                    view_results[(seed, len(JOIN_QUERIES) - 1)] = view
+            oracle = subprocess.run(["node", os.path.join(ORACLE_DIR, "oracle.mjs")],
+                                    input=json.dumps({"cases": cases}).encode(), capture_output=True, timeout=600)
+            self.assertEqual(oracle.returncode, 0, oracle.stderr.decode()[-2000:])
+            duck = json.loads(oracle.stdout)["results"]
+            failures = []
+            for seed in range(SEEDS):
+                for qi, (s, _) in enumerate(JOIN_QUERIES):
+                    if not s:
+                        continue  # views only
+                    if not same_rows(sluice_results[seed][qi], duck[seed][qi]):
+                        failures.append("seed %d join query %d: %s\n  sluice: %s\n  duckdb: %s" % (
+                            seed, qi, s, sorted(sluice_results[seed][qi], key=repr)[:5],
+                            sorted(duck[seed][qi], key=repr)[:5]))
+            for (seed, qi), view in view_results.items():
+                deadline = time.time() + 30
+                while True:
+                    rows = self.sql(server, "SELECT * FROM %s" % view)
+                    if same_rows(rows, duck[seed][qi]) or time.time() > deadline:
+                        break
+                    time.sleep(0.05)
+                if not same_rows(rows, duck[seed][qi]):
+                    failures.append("view %s differs from DuckDB:\n  sluice: %s\n  duckdb: %s" % (
+                        view, sorted(rows, key=repr)[:5], sorted(duck[seed][qi], key=repr)[:5]))
+            for view in sorted(view_results.values(), reverse=True):
+                self.sql(server, "DROP MATERIALIZED VIEW %s" % view)
+            self.assertEqual(failures, [], "\n".join(failures[:5]))
+            print("\ndifferential (joins, EOWC): %d seeds x %d queries (+%d views) equal to DuckDB" % (
+                SEEDS, len(JOIN_QUERIES) - 1, len(view_results)))
+        finally:
+            server.stop()
+            server.cleanup()
+            subprocess.run(["rm", "-rf", workdir])
+
+
+DIM_COLUMNS = "id BIGINT PRIMARY KEY, g VARCHAR, seq BIGINT"
+FACT_COLUMNS = "k BIGINT, v BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '5' SECOND"
+OTHER_COLUMNS = "k BIGINT, w BIGINT, ts TIMESTAMP"
+SENTINEL_TS = "2026-01-02 00:00:00.000"  # far past the events: closes every window of them
+HOP_UNION = " UNION ALL ".join(
+    "SELECT time_bucket(INTERVAL '5 seconds', ts) - INTERVAL '%d seconds' AS ws, k, v FROM {f} WHERE ts IS NOT NULL" % (5 * i)
+    for i in range(2))
+
+# (sluice SQL or "" for view-only, DuckDB SQL). The last entry is the EMIT ON WINDOW CLOSE view.
+JOIN_QUERIES = [
+    ("SELECT d.g, count(*), sum(f.v), max(f.ts) FROM {f} f JOIN {d} d ON f.k = d.id GROUP BY d.g",
+     "SELECT d.g, count(*), sum(f.v), max(f.ts) FROM {f} f JOIN {d} d ON f.k = d.id GROUP BY d.g"),
+    ("SELECT f.k, f.v, d.g FROM {f} f LEFT JOIN {d} d ON f.k = d.id",
+     "SELECT f.k, f.v, d.g FROM {f} f LEFT JOIN {d} d ON f.k = d.id"),
+    ("SELECT a.window_start, count(*), sum(b.w) FROM TUMBLE({f}, ts, INTERVAL '10' SECOND) a "
+     "JOIN TUMBLE({o}, ts, INTERVAL '10' SECOND) b ON a.k = b.k AND a.window_start = b.window_start GROUP BY a.window_start",
+     "SELECT time_bucket(INTERVAL '10 seconds', a.ts) AS ws, count(*), sum(b.w) FROM {f} a JOIN {o} b "
+     "ON a.k = b.k AND time_bucket(INTERVAL '10 seconds', a.ts) = time_bucket(INTERVAL '10 seconds', b.ts) GROUP BY ws"),
+    ("SELECT a.k, a.v, b.w FROM {f} a JOIN {o} b ON a.k = b.k AND b.ts BETWEEN a.ts AND a.ts + INTERVAL '3' SECOND",
+     "SELECT a.k, a.v, b.w FROM {f} a JOIN {o} b ON a.k = b.k AND b.ts BETWEEN a.ts AND a.ts + INTERVAL '3' SECOND"),
+    ("SELECT d.g, count(*), sum(b.w) FROM {f} a JOIN {o} b ON a.k = b.k AND b.ts BETWEEN a.ts - INTERVAL '1' SECOND AND a.ts "
+     "JOIN {d} d ON a.k = d.id GROUP BY d.g",
+     "SELECT d.g, count(*), sum(b.w) FROM {f} a JOIN {o} b ON a.k = b.k AND b.ts BETWEEN a.ts - INTERVAL '1' SECOND AND a.ts "
+     "JOIN {d} d ON a.k = d.id GROUP BY d.g"),
+    ("", "SELECT ws, count(*), sum(v), min(k) FROM (" + HOP_UNION + ") WHERE ws + INTERVAL '10 seconds' <= TIMESTAMP '"
+     + SENTINEL_TS + "' - INTERVAL '5 seconds' AND k IS NOT NULL GROUP BY ws"),
+]
+# Queries also checked as materialized views (on a sample of seeds).
+JOIN_VIEW_QUERIES = [0, 2, 3]
+EOWC_VIEW = ("SELECT window_start, count(*), sum(v), min(k) FROM HOP({f}, ts, INTERVAL '5' SECOND, INTERVAL '10' SECOND) "
+             "WHERE k IS NOT NULL GROUP BY window_start, window_end EMIT ON WINDOW CLOSE")
+
+
+def generate_join_case(seed):
+    """A dimension table with several versions per key (seq orders them), a fact stream and a
+    second stream over the same keys; times out of order by up to 4 s (the watermark delay is
+    5 s), NULLs, keys without a match. Four sentinel events, one per partition, end the fact
+    stream far in the future so that the watermark closes every window of the real events."""
+    rng = random.Random(10_000 + seed)
+    n_keys = rng.randint(1, 25)
+    versions = [key for key in range(n_keys) for _ in range(rng.randint(1, 3))]
+    rng.shuffle(versions)  # the versions of different keys interleave; seq is the log order
+    dim = [{"id": key, "g": rng.choice(["g1", "g2", "g3", None]), "seq": seq} for seq, key in enumerate(versions)]
+    base = 1767225600  # 2026-01-01T00:00:00Z
+
+    def stream(n, field):
+        events = []
+        for i in range(n):
+            e = {}
+            if rng.random() > 0.05:
+                e["k"] = rng.randint(0, n_keys + 3)
+            if rng.random() > 0.1:
+                e[field] = rng.randint(-100, 100)
+            if rng.random() > 0.03:
+                t = base + i * 0.3 - rng.random() * 4
+                ms = int(round(t * 1000))
+                e["ts"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ms // 1000)) + ".%03d" % (ms % 1000)
+            events.append(e)
+        return events
+
+    fact = stream(rng.randint(10, 200), "v") + [{"ts": SENTINEL_TS}] * 4
+    other = stream(rng.randint(10, 200), "w")
+    return dim, fact, other
+
 
 if __name__ == "__main__":
     unittest.main()
