@@ -82,6 +82,7 @@ Result<bool> SourceReader::ReadStep(log::Partition& partition, Offset* next, Off
   }
   SLUICE_RETURN_IF_ERROR(reader.status());
   times.last_data_ms = now_ms;
+  if (started_ms_ < 0) started_ms_ = now_ms;
   const Offset advanced = std::min(std::max(read.next_offset, last + 1), until);
   const bool moved = advanced > *next;
   *next = advanced;
@@ -97,13 +98,16 @@ Status SourceReader::Finish() {
 
 Result<int64_t> SourceReader::AdvanceWatermark(int64_t now_ms) {
   if (time_column_ < 0) return watermark_;
+  if (started_ms_ < 0) started_ms_ = now_ms;
+  // A partition is active while it delivered data within the idle timeout; one that never did
+  // counts as active (holding the watermark back) until the timeout has passed since the start.
   int64_t active = INT64_MAX;
   int64_t any = INT64_MIN;
   for (const PartitionTime& p : partitions_) {
-    if (p.max_time == INT64_MIN) continue;
-    const int64_t w = p.max_time - delay_us_;
+    const int64_t w = p.max_time == INT64_MIN ? INT64_MIN : p.max_time - delay_us_;
     any = std::max(any, w);
-    if (now_ms - p.last_data_ms < idle_timeout_ms_) active = std::min(active, w);
+    const int64_t since = p.max_time == INT64_MIN ? started_ms_ : p.last_data_ms;
+    if (now_ms - since < idle_timeout_ms_) active = std::min(active, w);
   }
   const int64_t candidate = active != INT64_MAX ? active : any;
   if (candidate > watermark_) {

@@ -26,7 +26,8 @@ struct LateEvent {
 // Watermarks: for a source with a WATERMARK, each partition's watermark is the largest event
 // time read from it minus the declared delay; the input's watermark is the minimum over the
 // partitions that delivered data within the idle timeout (the maximum if all are idle), and
-// never goes back. Events the dataflow's lateness rule calls late (against the watermark last
+// never goes back. A partition that never delivered data holds the watermark back until the
+// idle timeout has passed since the reader started (as an idle Kafka split does in Flink). Events the dataflow's lateness rule calls late (against the watermark last
 // handed to the dataflow) are not pushed: they are counted and kept for the `.late` topic.
 class SourceReader {
  public:
@@ -72,6 +73,7 @@ class SourceReader {
   int64_t idle_timeout_ms_;
   std::vector<PartitionTime> partitions_;
   int64_t watermark_ = INT64_MIN;
+  int64_t started_ms_ = -1;  // the first read or watermark computation
   std::vector<LateEvent> late_;
 };
 

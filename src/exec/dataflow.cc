@@ -1,6 +1,7 @@
 #include "exec/dataflow.h"
 
 #include "exec/join_operator.h"
+#include "exec/top_n_operator.h"
 
 #include <algorithm>
 #include <numeric>
@@ -36,6 +37,10 @@ std::vector<bool> UsedColumns(const std::vector<const LogicalOperator*>& path, s
         continue;
       case LogicalKind::kWindow:
         if (static_cast<size_t>(op.time_column) < width) used[static_cast<size_t>(op.time_column)] = true;
+        continue;
+      case LogicalKind::kRowNumber:
+        for (const auto& e : op.groups) MarkColumns(*e, &used);
+        for (const auto& o : op.order) MarkColumns(*o.expr, &used);
         continue;
       case LogicalKind::kProject:
       case LogicalKind::kDistinctOn:
@@ -137,6 +142,8 @@ struct Dataflow::Lowering {
       }
       case LogicalKind::kAggregate:
         return &node != eowc_aggregate;
+      case LogicalKind::kRowNumber:
+        return true;
       case LogicalKind::kDistinctOn: {
         SLUICE_ASSIGN_OR_RETURN(bool input, Retracts(*node.children[0]));
         if (input) return Status::InvalidArgument("not supported yet: DISTINCT ON over an updating input");
@@ -303,6 +310,10 @@ struct Dataflow::Lowering {
       case LogicalKind::kDistinctOn: {
         SLUICE_RETURN_IF_ERROR(Retracts(node).status());
         SLUICE_ASSIGN_OR_RETURN(built, DistinctOnOperator::Create(node.exprs, input_types, options.now_micros));
+        break;
+      }
+      case LogicalKind::kRowNumber: {
+        SLUICE_ASSIGN_OR_RETURN(built, TopNOperator::Create(node, input_types, options.now_micros));
         break;
       }
       case LogicalKind::kScan:

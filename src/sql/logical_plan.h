@@ -21,7 +21,9 @@ enum class LogicalKind : uint8_t {
   kProject,
   kAggregate,   // GROUP BY: output = group keys, then aggregates
   kJoin,
-  kDistinctOn,  // first row per key (DISTINCT ON, ROW_NUMBER() = 1)
+  kDistinctOn,  // first row per key (DISTINCT ON)
+  kRowNumber,   // ROW_NUMBER() OVER (PARTITION BY groups ORDER BY order): appends the rank;
+                // `limit` >= 0 keeps only ranks <= limit (top-N, dedup)
   kSort,
   kLimit,
 };
@@ -68,13 +70,13 @@ struct LogicalOperator {
   JoinType join = JoinType::kInner;
   // kProject: one expression per output column; kDistinctOn: the keys
   std::vector<BoundExprPtr> exprs;
-  // kAggregate
+  // kAggregate; kRowNumber: PARTITION BY
   std::vector<BoundExprPtr> groups;
   std::vector<BoundAggregate> aggregates;
-  // kSort
+  // kSort; kRowNumber: ORDER BY
   std::vector<BoundOrder> order;
   int visible_columns = -1;  // columns of the input that are output (hidden sort keys follow)
-  // kLimit
+  // kLimit; kRowNumber: the largest rank kept (-1: all)
   int64_t limit = -1;
   int64_t offset = 0;
 

@@ -219,12 +219,15 @@ bool ContainsAggregate(const Expr& e) {
 
 }  // namespace
 
+void PushRankBounds(LogicalOperator* node);
+
 Result<BoundQuery> QueryBinder::Bind(const SelectStmt& query) {
   dependencies_.clear();
   ctes_.clear();
   BindScope scope;
   BoundQuery bound;
   SLUICE_ASSIGN_OR_RETURN(bound.plan, BindSelect(query, &scope));
+  PushRankBounds(bound.plan.get());
   bound.emit_on_window_close = query.emit_on_window_close;
   std::sort(dependencies_.begin(), dependencies_.end());
   dependencies_.erase(std::unique(dependencies_.begin(), dependencies_.end()), dependencies_.end());
@@ -344,6 +347,111 @@ Result<LogicalPlan> QueryBinder::BindFrom(const TableRef& ref, BindScope* scope)
   return Status::Internal("unknown table reference");
 }
 
+Result<BoundExprPtr> QueryBinder::BindRowNumber(const FunctionExpr& f, const BindScope& scope, LogicalPlan* plan) {
+  if (f.name != "row_number") {
+    return ErrorAt(f.pos, fmt::format("not supported yet: window function {}() (ROW_NUMBER() is)", f.name));
+  }
+  if (!f.args.empty() || f.star || f.distinct) return ErrorAt(f.pos, "row_number() takes no arguments");
+  if ((*plan)->kind == LogicalKind::kRowNumber) {
+    return ErrorAt(f.pos, "not supported yet: more than one window function in a SELECT");
+  }
+  auto node = std::make_unique<LogicalOperator>(LogicalKind::kRowNumber);
+  ExpressionBinder binder(&scope, "PARTITION BY");
+  for (const ExprPtr& e : f.over->partition_by) {
+    SLUICE_ASSIGN_OR_RETURN(BoundExprPtr bound, binder.Bind(*e));
+    node->groups.push_back(std::move(bound));
+  }
+  ExpressionBinder order_binder(&scope, "ORDER BY");
+  for (const OrderItem& o : f.over->order_by) {
+    BoundOrder bo;
+    SLUICE_ASSIGN_OR_RETURN(bo.expr, order_binder.Bind(*o.expr));
+    bo.descending = o.descending;
+    bo.nulls_first = o.nulls_first.value_or(o.descending);
+    node->order.push_back(std::move(bo));
+  }
+  node->schema = (*plan)->schema;
+  const int rank_column = static_cast<int>(node->schema.size());
+  node->schema.push_back({"row_number", DataType::Bigint(), true});
+  node->children.push_back(std::move(*plan));
+  *plan = std::move(node);
+  return BoundExpr::Column(rank_column, DataType::Bigint(), "row_number");
+}
+
+namespace {
+
+// The largest rank a conjunct `rank <= N` (or < N, = N, N >= rank ...) over column `rank`
+// allows, or -1 if the conjunct does not bound it.
+int64_t RankBound(const BoundExpr& e, int rank) {
+  if (e.kind != BoundExprKind::kCall || e.args.size() != 2) return -1;
+  ScalarFn fn = e.fn;
+  const BoundExpr* column = e.args[0].get();
+  const BoundExpr* constant = e.args[1].get();
+  if (column->kind != BoundExprKind::kColumn) {
+    std::swap(column, constant);
+    switch (fn) {  // N >= rank is rank <= N
+      case ScalarFn::kGtEq: fn = ScalarFn::kLtEq; break;
+      case ScalarFn::kGt: fn = ScalarFn::kLt; break;
+      case ScalarFn::kLtEq: fn = ScalarFn::kGtEq; break;
+      case ScalarFn::kLt: fn = ScalarFn::kGt; break;
+      default: break;
+    }
+  }
+  if (column->kind != BoundExprKind::kColumn || column->column != rank) return -1;
+  if (constant->kind == BoundExprKind::kCast && constant->args.size() == 1) constant = constant->args[0].get();
+  if (constant->kind != BoundExprKind::kConstant || constant->constant.is_null()) return -1;
+  int64_t n;
+  if (constant->type.id == TypeId::kBigint) {
+    n = constant->constant.int64();
+  } else if (constant->type.id == TypeId::kInt) {
+    n = constant->constant.int32();
+  } else {
+    return -1;
+  }
+  switch (fn) {
+    case ScalarFn::kLtEq: return std::max<int64_t>(n, 0);
+    case ScalarFn::kLt: return std::max<int64_t>(n - 1, 0);
+    case ScalarFn::kEq: return std::max<int64_t>(n, 0);
+    default: return -1;
+  }
+}
+
+void CollectConjuncts(const BoundExpr& e, std::vector<const BoundExpr*>* out) {
+  if (e.kind == BoundExprKind::kCall && e.fn == ScalarFn::kAnd) {
+    for (const auto& a : e.args) CollectConjuncts(*a, out);
+    return;
+  }
+  out->push_back(&e);
+}
+
+}  // namespace
+
+// Top-N: a filter on a ROW_NUMBER() column below it (through projections that pass the
+// column on) bounds how many ranks the ROW_NUMBER operator has to keep.
+void PushRankBounds(LogicalOperator* node) {
+  for (auto& child : node->children) PushRankBounds(child.get());
+  if (node->kind != LogicalKind::kFilter || node->children.size() != 1) return;
+  LogicalOperator* below = node->children[0].get();
+  std::vector<const BoundExpr*> conjuncts;
+  CollectConjuncts(*node->predicate, &conjuncts);
+  for (const BoundExpr* c : conjuncts) {
+    // Follow each column-reference projection down to the ROW_NUMBER operator.
+    for (int candidate = 0; candidate < static_cast<int>(below->schema.size()); ++candidate) {
+      const int64_t bound = RankBound(*c, candidate);
+      if (bound < 0) continue;
+      LogicalOperator* at = below;
+      int index = candidate;
+      while (at->kind == LogicalKind::kProject && at->children.size() == 1 &&
+             at->exprs[static_cast<size_t>(index)]->kind == BoundExprKind::kColumn) {
+        index = at->exprs[static_cast<size_t>(index)]->column;
+        at = at->children[0].get();
+      }
+      if (at->kind == LogicalKind::kRowNumber && index == static_cast<int>(at->schema.size()) - 1) {
+        at->limit = at->limit < 0 ? bound : std::min(at->limit, bound);
+      }
+    }
+  }
+}
+
 Result<LogicalPlan> QueryBinder::BindSelect(const SelectStmt& q, BindScope* out_scope) {
   if (!q.with.empty()) {
     std::map<std::string, const SelectStmt*, std::less<>> level;
@@ -416,6 +524,16 @@ Result<LogicalPlan> QueryBinder::BindSelect(const SelectStmt& q, BindScope* out_
   bool aggregating = !q.group_by.empty() || (q.having != nullptr);
   for (const Item& item : items) {
     if (item.star_column < 0 && ContainsAggregate(*item.expr)) aggregating = true;
+  }
+  if (aggregating) {
+    for (const Item& item : items) {
+      if (item.star_column < 0 && item.expr->kind == ExprKind::kFunction &&
+          static_cast<const FunctionExpr&>(*item.expr).over) {
+        return ErrorAt(item.expr->pos,
+                       "not supported yet: window functions together with GROUP BY (aggregate in a subquery, then "
+                       "rank its rows)");
+      }
+    }
   }
 
   std::vector<BoundExprPtr> outputs;
@@ -495,6 +613,12 @@ Result<LogicalPlan> QueryBinder::BindSelect(const SelectStmt& q, BindScope* out_
       if (item.star_column >= 0) {
         outputs.push_back(BoundExpr::Column(item.star_column, scope.columns()[static_cast<size_t>(item.star_column)].type,
                                             item.name));
+        continue;
+      }
+      if (item.expr->kind == ExprKind::kFunction && static_cast<const FunctionExpr&>(*item.expr).over) {
+        SLUICE_ASSIGN_OR_RETURN(BoundExprPtr rank,
+                                BindRowNumber(static_cast<const FunctionExpr&>(*item.expr), scope, &plan));
+        outputs.push_back(std::move(rank));
         continue;
       }
       SLUICE_ASSIGN_OR_RETURN(BoundExprPtr out, binder.Bind(*item.expr));
@@ -661,6 +785,14 @@ std::string LogicalOperator::ToString(int indent) const {
     case LogicalKind::kLimit:
       line = fmt::format("Limit {} offset {}", limit, offset);
       break;
+    case LogicalKind::kRowNumber: {
+      line = "RowNumber partition=[" + list(groups) + "] order=[";
+      for (size_t i = 0; i < order.size(); ++i) {
+        line += fmt::format("{}{}{}", i ? ", " : "", order[i].expr->ToString(), order[i].descending ? " DESC" : "");
+      }
+      line += limit >= 0 ? fmt::format("] keep <= {}", limit) : "]";
+      break;
+    }
   }
   std::string out = pad + line + "\n";
   for (const auto& child : children) out += child->ToString(indent + 1);

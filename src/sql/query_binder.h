@@ -27,6 +27,9 @@ class QueryBinder {
   Result<LogicalPlan> BindRelation(std::string_view name, const SourcePos& pos, BindScope* scope,
                                    const std::string& alias);
   Result<LogicalPlan> BindWindow(const TableRef& ref, BindScope* scope);
+  // ROW_NUMBER() OVER (...) in a select list: puts a RowNumber operator on *plan and returns
+  // the reference to its rank column.
+  Result<BoundExprPtr> BindRowNumber(const FunctionExpr& f, const BindScope& scope, LogicalPlan* plan);
 
   const Catalog* catalog_;
   std::vector<std::map<std::string, const SelectStmt*, std::less<>>> ctes_;  // innermost last
