@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "exec/session_window.h"
+
 namespace sluice::exec {
 
 using sql::LogicalKind;
@@ -33,6 +35,7 @@ std::vector<bool> UsedInputColumns(const std::vector<const LogicalOperator*>& ch
         continue;
       case LogicalKind::kWindow:
         if (static_cast<size_t>(op.time_column) < width) used[static_cast<size_t>(op.time_column)] = true;
+        for (const auto& k : op.session_partition) MarkColumns(*k, &used);
         continue;
       case LogicalKind::kProject:
       case LogicalKind::kDistinctOn:
@@ -86,6 +89,7 @@ Result<std::unique_ptr<BatchQuery>> BatchQuery::Build(const LogicalOperator& pla
     q->input_used_ = UsedInputColumns(chain, q->input_types_.size());
     first = 1;
   }
+  bool retracts = false;  // whether rows with weight -1 reach the operator being built
   for (size_t i = first; i < chain.size(); ++i) {
     const LogicalOperator& op = *chain[i];
     const std::vector<DataType> input_types =
@@ -101,11 +105,16 @@ Result<std::unique_ptr<BatchQuery>> BatchQuery::Build(const LogicalOperator& pla
         break;
       }
       case LogicalKind::kWindow:
-        if (op.window == sql::WindowKind::kSession) return Status::InvalidArgument("not supported yet: SESSION windows");
+        if (op.window == sql::WindowKind::kSession) {
+          SLUICE_ASSIGN_OR_RETURN(built, SessionWindowOperator::Create(input_types, op.time_column, op.gap_us,
+                                                                      op.session_partition, now_micros));
+          retracts = true;  // a session that grows retracts its rows' earlier bounds
+          break;
+        }
         built = std::make_unique<WindowOperator>(input_types, op.time_column, op.window, op.size_us, op.slide_us);
         break;
       case LogicalKind::kAggregate: {
-        SLUICE_ASSIGN_OR_RETURN(built, AggregateOperator::Create(op, now_micros));
+        SLUICE_ASSIGN_OR_RETURN(built, AggregateOperator::Create(op, now_micros, retracts));
         break;
       }
       case LogicalKind::kDistinctOn: {

@@ -17,8 +17,8 @@ namespace sluice::exec {
 // log). The plan is lowered into the same push operators the streaming views use; ORDER BY and
 // LIMIT are applied to the final rows.
 //
-// Supported now: one input relation (no joins) read through Filter, Window (TUMBLE/HOP),
-// Aggregate, Project and DISTINCT ON; SESSION windows and joins answer "not supported yet".
+// Supported now: one input relation (no joins) read through Filter, Window (TUMBLE/HOP/SESSION),
+// Aggregate, Project and DISTINCT ON; joins answer "not supported yet".
 class BatchQuery {
  public:
   static Result<std::unique_ptr<BatchQuery>> Build(const sql::LogicalOperator& plan, int64_t now_micros);
