@@ -62,7 +62,8 @@ void QuantileSketch::Store::Add(int32_t index, int64_t w) {
 
 int64_t QuantileSketch::Store::CountAt(int32_t index) const {
   index = Clamp(index);
-  if (counts_.empty() || index < offset_ || index - offset_ >= static_cast<int64_t>(counts_.size())) return 0;
+  if (counts_.empty() || index < offset_ || index - offset_ >= static_cast<int64_t>(counts_.size()))
+    return 0;
   return counts_[static_cast<size_t>(index - offset_)];
 }
 

@@ -1,12 +1,12 @@
 #include "exec/quantile_sketch.h"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
 #include <random>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace sluice::exec {
 namespace {
@@ -20,13 +20,15 @@ double LowerRank(std::vector<double> sorted, double q) {
   return sorted[static_cast<size_t>(std::floor(q * static_cast<double>(sorted.size() - 1)))];
 }
 
-void ExpectWithinBound(const QuantileSketch& sketch, const std::vector<double>& values, const char* what) {
+void ExpectWithinBound(const QuantileSketch& sketch, const std::vector<double>& values,
+                       const char* what) {
   ASSERT_EQ(sketch.count(), static_cast<int64_t>(values.size())) << what;
   for (double q : kQs) {
     const double exact = LowerRank(values, q);
     const double got = sketch.Quantile(q);
     // The bound, plus a few ulps for the log/exp of the bucket mapping.
-    EXPECT_LE(std::abs(got - exact), kAlpha * std::abs(exact) * (1 + 1e-9)) << what << " q=" << q << " exact=" << exact;
+    EXPECT_LE(std::abs(got - exact), kAlpha * std::abs(exact) * (1 + 1e-9))
+        << what << " q=" << q << " exact=" << exact;
   }
 }
 
@@ -38,7 +40,7 @@ TEST(QuantileSketchTest, AccuracyBoundOnSeveralDistributions) {
     std::function<double()> draw;
   };
   std::uniform_real_distribution<double> uniform(0, 1000);
-  std::normal_distribution<double> normal(0, 100);  // both signs
+  std::normal_distribution<double> normal(0, 100);      // both signs
   std::lognormal_distribution<double> lognormal(0, 3);  // heavy tail over many decades
   std::exponential_distribution<double> exponential(0.01);
   std::vector<Case> cases = {
@@ -46,7 +48,8 @@ TEST(QuantileSketchTest, AccuracyBoundOnSeveralDistributions) {
       {"normal", [&] { return normal(rng); }},
       {"lognormal", [&] { return lognormal(rng); }},
       {"exponential", [&] { return exponential(rng); }},
-      {"integers with ties", [&] { return static_cast<double>(static_cast<int>(uniform(rng)) % 7 - 3); }},
+      {"integers with ties",
+       [&] { return static_cast<double>(static_cast<int>(uniform(rng)) % 7 - 3); }},
       {"negative lognormal", [&] { return -lognormal(rng); }},
   };
   for (const Case& c : cases) {

@@ -129,7 +129,8 @@ Status SessionWindowOperator::Insert(const DataChunk& chunk, const std::vector<u
   // nothing was ever freed, so every new row takes the next slot).
   for (size_t i = 0; i < n;) {
     size_t j = i + 1;
-    while (j < n && ids_[j] == ids_[j - 1] + 1 && (ids_[j] >> kPageBits) == (ids_[i] >> kPageBits)) ++j;
+    while (j < n && ids_[j] == ids_[j - 1] + 1 && (ids_[j] >> kPageBits) == (ids_[i] >> kPageBits))
+      ++j;
     DataChunk& page = *pages_[ids_[i] >> kPageBits];
     const size_t slot = ids_[i] & (kPageRows - 1);
     for (size_t c = 0; c < chunk.column_count(); ++c) {
@@ -169,7 +170,8 @@ Status SessionWindowOperator::Output(RowId id, int64_t start, int64_t end, int8_
   const uint32_t slot = id & (kPageRows - 1);
   const size_t at = out_.size();
   const size_t width = input_types_.size();
-  for (size_t c = 0; c < width; ++c) GatherVector(page.column(c), &slot, 1, &out_.column(c), at, &out_.arena());
+  for (size_t c = 0; c < width; ++c)
+    GatherVector(page.column(c), &slot, 1, &out_.column(c), at, &out_.arena());
   out_.column(width).data<int64_t>()[at] = start;
   out_.column(width + 1).data<int64_t>()[at] = end;
   out_.weights().push_back(weight);  // session output always carries weights
@@ -236,7 +238,8 @@ Status SessionWindowOperator::Resessionize(Partition* part) {
 
 Status SessionWindowOperator::Flush() {
   // Rows taken back: retract what they were last emitted with, then forget them.
-  for (RowId id : retracted_) SLUICE_RETURN_IF_ERROR(Output(id, emitted_start_[id], emitted_end_[id], -1));
+  for (RowId id : retracted_)
+    SLUICE_RETURN_IF_ERROR(Output(id, emitted_start_[id], emitted_end_[id], -1));
   // Rows are copied into out_ as they are output, so the freed slots can be reused now (even
   // if out_ was not emitted yet).
   for (RowId id : retracted_) FreeRow(id);

@@ -1,13 +1,13 @@
 #pragma once
 
+#include <absl/container/btree_set.h>
+#include <absl/container/flat_hash_map.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <absl/container/btree_set.h>
-#include <absl/container/flat_hash_map.h>
 
 #include "exec/expression_executor.h"
 #include "exec/operator.h"
@@ -38,10 +38,9 @@ class SessionWindowOperator final : public Operator {
  public:
   // `partition_keys`: expressions over the input columns. REQUIRES: gap_us > 0, the time
   // column is TIMESTAMP or TIMESTAMPTZ.
-  static Result<std::unique_ptr<SessionWindowOperator>> Create(std::vector<DataType> input_types, int time_column,
-                                                               int64_t gap_us,
-                                                               const std::vector<sql::BoundExprPtr>& partition_keys,
-                                                               int64_t now_micros);
+  static Result<std::unique_ptr<SessionWindowOperator>> Create(
+      std::vector<DataType> input_types, int time_column, int64_t gap_us,
+      const std::vector<sql::BoundExprPtr>& partition_keys, int64_t now_micros);
   ~SessionWindowOperator() override;
 
   Status Push(const DataChunk& chunk) override;
@@ -60,7 +59,7 @@ class SessionWindowOperator final : public Operator {
   struct Partition {
     std::string key;
     absl::btree_set<std::pair<int64_t, RowId>> rows;  // (time, row), in time order
-    std::vector<int64_t> changed;                      // times inserted or removed since Flush
+    std::vector<int64_t> changed;                     // times inserted or removed since Flush
     bool dirty = false;
   };
 
@@ -71,7 +70,8 @@ class SessionWindowOperator final : public Operator {
   // Whether kept row `id` holds exactly the values of row `row` of `chunk` (as GROUP BY
   // compares them: NULL equals NULL).
   bool SameRow(RowId id, const DataChunk& chunk, size_t row);
-  Status Insert(const DataChunk& chunk, const std::vector<uint32_t>& rows, const std::vector<Partition*>& parts);
+  Status Insert(const DataChunk& chunk, const std::vector<uint32_t>& rows,
+                const std::vector<Partition*>& parts);
   Status Retract(const DataChunk& chunk, size_t row, Partition* part);
   // Recomputes the sessions around each changed time of `part`, queueing output for the rows
   // whose bounds changed.

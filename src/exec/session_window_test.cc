@@ -1,14 +1,14 @@
 #include "exec/session_window.h"
 
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <map>
 #include <optional>
 #include <random>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
-#include <gtest/gtest.h>
 
 #include "exec/vector_value.h"
 
@@ -26,7 +26,8 @@ class CheckingSink final : public Operator {
   Status Push(const DataChunk& chunk) override {
     for (size_t row = 0; row < chunk.size(); ++row) {
       std::string text;
-      for (size_t c = 0; c < chunk.column_count(); ++c) text += (c ? "|" : "") + GetValue(chunk.column(c), row).ToString();
+      for (size_t c = 0; c < chunk.column_count(); ++c)
+        text += (c ? "|" : "") + GetValue(chunk.column(c), row).ToString();
       int64_t& n = rows_[text];
       n += chunk.weight(row);
       if (n < 0) return Status::Internal("retraction of an absent row: " + text);
@@ -59,7 +60,8 @@ struct Event {
 
 class SessionWindowTest : public ::testing::Test {
  protected:
-  const std::vector<DataType> types_ = {DataType::Varchar(), DataType::Bigint(), DataType::Timestamp()};
+  const std::vector<DataType> types_ = {DataType::Varchar(), DataType::Bigint(),
+                                        DataType::Timestamp()};
 
   void Make(int64_t gap_us, bool partitioned = true) {
     std::vector<sql::BoundExprPtr> keys;
@@ -74,9 +76,11 @@ class SessionWindowTest : public ::testing::Test {
     DataChunk chunk(types_, std::max<size_t>(events.size(), 1));
     for (size_t i = 0; i < events.size(); ++i) {
       const Event& e = events[i];
-      SetValue(&chunk.column(0), i, e.key ? Value::Varchar(*e.key) : Value::Null(DataType::Varchar()), &chunk.arena());
+      SetValue(&chunk.column(0), i,
+               e.key ? Value::Varchar(*e.key) : Value::Null(DataType::Varchar()), &chunk.arena());
       SetValue(&chunk.column(1), i, Value::Bigint(e.v), &chunk.arena());
-      SetValue(&chunk.column(2), i, e.ts_us ? Value::Timestamp(*e.ts_us) : Value::Null(DataType::Timestamp()),
+      SetValue(&chunk.column(2), i,
+               e.ts_us ? Value::Timestamp(*e.ts_us) : Value::Null(DataType::Timestamp()),
                &chunk.arena());
       chunk.weights().push_back(weight);
     }
@@ -90,14 +94,16 @@ class SessionWindowTest : public ::testing::Test {
 
   // The expected output, computed from scratch: per key, sort the times and cut where the
   // next time is `gap` or more after the previous one.
-  static std::vector<std::string> Expected(const std::vector<Event>& events, int64_t gap_us, bool partitioned = true) {
+  static std::vector<std::string> Expected(const std::vector<Event>& events, int64_t gap_us,
+                                           bool partitioned = true) {
     std::map<std::optional<std::string>, std::vector<const Event*>> by_key;
     for (const Event& e : events) {
       if (e.ts_us) by_key[partitioned ? e.key : std::nullopt].push_back(&e);
     }
     std::vector<std::string> out;
     for (auto& [key, list] : by_key) {
-      std::stable_sort(list.begin(), list.end(), [](const Event* a, const Event* b) { return *a->ts_us < *b->ts_us; });
+      std::stable_sort(list.begin(), list.end(),
+                       [](const Event* a, const Event* b) { return *a->ts_us < *b->ts_us; });
       for (size_t i = 0; i < list.size();) {
         size_t j = i + 1;
         while (j < list.size() && *list[j]->ts_us - *list[j - 1]->ts_us < gap_us) ++j;
@@ -105,8 +111,9 @@ class SessionWindowTest : public ::testing::Test {
         const int64_t end = *list[j - 1]->ts_us + gap_us;
         for (size_t r = i; r < j; ++r) {
           const Event& e = *list[r];
-          out.push_back(fmt::format("{}|{}|{}|{}|{}", e.key ? *e.key : "NULL", e.v, Value::Timestamp(*e.ts_us).ToString(),
-                                    Value::Timestamp(start).ToString(), Value::Timestamp(end).ToString()));
+          out.push_back(fmt::format(
+              "{}|{}|{}|{}|{}", e.key ? *e.key : "NULL", e.v, Value::Timestamp(*e.ts_us).ToString(),
+              Value::Timestamp(start).ToString(), Value::Timestamp(end).ToString()));
         }
         i = j;
       }
@@ -115,9 +122,11 @@ class SessionWindowTest : public ::testing::Test {
     return out;
   }
 
-  static std::string Row(const std::string& k, int64_t v, int64_t ts_s, int64_t start_s, int64_t end_s) {
+  static std::string Row(const std::string& k, int64_t v, int64_t ts_s, int64_t start_s,
+                         int64_t end_s) {
     return fmt::format("{}|{}|{}|{}|{}", k, v, Value::Timestamp(ts_s * kSecond).ToString(),
-                       Value::Timestamp(start_s * kSecond).ToString(), Value::Timestamp(end_s * kSecond).ToString());
+                       Value::Timestamp(start_s * kSecond).ToString(),
+                       Value::Timestamp(end_s * kSecond).ToString());
   }
 
   CheckingSink sink_;
@@ -126,9 +135,13 @@ class SessionWindowTest : public ::testing::Test {
 
 TEST_F(SessionWindowTest, RowsWithinTheGapShareASession) {
   Make(5 * kSecond);
-  ASSERT_TRUE(PushAndFlush({{"a", 1, 0}, {"a", 2, 3 * kSecond}, {"a", 3, 20 * kSecond}, {"b", 4, 1 * kSecond}}).ok());
-  EXPECT_EQ(sink_.Rows(), (std::vector<std::string>{Row("a", 1, 0, 0, 8), Row("a", 2, 3, 0, 8), Row("a", 3, 20, 20, 25),
-                                                    Row("b", 4, 1, 1, 6)}));
+  ASSERT_TRUE(
+      PushAndFlush(
+          {{"a", 1, 0}, {"a", 2, 3 * kSecond}, {"a", 3, 20 * kSecond}, {"b", 4, 1 * kSecond}})
+          .ok());
+  EXPECT_EQ(sink_.Rows(),
+            (std::vector<std::string>{Row("a", 1, 0, 0, 8), Row("a", 2, 3, 0, 8),
+                                      Row("a", 3, 20, 20, 25), Row("b", 4, 1, 1, 6)}));
   EXPECT_EQ(sink_.retractions(), 0);  // one flush: insertions only
   EXPECT_EQ(op_->partition_count(), 2u);
 }
@@ -143,7 +156,8 @@ TEST_F(SessionWindowTest, ExtendingASessionRetractsItsRows) {
   Make(5 * kSecond);
   ASSERT_TRUE(PushAndFlush({{"a", 1, 0}, {"a", 2, 2 * kSecond}}).ok());
   ASSERT_TRUE(PushAndFlush({{"a", 3, 6 * kSecond}}).ok());
-  EXPECT_EQ(sink_.Rows(), (std::vector<std::string>{Row("a", 1, 0, 0, 11), Row("a", 2, 2, 0, 11), Row("a", 3, 6, 0, 11)}));
+  EXPECT_EQ(sink_.Rows(), (std::vector<std::string>{Row("a", 1, 0, 0, 11), Row("a", 2, 2, 0, 11),
+                                                    Row("a", 3, 6, 0, 11)}));
   EXPECT_EQ(sink_.retractions(), 2);
 }
 
@@ -153,15 +167,18 @@ TEST_F(SessionWindowTest, BridgingEventMergesTwoSessions) {
   EXPECT_EQ(sink_.Rows(), (std::vector<std::string>{Row("a", 1, 0, 0, 5), Row("a", 2, 8, 8, 17),
                                                     Row("a", 3, 12, 8, 17)}));
   ASSERT_TRUE(PushAndFlush({{"a", 4, 4 * kSecond}}).ok());  // 0 .. 4 .. 8: one session
-  EXPECT_EQ(sink_.Rows(), (std::vector<std::string>{Row("a", 1, 0, 0, 17), Row("a", 2, 8, 0, 17),
-                                                    Row("a", 3, 12, 0, 17), Row("a", 4, 4, 0, 17)}));
+  EXPECT_EQ(sink_.Rows(),
+            (std::vector<std::string>{Row("a", 1, 0, 0, 17), Row("a", 2, 8, 0, 17),
+                                      Row("a", 3, 12, 0, 17), Row("a", 4, 4, 0, 17)}));
   EXPECT_EQ(sink_.retractions(), 3);
 }
 
 TEST_F(SessionWindowTest, OutOfOrderArrivalGivesTheSameSessions) {
   Make(5 * kSecond);
-  std::vector<Event> events = {{"a", 1, 30 * kSecond}, {"a", 2, 0}, {"a", 3, 26 * kSecond}, {"a", 4, 4 * kSecond},
-                               {"a", 5, 8 * kSecond},  {"a", 6, 22 * kSecond}, {"a", 7, 13 * kSecond}};
+  std::vector<Event> events = {{"a", 1, 30 * kSecond}, {"a", 2, 0},
+                               {"a", 3, 26 * kSecond}, {"a", 4, 4 * kSecond},
+                               {"a", 5, 8 * kSecond},  {"a", 6, 22 * kSecond},
+                               {"a", 7, 13 * kSecond}};
   for (const Event& e : events) ASSERT_TRUE(PushAndFlush({e}).ok());
   EXPECT_EQ(sink_.Rows(), Expected(events, 5 * kSecond));
 }
@@ -197,21 +214,24 @@ TEST_F(SessionWindowTest, RetractionOfAnUnknownRowIsAnError) {
 
 TEST_F(SessionWindowTest, NullTimesAreDroppedAndNullKeysFormAPartition) {
   Make(5 * kSecond);
-  ASSERT_TRUE(PushAndFlush({{std::nullopt, 1, 0}, {std::nullopt, 2, 1 * kSecond}, {"a", 3, std::nullopt},
+  ASSERT_TRUE(PushAndFlush({{std::nullopt, 1, 0},
+                            {std::nullopt, 2, 1 * kSecond},
+                            {"a", 3, std::nullopt},
                             {"a", 4, 2 * kSecond}})
                   .ok());
-  EXPECT_EQ(sink_.Rows(), (std::vector<std::string>{"NULL|1|" + Value::Timestamp(0).ToString() + "|" +
-                                                        Value::Timestamp(0).ToString() + "|" +
-                                                        Value::Timestamp(6 * kSecond).ToString(),
-                                                    "NULL|2|" + Value::Timestamp(kSecond).ToString() + "|" +
-                                                        Value::Timestamp(0).ToString() + "|" +
-                                                        Value::Timestamp(6 * kSecond).ToString(),
-                                                    Row("a", 4, 2, 2, 7)}));
+  EXPECT_EQ(sink_.Rows(),
+            (std::vector<std::string>{
+                "NULL|1|" + Value::Timestamp(0).ToString() + "|" + Value::Timestamp(0).ToString() +
+                    "|" + Value::Timestamp(6 * kSecond).ToString(),
+                "NULL|2|" + Value::Timestamp(kSecond).ToString() + "|" +
+                    Value::Timestamp(0).ToString() + "|" + Value::Timestamp(6 * kSecond).ToString(),
+                Row("a", 4, 2, 2, 7)}));
 }
 
 TEST_F(SessionWindowTest, WithoutPartitionKeysSessionsSpanAllRows) {
   Make(5 * kSecond, /*partitioned=*/false);
-  std::vector<Event> events = {{"a", 1, 0}, {"b", 2, 3 * kSecond}, {"c", 3, 7 * kSecond}, {"a", 4, 20 * kSecond}};
+  std::vector<Event> events = {
+      {"a", 1, 0}, {"b", 2, 3 * kSecond}, {"c", 3, 7 * kSecond}, {"a", 4, 20 * kSecond}};
   ASSERT_TRUE(PushAndFlush(events).ok());
   EXPECT_EQ(sink_.Rows(), Expected(events, 5 * kSecond, /*partitioned=*/false));
   EXPECT_EQ(op_->partition_count(), 1u);
@@ -233,7 +253,8 @@ TEST_F(SessionWindowTest, RandomizedAgainstRecomputation) {
       std::vector<Event> inserts, retracts;
       const int n = static_cast<int>(rng() % 60);
       for (int i = 0; i < n; ++i) {
-        Event e{"k" + std::to_string(rng() % keys), next_v++, static_cast<int64_t>(rng() % 120) * kSecond / 2};
+        Event e{"k" + std::to_string(rng() % keys), next_v++,
+                static_cast<int64_t>(rng() % 120) * kSecond / 2};
         if (rng() % 20 == 0) e.ts_us.reset();
         if (rng() % 30 == 0) e.key.reset();
         inserts.push_back(e);
