@@ -189,17 +189,22 @@ Status SessionWindowOperator::Resessionize(Partition* part) {
   for (int64_t t : changed) {
     if (rows.empty()) break;
     if (covered && t <= covered_until) continue;  // inside a region already recomputed
-    // A change at t only alters the links between t's neighbours, so only the sessions of the
-    // last row before t and of the first row at or after t can have changed. Recompute from
-    // the start of the first through the end of the second (both are session boundaries).
+    // A change at t only alters links to rows within `gap` of t: the last row before t (if
+    // that close) and the first row at or after t (if that close; an inserted row is one).
+    // Only their sessions can have changed, so recompute from the start of the first through
+    // the end of the second (both are session boundaries). A row `gap` or more away was not
+    // linked through t before and is not now.
     auto next = rows.lower_bound({t, 0});
-    auto from = next == rows.begin() ? next : std::prev(next);
+    const bool left = next != rows.begin() && t - std::prev(next)->first < gap_us_;
+    const bool right = next != rows.end() && next->first - t < gap_us_;
+    if (!left && !right) continue;  // a lone row went away: nothing else changed
+    auto from = left ? std::prev(next) : next;
     while (from != rows.begin()) {
       auto prev = std::prev(from);
       if (from->first - prev->first >= gap_us_) break;
       from = prev;
     }
-    auto last = next != rows.end() ? next : std::prev(next);
+    auto last = right ? next : std::prev(next);
     while (true) {
       auto after = std::next(last);
       if (after == rows.end() || after->first - last->first >= gap_us_) break;
