@@ -1,6 +1,7 @@
 #include "exec/dataflow.h"
 
 #include "exec/join_operator.h"
+#include "exec/session_window.h"
 #include "exec/top_n_operator.h"
 
 #include <algorithm>
@@ -37,6 +38,7 @@ std::vector<bool> UsedColumns(const std::vector<const LogicalOperator*>& path, s
         continue;
       case LogicalKind::kWindow:
         if (static_cast<size_t>(op.time_column) < width) used[static_cast<size_t>(op.time_column)] = true;
+        for (const auto& k : op.session_partition) MarkColumns(*k, &used);
         continue;
       case LogicalKind::kRowNumber:
         for (const auto& e : op.groups) MarkColumns(*e, &used);
@@ -144,6 +146,10 @@ struct Dataflow::Lowering {
         return &node != eowc_aggregate;
       case LogicalKind::kRowNumber:
         return true;
+      case LogicalKind::kWindow:
+        // A session that grows retracts its rows' earlier bounds.
+        if (node.window == sql::WindowKind::kSession) return true;
+        return Retracts(*node.children[0]);
       case LogicalKind::kDistinctOn: {
         SLUICE_ASSIGN_OR_RETURN(bool input, Retracts(*node.children[0]));
         if (input) return Status::InvalidArgument("not supported yet: DISTINCT ON over an updating input");
@@ -297,7 +303,11 @@ struct Dataflow::Lowering {
         break;
       }
       case LogicalKind::kWindow:
-        if (node.window == sql::WindowKind::kSession) return Status::InvalidArgument("not supported yet: SESSION windows");
+        if (node.window == sql::WindowKind::kSession) {
+          SLUICE_ASSIGN_OR_RETURN(built, SessionWindowOperator::Create(input_types, node.time_column, node.gap_us,
+                                                                      node.session_partition, options.now_micros));
+          break;
+        }
         built = std::make_unique<WindowOperator>(input_types, node.time_column, node.window, node.size_us, node.slide_us);
         break;
       case LogicalKind::kAggregate: {

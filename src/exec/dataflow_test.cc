@@ -1,6 +1,7 @@
 #include "exec/dataflow.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include <gtest/gtest.h>
 
@@ -177,9 +178,57 @@ TEST_F(DataflowTest, SelectWithoutFromAndErrors) {
   auto div = Run("SELECT v / 0 FROM t", Events());
   ASSERT_FALSE(div.ok());
   EXPECT_NE(div.status().message().find("division by zero"), std::string::npos);
-  auto session = Run("SELECT count(*) FROM SESSION(t, ts, INTERVAL '5' SECOND) GROUP BY window_start", Events());
-  ASSERT_FALSE(session.ok());
-  EXPECT_NE(session.status().message().find("not supported yet"), std::string::npos);
+}
+
+TEST_F(BatchQueryTest, SessionWindowsPerGroupKey) {
+  // Gap 5 s: a at 1, 11, 12 (two sessions), b at 2 and 25 (two), NULL key at 13; c has no time.
+  auto rows = Run("SELECT k, window_start, window_end, count(*), sum(v) FROM SESSION(t, ts, INTERVAL '5' SECOND) "
+                  "GROUP BY k, window_start, window_end ORDER BY k, window_start",
+                  Events());
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  EXPECT_EQ(Text(*rows), (std::vector<std::string>{
+                             "a|2026-01-01 00:00:01|2026-01-01 00:00:06|1|1",
+                             "a|2026-01-01 00:00:11|2026-01-01 00:00:17|2|3",
+                             "b|2026-01-01 00:00:02|2026-01-01 00:00:07|1|5",
+                             "b|2026-01-01 00:00:25|2026-01-01 00:00:30|1|-2",
+                             "NULL|2026-01-01 00:00:13|2026-01-01 00:00:18|1|7",
+                         }));
+  // Without a key in GROUP BY, sessions span every row: 1, 2 | 11, 12, 13 | 25.
+  auto global = Run("SELECT window_start, count(*) FROM SESSION(t, ts, INTERVAL '5' SECOND) GROUP BY window_start "
+                    "ORDER BY window_start",
+                    Events());
+  ASSERT_TRUE(global.ok()) << global.status().ToString();
+  EXPECT_EQ(Text(*global), (std::vector<std::string>{"2026-01-01 00:00:01|2", "2026-01-01 00:00:11|3",
+                                                     "2026-01-01 00:00:25|1"}));
+  // WHERE applies to the windowed rows: b's sessions are still formed from all of b's rows.
+  auto filtered = Run("SELECT k, window_start, window_end, count(*) FROM SESSION(t, ts, INTERVAL '30' SECOND) "
+                      "WHERE v > 0 GROUP BY k, window_start, window_end ORDER BY k",
+                      Events());
+  ASSERT_TRUE(filtered.ok()) << filtered.status().ToString();
+  EXPECT_EQ(Text(*filtered), (std::vector<std::string>{"a|2026-01-01 00:00:01|2026-01-01 00:00:42|2",
+                                                       "b|2026-01-01 00:00:02|2026-01-01 00:00:55|1",
+                                                       "NULL|2026-01-01 00:00:13|2026-01-01 00:00:43|1"}));
+}
+
+TEST_F(BatchQueryTest, ApproxPercentile) {
+  auto rows = Run("SELECT k, approx_percentile(v, 0.5), approx_percentile(v, 1.0), approx_percentile(v, 0) "
+                  "FROM t GROUP BY k ORDER BY k",
+                  Events());
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 4u);
+  auto near = [](const Value& got, double want) {
+    return !got.is_null() && std::abs(got.float64() - want) <= 0.01 * std::abs(want) + 1e-12;
+  };
+  // a: 1, 3 (and a NULL, ignored): the median is the lower middle value.
+  EXPECT_TRUE(near((*rows)[0][1], 1)) << (*rows)[0][1].ToString();
+  EXPECT_TRUE(near((*rows)[0][2], 3)) << (*rows)[0][2].ToString();
+  // b: -2, 5.
+  EXPECT_TRUE(near((*rows)[1][1], -2)) << (*rows)[1][1].ToString();
+  EXPECT_TRUE(near((*rows)[1][3], -2)) << (*rows)[1][3].ToString();
+  // No rows, or only NULLs: NULL.
+  auto empty = Run("SELECT approx_percentile(v, 0.5) FROM t WHERE v > 1000", Events());
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(Text(*empty), (std::vector<std::string>{"NULL"}));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "exec/operators.h"
 
 #include "exec/hyperloglog.h"
+#include "exec/quantile_sketch.h"
 
 #include <algorithm>
 #include <cmath>
@@ -289,9 +290,23 @@ struct AggregateOperator::Accumulator {
   Value extreme;                               // min/max of an insert-only input
   bool has_extreme = false;
   std::unique_ptr<HyperLogLog> sketch;         // approx_count_distinct
+  std::unique_ptr<QuantileSketch> quantiles;   // approx_percentile
 };
 
 namespace {
+
+// A numeric cell as a double (DECIMAL scaled down). REQUIRES: a numeric column, row not NULL.
+double NumericAsDouble(const Vector& v, size_t row) {
+  switch (v.physical()) {
+    case PhysicalType::kInt32: return v.data<int32_t>()[row];
+    case PhysicalType::kInt64: {
+      const double x = static_cast<double>(v.data<int64_t>()[row]);
+      return v.type().id == TypeId::kDecimal ? x / std::pow(10.0, v.type().scale) : x;  // DECIMAL(p <= 18)
+    }
+    case PhysicalType::kInt128: return static_cast<double>(v.data<__int128>()[row]) / std::pow(10.0, v.type().scale);
+    default: return v.data<double>()[row];
+  }
+}
 
 // Adds `w` (+1 or -1) copies of `value` to the accumulator's multiset; a value whose count
 // returns to zero leaves it, so min/max/count DISTINCT stay right under retractions.
@@ -333,9 +348,6 @@ Result<std::unique_ptr<AggregateOperator>> AggregateOperator::Create(const sql::
     op->group_exprs_.push_back(std::move(compiled));
   }
   for (const sql::BoundAggregate& a : agg.aggregates) {
-    if (a.fn == AggregateFn::kApproxPercentile) {
-      return Status::InvalidArgument(fmt::format("not supported yet: {}()", sql::AggregateFnName(a.fn)));
-    }
     if (a.fn == AggregateFn::kApproxCountDistinct && input_retracts) {
       return Status::InvalidArgument("not supported yet: approx_count_distinct() over an updating input");
     }
@@ -446,17 +458,19 @@ Status AggregateOperator::Push(const DataChunk& chunk) {
           acc.sketch->Add(scratch_);
           break;
         }
+        case AggregateFn::kApproxPercentile: {
+          if (!acc.quantiles) acc.quantiles = std::make_unique<QuantileSketch>();
+          const double x = NumericAsDouble(v, row);
+          if (w > 0) {
+            acc.quantiles->Add(x, w);
+          } else if (!acc.quantiles->Remove(x, -w)) {
+            return Status::Internal("approx_percentile: a retraction of a value never added");
+          }
+          break;
+        }
         case AggregateFn::kStddevSamp:
         case AggregateFn::kStddevPop: {
-          double x;
-          switch (v.physical()) {
-            case PhysicalType::kInt32: x = v.data<int32_t>()[row]; break;
-            case PhysicalType::kInt64: x = static_cast<double>(v.data<int64_t>()[row]); break;
-            case PhysicalType::kInt128:
-              x = static_cast<double>(v.data<__int128>()[row]) / std::pow(10.0, v.type().scale);
-              break;
-            default: x = v.data<double>()[row]; break;
-          }
+          const double x = NumericAsDouble(v, row);
           // acc.count already includes this row's weight.
           if (acc.count <= 0) {
             acc.mean = 0;
@@ -522,6 +536,9 @@ Result<Value> Finalize(const sql::BoundAggregate& agg, const AggregateOperator::
       return acc.values.rbegin()->first;
     case AggregateFn::kApproxCountDistinct:
       return Value::Bigint(acc.sketch ? acc.sketch->Estimate() : 0);
+    case AggregateFn::kApproxPercentile:
+      if (acc.count == 0 || !acc.quantiles || acc.quantiles->empty()) return Value::Null(t);
+      return Value::Double(acc.quantiles->Quantile(agg.percentile));
     case AggregateFn::kStddevSamp:
       if (acc.count < 2) return Value::Null(t);
       return Value::Double(std::sqrt(std::max(0.0, acc.m2 / static_cast<double>(acc.count - 1))));

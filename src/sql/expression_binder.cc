@@ -230,7 +230,9 @@ Result<BoundExprPtr> ExpressionBinder::BindExpr(const Expr& expr) {
       const auto& c = static_cast<const CastExpr&>(expr);
       SLUICE_ASSIGN_OR_RETURN(BoundExprPtr operand, BindExpr(*c.operand));
       if (Untyped::Is(*operand) && operand->constant.is_null()) return BoundExpr::Constant(Value::Null(c.type));
-      operand->name.clear();
+      // A column keeps its name: the query binder marks aggregate references by it, so
+      // CAST(sum(x) AS ...) must not lose the mark.
+      if (operand->kind != BoundExprKind::kColumn) operand->name.clear();
       if (!IsCastAllowed(operand->type, c.type)) {
         return ErrorAt(expr.pos, fmt::format("cannot cast type {} to {}", LowerTypeName(operand->type),
                                              LowerTypeName(c.type)));

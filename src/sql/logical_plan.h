@@ -65,6 +65,10 @@ struct LogicalOperator {
   int64_t size_us = 0;         // tumble/hop size
   int64_t slide_us = 0;        // hop slide
   int64_t gap_us = 0;          // session gap
+  // SESSION: sessions form per value of these keys (over the input columns): the binder puts
+  // here the GROUP BY keys of the aggregate the window feeds that do not read window_start or
+  // window_end. Empty: one session sequence over every row.
+  std::vector<BoundExprPtr> session_partition;
   // kFilter: predicate; kJoin: condition (null for CROSS)
   BoundExprPtr predicate;
   JoinType join = JoinType::kInner;

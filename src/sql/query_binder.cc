@@ -168,6 +168,22 @@ Result<BoundAggregate> BindAggregateCall(const FunctionExpr& f, const BindScope&
   return agg;
 }
 
+bool ReadsColumnFrom(const BoundExpr& e, int first) {
+  if (e.kind == BoundExprKind::kColumn && e.column >= first) return true;
+  return std::any_of(e.args.begin(), e.args.end(), [&](const BoundExprPtr& a) { return ReadsColumnFrom(*a, first); });
+}
+
+// A SESSION window that feeds an aggregate (directly or through WHERE) forms its sessions per
+// group: its partition keys are the GROUP BY keys that read neither window_start nor window_end.
+void SetSessionPartition(LogicalOperator* input, const std::vector<BoundExprPtr>& groups) {
+  while (input->kind == LogicalKind::kFilter) input = input->children[0].get();
+  if (input->kind != LogicalKind::kWindow || input->window != WindowKind::kSession) return;
+  const int window_columns = static_cast<int>(input->children[0]->schema.size());  // then start, end
+  for (const BoundExprPtr& g : groups) {
+    if (!ReadsColumnFrom(*g, window_columns)) input->session_partition.push_back(g->Clone());
+  }
+}
+
 bool ContainsAggregate(const Expr& e);
 
 bool AnyContainsAggregate(const std::vector<ExprPtr>& list) {
@@ -598,6 +614,7 @@ Result<LogicalPlan> QueryBinder::BindSelect(const SelectStmt& q, BindScope* out_
     for (size_t a = 0; a < agg->aggregates.size(); ++a) {
       agg->schema.push_back({std::string(AggregateFnName(agg->aggregates[a].fn)), agg->aggregates[a].type, false});
     }
+    SetSessionPartition(plan.get(), agg->groups);
     agg->children.push_back(std::move(plan));
     plan = std::move(agg);
     if (having) {
@@ -748,7 +765,8 @@ std::string LogicalOperator::ToString(int indent) const {
       } else if (window == WindowKind::kHop) {
         line = fmt::format("Window HOP(${}, slide {} us, size {} us)", time_column, slide_us, size_us);
       } else {
-        line = fmt::format("Window SESSION(${}, gap {} us)", time_column, gap_us);
+        line = fmt::format("Window SESSION(${}, gap {} us{})", time_column, gap_us,
+                           session_partition.empty() ? "" : ", partition by " + list(session_partition));
       }
       break;
     case LogicalKind::kFilter:

@@ -88,6 +88,34 @@ TEST_F(QueryBinderTest, TumbleAggregate) {
   EXPECT_EQ(q.plan->exprs[4]->column, 4);
 }
 
+TEST_F(QueryBinderTest, SessionPartitionIsTheGroupKeysWithoutWindowColumns) {
+  BoundQuery q = Ok("SELECT auction, upper(channel), window_start, count(*) FROM SESSION(bid, date_time, INTERVAL "
+                    "'5' SECOND) WHERE price > 10 GROUP BY auction, upper(channel), window_start, "
+                    "date_trunc('hour', window_end)");
+  ASSERT_TRUE(q.plan);
+  const LogicalOperator& agg = *q.plan->children[0];
+  ASSERT_EQ(agg.kind, LogicalKind::kAggregate);
+  const LogicalOperator& window = *agg.children[0]->children[0];  // under the WHERE filter
+  ASSERT_EQ(window.kind, LogicalKind::kWindow);
+  EXPECT_EQ(window.gap_us, 5'000'000);
+  ASSERT_EQ(window.session_partition.size(), 2u);
+  EXPECT_EQ(window.session_partition[0]->ToString(), "$0");
+  EXPECT_EQ(window.session_partition[1]->ToString(), "upper($3)");
+  // No aggregate: one session sequence over all rows.
+  BoundQuery all = Ok("SELECT * FROM SESSION(bid, date_time, INTERVAL '5' SECOND)");
+  ASSERT_TRUE(all.plan);
+  EXPECT_TRUE(all.plan->children[0]->session_partition.empty());
+}
+
+TEST_F(QueryBinderTest, CastOverAnAggregate) {
+  BoundQuery q = Ok("SELECT auction, CAST(sum(price) AS BIGINT), CAST(approx_percentile(price, 0.5) AS BIGINT) "
+                    "FROM bid GROUP BY auction");
+  ASSERT_TRUE(q.plan);
+  EXPECT_EQ(q.plan->schema[1].type, DataType::Bigint());
+  EXPECT_NE(Error("SELECT CAST(price AS DOUBLE), count(*) FROM bid").find("must appear in the GROUP BY"),
+            std::string::npos);
+}
+
 TEST_F(QueryBinderTest, HopSessionJoinAndDistinctOn) {
   BoundQuery hop = Ok("SELECT auction, count(*) FROM HOP(bid, date_time, INTERVAL '2' SECOND, INTERVAL '10' SECOND) "
                       "GROUP BY auction, window_start");
