@@ -1,6 +1,6 @@
 #include "server/http_errors.h"
 
-#include "server/json_writer.h"
+#include "common/json_writer.h"
 
 namespace sluice::server {
 

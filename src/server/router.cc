@@ -11,7 +11,8 @@
 
 #include "common/time_format.h"
 #include "log/record_batch.h"
-#include "server/json_writer.h"
+#include "common/json_writer.h"
+#include "sql/value_json.h"
 
 namespace sluice::server {
 
@@ -446,43 +447,6 @@ HttpResponse Router::ListTopics() {
   return JsonResponse(200, std::move(body));
 }
 
-namespace {
-
-// One SQL value as JSON: numbers as numbers (DECIMAL keeps its exact digits), booleans as
-// booleans, NULL as null, everything else as the text PostgreSQL would print.
-void WriteSqlValue(JsonWriter& json, const sql::Value& v) {
-  if (v.is_null()) {
-    json.Null();
-    return;
-  }
-  switch (v.type().id) {
-    case sql::TypeId::kBoolean:
-      json.Bool(v.boolean());
-      return;
-    case sql::TypeId::kInt:
-      json.Int(v.int32());
-      return;
-    case sql::TypeId::kBigint:
-      json.Int(v.int64());
-      return;
-    case sql::TypeId::kDouble:
-      if (std::isfinite(v.float64())) {
-        json.Raw(v.ToString());
-      } else {
-        json.String(v.ToString());
-      }
-      return;
-    case sql::TypeId::kDecimal:
-      json.Raw(v.ToString());
-      return;
-    default:
-      json.String(v.ToString());
-      return;
-  }
-}
-
-}  // namespace
-
 HttpResponse Router::ExecuteSql(std::string_view body) {
   simdjson::dom::parser parser;
   simdjson::dom::element root;
@@ -507,7 +471,7 @@ HttpResponse Router::ExecuteSql(std::string_view body) {
     json.EndArray().Key("rows").BeginArray();
     for (const auto& row : r.rows) {
       json.BeginArray();
-      for (const sql::Value& v : row) WriteSqlValue(json, v);
+      for (const sql::Value& v : row) sql::WriteJsonValue(json, v);
       json.EndArray();
     }
     json.EndArray().Key("command").String(r.command).EndObject();

@@ -50,4 +50,5 @@ __int128 Pow10(int n);
 // A SQL string literal: 'it''s'.
 std::string QuoteSqlString(std::string_view s);
 
+
 }  // namespace sluice::sql

@@ -1,9 +1,9 @@
-#include "server/json_writer.h"
+#include "common/json_writer.h"
 
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
-namespace sluice::server {
+namespace sluice {
 namespace {
 
 std::string Escaped(std::string_view s) {
@@ -68,4 +68,4 @@ TEST(JsonWriterTest, WritesNestedStructures) {
 }
 
 }  // namespace
-}  // namespace sluice::server
+}  // namespace sluice

@@ -1,8 +1,8 @@
-#include "server/json_writer.h"
+#include "common/json_writer.h"
 
 #include <charconv>
 
-namespace sluice::server {
+namespace sluice {
 
 namespace {
 
@@ -167,4 +167,4 @@ JsonWriter& JsonWriter::Raw(std::string_view json) {
   return *this;
 }
 
-}  // namespace sluice::server
+}  // namespace sluice

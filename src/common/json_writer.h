@@ -5,7 +5,7 @@
 #include <string_view>
 #include <vector>
 
-namespace sluice::server {
+namespace sluice {
 
 // Appends `text` to *out as a quoted JSON string. Quotes, backslashes and control characters
 // are escaped; valid UTF-8 passes through; each byte that is not part of a valid UTF-8
@@ -40,4 +40,4 @@ class JsonWriter {
   bool after_key_ = false;
 };
 
-}  // namespace sluice::server
+}  // namespace sluice
