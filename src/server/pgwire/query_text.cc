@@ -13,8 +13,8 @@ bool IsIdentChar(char c) { return IsIdentStart(c) || (c >= '0' && c <= '9') || c
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
-// If a comment or quoted token starts at text[i], returns the offset just past it (the end of
-// the text if it is unterminated: the engine reports that); else returns i.
+}  // namespace
+
 size_t SkipQuoted(std::string_view text, size_t i) {
   const size_t n = text.size();
   const char c = text[i];
@@ -86,6 +86,8 @@ size_t SkipQuoted(std::string_view text, size_t i) {
   }
   return i;
 }
+
+namespace {
 
 // Calls on_char(i) for every byte outside comments and quoted tokens; on_quoted(begin, end)
 // for every quoted token or comment.

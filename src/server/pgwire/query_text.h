@@ -21,6 +21,10 @@ struct StatementSpan {
   size_t length = 0;  // up to (not including) the ';' that ends it
 };
 
+// If a comment or quoted token ('...', "...", $$...$$) starts at text[i], the offset just
+// past it (the end of the text if unterminated); else i.
+size_t SkipQuoted(std::string_view text, size_t i);
+
 // The statements of `text`, skipping pieces that hold only white space and comments.
 std::vector<StatementSpan> SplitStatements(std::string_view text);
 
