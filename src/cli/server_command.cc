@@ -54,24 +54,25 @@ class Node {
     auto engine = engine::Engine::Open(config_.engine, &metrics_);
     if (!engine.ok()) return engine.status().WithContext("opening the data directory");
     engine_ = std::move(engine).value();
-    http_ = server::HttpServer::Create(config_.http, engine_.get(), &metrics_);
-    Status s = http_->Start();
-    if (!s.ok()) {
-      (void)engine_->Close();
-      return s.WithContext(fmt::format("starting HTTP on {}:{}", config_.http.bind, config_.http.port));
-    }
+    // PostgreSQL first: once HTTP answers /ready, every listener is up.
     if (config_.pgwire.enabled) {
       server::pgwire::PgOptions pg = config_.pgwire;
       pg.bind = config_.http.bind;
       auto created = server::pgwire::PgServer::Create(std::move(pg), engine_.get(), &metrics_);
-      s = created.ok() ? (*created)->Start() : created.status();
+      Status s = created.ok() ? (*created)->Start() : created.status();
       if (!s.ok()) {
-        http_->Stop();
         (void)engine_->Close();
         return s.WithContext(fmt::format("starting the PostgreSQL listener on {}:{}", config_.http.bind,
                                          config_.pgwire.port));
       }
       pg_ = std::move(created).value();
+    }
+    http_ = server::HttpServer::Create(config_.http, engine_.get(), &metrics_);
+    Status s = http_->Start();
+    if (!s.ok()) {
+      if (pg_) pg_->Stop();
+      (void)engine_->Close();
+      return s.WithContext(fmt::format("starting HTTP on {}:{}", config_.http.bind, config_.http.port));
     }
     SLUICE_LOG_INFO("sluice ready in {:.0f} ms: http://{}:{} postgres://{}:{} data dir {} (fsync={})",
                     (Clock::Real()->MonotonicNanos() - t0) / 1e6, config_.http.bind, http_->port(),

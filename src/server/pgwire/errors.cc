@@ -11,12 +11,16 @@ bool Has(std::string_view text, std::string_view part) { return text.find(part) 
 
 // "does not exist" messages name what is missing.
 std::string_view UndefinedState(std::string_view m) {
-  if (Has(m, "column ")) return "42703";                                  // undefined_column
-  if (Has(m, "function ") || Has(m, "operator does not exist")) return "42883";  // undefined_function
-  if (Has(m, "relation ") || Has(m, "source ") || Has(m, "view ") || Has(m, "table ") ||
-      Has(m, "missing FROM-clause") || Has(m, "sink ")) {
+  // The subject comes first ("relation \"x\" does not exist (line 1, column 15)"); the
+  // position at the end also says "column".
+  if (m.starts_with("column ")) return "42703";  // undefined_column
+  if (m.starts_with("function ") || m.starts_with("operator does not exist")) return "42883";
+  if (m.starts_with("relation ") || m.starts_with("source ") || m.starts_with("materialized view ") ||
+      m.starts_with("table ") || m.starts_with("sink ") || m.starts_with("missing FROM-clause")) {
     return "42P01";  // undefined_table
   }
+  if (Has(m, "column \"")) return "42703";
+  if (Has(m, "relation \"")) return "42P01";
   return sqlstate::kUndefinedObject;
 }
 
