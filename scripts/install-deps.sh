@@ -12,6 +12,8 @@ PACKAGES=(
   libxxhash-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev libedit-dev
   # test peers and tools
   curl python3 prometheus clang libclang-rt-14-dev
+  # PostgreSQL wire protocol clients (tests/system/test_pgwire.py)
+  postgresql-client python3-psycopg2 python3-psycopg
 )
 
 missing=()

@@ -143,7 +143,7 @@ Status LoadConfigFile(const std::string& path, ServerConfig* config) {
   }
   root = std::move(parsed).table();
 #endif
-  SLUICE_RETURN_IF_ERROR(CheckKeys(root, "top level", {"server", "log", "ingest"}).WithContext(path));
+  SLUICE_RETURN_IF_ERROR(CheckKeys(root, "top level", {"server", "log", "ingest", "pgwire"}).WithContext(path));
 
   if (const toml::table* s = root["server"].as_table()) {
     SLUICE_RETURN_IF_ERROR(CheckKeys(*s, "server",
@@ -152,7 +152,7 @@ Status LoadConfigFile(const std::string& path, ServerConfig* config) {
                                .WithContext(path));
     SLUICE_RETURN_IF_ERROR(Get(*s, "server", "bind", &config->http.bind));
     SLUICE_RETURN_IF_ERROR(Get(*s, "server", "http_port", &config->http.port));
-    SLUICE_RETURN_IF_ERROR(Get(*s, "server", "pg_port", &config->pg_port));
+    SLUICE_RETURN_IF_ERROR(Get(*s, "server", "pg_port", &config->pgwire.port));
     SLUICE_RETURN_IF_ERROR(Get(*s, "server", "kafka_port", &config->kafka_port));
     SLUICE_RETURN_IF_ERROR(Get(*s, "server", "data_dir", &config->engine.data_dir));
     SLUICE_RETURN_IF_ERROR(Get(*s, "server", "io_threads", &config->http.io_threads));
@@ -198,6 +198,58 @@ Status LoadConfigFile(const std::string& path, ServerConfig* config) {
     uint64_t max_event = config->engine.max_event_bytes;
     SLUICE_RETURN_IF_ERROR(GetBytes(*i, "ingest", "max_event_bytes", &max_event));
     config->engine.max_event_bytes = max_event;
+  }
+  if (const toml::table* p = root["pgwire"].as_table()) {
+    SLUICE_RETURN_IF_ERROR(CheckKeys(*p, "pgwire",
+                                     {"enabled", "auth", "users", "query_threads", "max_connections",
+                                      "max_message_bytes", "auth_timeout", "write_timeout"})
+                               .WithContext(path));
+    server::pgwire::PgOptions& o = config->pgwire;
+    SLUICE_RETURN_IF_ERROR(Get(*p, "pgwire", "enabled", &o.enabled));
+    std::string auth;
+    SLUICE_RETURN_IF_ERROR(Get(*p, "pgwire", "auth", &auth));
+    if (!auth.empty()) {
+      auto method = server::pgwire::ParseAuthMethod(auth);
+      if (!method.ok()) return method.status().WithContext(fmt::format("{}: [pgwire] auth", path));
+      o.auth = *method;
+    }
+    SLUICE_RETURN_IF_ERROR(Get(*p, "pgwire", "query_threads", &o.query_threads));
+    SLUICE_RETURN_IF_ERROR(Get(*p, "pgwire", "max_connections", &o.max_connections));
+    uint64_t max_message = o.max_message_bytes;
+    SLUICE_RETURN_IF_ERROR(GetBytes(*p, "pgwire", "max_message_bytes", &max_message));
+    o.max_message_bytes = max_message;
+    SLUICE_RETURN_IF_ERROR(GetDuration(*p, "pgwire", "auth_timeout", &o.auth_timeout_ms));
+    SLUICE_RETURN_IF_ERROR(GetDuration(*p, "pgwire", "write_timeout", &o.write_timeout_ms));
+    if (const toml::node* users = p->get("users")) {
+      const toml::array* list = users->as_array();
+      if (list == nullptr) {
+        return Status::InvalidArgument(fmt::format("{}: [pgwire] users must be a list of {{name, password}} tables", path));
+      }
+      for (const toml::node& item : *list) {
+        const toml::table* u = item.as_table();
+        if (u == nullptr) {
+          return Status::InvalidArgument(fmt::format("{}: [pgwire] users must be a list of {{name, password}} tables", path));
+        }
+        SLUICE_RETURN_IF_ERROR(CheckKeys(*u, "pgwire.users", {"name", "password"}).WithContext(path));
+        server::pgwire::PgUser user;
+        SLUICE_RETURN_IF_ERROR(Get(*u, "pgwire.users", "name", &user.name));
+        SLUICE_RETURN_IF_ERROR(Get(*u, "pgwire.users", "password", &user.password));
+        if (user.name.empty() || user.password.empty()) {
+          return Status::InvalidArgument(fmt::format("{}: [pgwire] every user needs a name and a password", path));
+        }
+        o.users.push_back(std::move(user));
+      }
+    }
+    if (o.query_threads < 1 || o.query_threads > 256) {
+      return Status::InvalidArgument(fmt::format("{}: [pgwire] query_threads must be between 1 and 256", path));
+    }
+    if (o.max_connections < 1) {
+      return Status::InvalidArgument(fmt::format("{}: [pgwire] max_connections must be at least 1", path));
+    }
+    if ((o.auth == server::pgwire::AuthMethod::kPassword || o.auth == server::pgwire::AuthMethod::kScram) &&
+        o.users.empty()) {
+      return Status::InvalidArgument(fmt::format("{}: [pgwire] auth = \"{}\" needs at least one user", path, auth));
+    }
   }
   if (config->engine.default_partitions < 1 || config->engine.default_partitions > 1024) {
     return Status::InvalidArgument(

@@ -6,6 +6,7 @@
 #include "common/result.h"
 #include "engine/engine.h"
 #include "server/http_server.h"
+#include "server/pgwire/pg_server.h"
 
 namespace sluice::cli {
 
@@ -14,7 +15,7 @@ namespace sluice::cli {
 struct ServerConfig {
   engine::EngineOptions engine;
   server::HttpOptions http;
-  uint16_t pg_port = 5433;    // reserved: the PostgreSQL listener lands with the serving issue
+  server::pgwire::PgOptions pgwire;  // its bind address follows http.bind ([server] bind)
   uint16_t kafka_port = 9092; // reserved: the Kafka listener lands with the Kafka issue
   std::string log_level = "info";
 };

@@ -55,6 +55,37 @@ max_body_bytes = "1MiB"
   EXPECT_EQ(c.http.max_body_bytes, 1u << 20);
 }
 
+TEST_F(ConfigTest, ReadsThePgwireSection) {
+  ServerConfig c;
+  Status s = LoadConfigFile(Write(R"(
+[server]
+pg_port = 15433
+[pgwire]
+auth = "scram-sha-256"
+users = [{name = "alice", password = "pw"}, {name = "bob", password = "SCRAM-SHA-256$4096:c2FsdA==$a:b"}]
+query_threads = 2
+max_message_bytes = "1MiB"
+auth_timeout = "5s"
+)"),
+                            &c);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(c.pgwire.port, 15433);
+  EXPECT_EQ(c.pgwire.auth, server::pgwire::AuthMethod::kScram);
+  ASSERT_EQ(c.pgwire.users.size(), 2u);
+  EXPECT_EQ(c.pgwire.users[1].name, "bob");
+  EXPECT_EQ(c.pgwire.query_threads, 2);
+  EXPECT_EQ(c.pgwire.max_message_bytes, 1u << 20);
+  EXPECT_EQ(c.pgwire.auth_timeout_ms, 5000);
+
+  ServerConfig d;
+  s = LoadConfigFile(Write("[pgwire]\nauth = \"password\"\n"), &d);
+  EXPECT_NE(s.message().find("needs at least one user"), std::string::npos) << s.ToString();
+  s = LoadConfigFile(Write("[pgwire]\nauth = \"md5\"\n"), &d);
+  EXPECT_NE(s.message().find("unknown auth method 'md5'"), std::string::npos) << s.ToString();
+  s = LoadConfigFile(Write("[pgwire]\nusers = [{name = \"x\", pasword = \"y\"}]\n"), &d);
+  EXPECT_NE(s.message().find("pasword"), std::string::npos) << s.ToString();
+}
+
 TEST_F(ConfigTest, UnknownKeyIsAnErrorNamingIt) {
   ServerConfig c;
   Status s = LoadConfigFile(Write("[server]\nhttp_prot = 1\n"), &c);

@@ -16,6 +16,7 @@
 #include "common/process_metrics.h"
 #include "engine/engine.h"
 #include "server/http_server.h"
+#include "server/pgwire/pg_server.h"
 
 namespace sluice::cli {
 
@@ -53,20 +54,36 @@ class Node {
     auto engine = engine::Engine::Open(config_.engine, &metrics_);
     if (!engine.ok()) return engine.status().WithContext("opening the data directory");
     engine_ = std::move(engine).value();
+    // PostgreSQL first: once HTTP answers /ready, every listener is up.
+    if (config_.pgwire.enabled) {
+      server::pgwire::PgOptions pg = config_.pgwire;
+      pg.bind = config_.http.bind;
+      auto created = server::pgwire::PgServer::Create(std::move(pg), engine_.get(), &metrics_);
+      Status s = created.ok() ? (*created)->Start() : created.status();
+      if (!s.ok()) {
+        (void)engine_->Close();
+        return s.WithContext(fmt::format("starting the PostgreSQL listener on {}:{}", config_.http.bind,
+                                         config_.pgwire.port));
+      }
+      pg_ = std::move(created).value();
+    }
     http_ = server::HttpServer::Create(config_.http, engine_.get(), &metrics_);
     Status s = http_->Start();
     if (!s.ok()) {
+      if (pg_) pg_->Stop();
       (void)engine_->Close();
       return s.WithContext(fmt::format("starting HTTP on {}:{}", config_.http.bind, config_.http.port));
     }
-    SLUICE_LOG_INFO("sluice ready in {:.0f} ms: http://{}:{} data dir {} (fsync={})",
+    SLUICE_LOG_INFO("sluice ready in {:.0f} ms: http://{}:{} postgres://{}:{} data dir {} (fsync={})",
                     (Clock::Real()->MonotonicNanos() - t0) / 1e6, config_.http.bind, http_->port(),
-                    config_.engine.data_dir, log::FsyncPolicyName(config_.engine.log.fsync));
+                    config_.http.bind, pg_ ? pg_->port() : 0, config_.engine.data_dir,
+                    log::FsyncPolicyName(config_.engine.log.fsync));
     return Status::Ok();
   }
 
   // Stops accepting, finishes in-flight requests, syncs and closes the log.
   Status Stop() {
+    if (pg_) pg_->Stop();
     if (http_) http_->Stop();
     Status s = engine_ ? engine_->Close() : Status::Ok();
     if (s.ok()) SLUICE_LOG_INFO("sluice stopped cleanly");
@@ -80,6 +97,7 @@ class Node {
   MetricsRegistry metrics_;
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<server::HttpServer> http_;
+  std::unique_ptr<server::pgwire::PgServer> pg_;
 };
 
 }  // namespace

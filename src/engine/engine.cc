@@ -159,6 +159,10 @@ class EngineImpl final : public Engine {
     if (!ready()) return Status::Unavailable("the engine is not ready");
     return sql_->Execute(sql);
   }
+  Result<std::vector<ResultColumn>> DescribeSql(std::string_view sql) override {
+    if (!ready()) return Status::Unavailable("the engine is not ready");
+    return sql_->Describe(sql);
+  }
   log::Log& log() override { return *log_; }
   const EngineOptions& options() const override { return options_; }
   bool ready() const override { return ready_.load(std::memory_order_acquire); }

@@ -93,6 +93,8 @@ class Engine {
 
   // Runs one or more SQL statements (SPEC §3); see SqlExecutor::Execute for the contract.
   virtual Result<std::vector<StatementResult>> ExecuteSql(std::string_view sql) = 0;
+  // The columns one statement would return, without running it (SqlExecutor::Describe).
+  virtual Result<std::vector<ResultColumn>> DescribeSql(std::string_view sql) = 0;
 
   virtual log::Log& log() = 0;
   virtual const EngineOptions& options() const = 0;

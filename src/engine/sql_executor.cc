@@ -518,4 +518,28 @@ Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text)
   return results;
 }
 
+Result<std::vector<ResultColumn>> SqlExecutor::Describe(std::string_view text) {
+  SLUICE_ASSIGN_OR_RETURN(sql::StatementPtr stmt, sql::ParseOne(text));
+  switch (stmt->kind) {
+    case sql::StatementKind::kSelect: {
+      std::lock_guard<std::mutex> lock(mu_);
+      sql::QueryBinder binder(catalog_.get());
+      SLUICE_ASSIGN_OR_RETURN(sql::BoundQuery bound,
+                              binder.Bind(*static_cast<const sql::SelectStatement&>(*stmt).query));
+      std::vector<ResultColumn> columns;
+      for (const sql::ColumnSchema& c : bound.plan->schema) columns.push_back({c.name, c.type});
+      return columns;
+    }
+    case sql::StatementKind::kShow:
+    case sql::StatementKind::kDescribe:
+    case sql::StatementKind::kExplain: {
+      SLUICE_ASSIGN_OR_RETURN(std::vector<StatementResult> results, Execute(text));
+      if (results.empty()) return std::vector<ResultColumn>{};
+      return std::move(results.front().columns);
+    }
+    default:
+      return std::vector<ResultColumn>{};
+  }
+}
+
 }  // namespace sluice::engine

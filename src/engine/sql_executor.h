@@ -52,6 +52,12 @@ class SqlExecutor {
   // kNotFound, kAlreadyExists, kFailedPrecondition (dependents) with PostgreSQL-like text.
   Result<std::vector<StatementResult>> Execute(std::string_view sql);
 
+  // The columns one statement would return, without running it: a SELECT is bound against
+  // the catalog (nothing is read); SHOW, DESCRIBE and EXPLAIN run, as they only read the
+  // catalog; any other statement returns no columns. Errors as Execute's. For protocol edges
+  // that describe a prepared statement before it is executed (pgwire's Describe).
+  Result<std::vector<ResultColumn>> Describe(std::string_view sql);
+
   const sql::Catalog& catalog() const { return *catalog_; }
 
   // Stops every materialized view's maintenance thread (before the log closes). Idempotent.

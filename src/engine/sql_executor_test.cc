@@ -97,6 +97,24 @@ TEST_F(SqlExecutorTest, ExplainShowsTheLogicalPlan) {
   EXPECT_NE(plan.find("Scan source bid"), std::string::npos) << plan;
 }
 
+TEST_F(SqlExecutorTest, DescribeGivesColumnsWithoutRunning) {
+  Ok(kBid);
+  auto cols = sql_->Describe("SELECT auction, count(*) AS n, max(price) AS top FROM bid GROUP BY auction");
+  ASSERT_TRUE(cols.ok()) << cols.status().ToString();
+  ASSERT_EQ(cols->size(), 3u);
+  EXPECT_EQ((*cols)[1].name, "n");
+  EXPECT_EQ((*cols)[2].type, sql::DataType::Bigint());
+  auto show = sql_->Describe("SHOW SOURCES");
+  ASSERT_TRUE(show.ok());
+  EXPECT_EQ(show->size(), 3u);
+  // DDL describes as no columns and does not run.
+  auto ddl = sql_->Describe("DROP SOURCE bid");
+  ASSERT_TRUE(ddl.ok());
+  EXPECT_TRUE(ddl->empty());
+  EXPECT_EQ(Ok("SHOW SOURCES")[0].rows.size(), 1u);
+  EXPECT_FALSE(sql_->Describe("SELECT nope FROM bid").ok());
+}
+
 TEST_F(SqlExecutorTest, ErrorsAreClear) {
   Ok(kBid);
   EXPECT_EQ(Fails(kBid).message(), "source \"bid\" already exists");

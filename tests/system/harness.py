@@ -32,6 +32,7 @@ class Server:
         self.owns_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="sluice-systest-")
         self.port = free_port()
+        self.pg_port = free_port()
         self.config_path = None
         if config is not None:
             self.config_path = os.path.join(self.data_dir, "sluice.toml")
@@ -45,6 +46,8 @@ class Server:
         args = [SLUICE_BIN, "server", "--data-dir", os.path.join(self.data_dir, "data"), "--http-port", str(self.port)]
         if self.config_path:
             args += ["--config", self.config_path]
+        if "--pg-port" not in self.extra_args:
+            args += ["--pg-port", str(self.pg_port)]
         args += self.extra_args
         self.log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=self.log_file, stderr=subprocess.STDOUT)
