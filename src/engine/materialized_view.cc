@@ -4,14 +4,22 @@
 
 #include <fmt/format.h>
 
+#include <future>
+
+#include "common/json_writer.h"
 #include "common/logging.h"
+#include "exec/vector_value.h"
 #include "log/record_batch.h"
+#include "sql/value_json.h"
 
 namespace sluice::engine {
 namespace {
 
 constexpr size_t kRoundBytesPerPartition = 1 << 20;
 constexpr std::string_view kLateSuffix = ".late";
+constexpr std::string_view kSinkHeader = "sluice-sink";
+constexpr std::string_view kSinkOffsetsHeader = "sluice-sink-offsets";
+constexpr std::string_view kOpHeader = "sluice-op";
 
 int64_t SteadyMillis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -50,6 +58,40 @@ size_t ChangeQueue::size() const {
   return items_.size();
 }
 
+// ---- SinkWriter ------------------------------------------------------------------------------
+
+// Turns a sink's changes into JSON rows (kept until the round ends).
+class SinkWriter final : public exec::ChangeListener {
+ public:
+  explicit SinkWriter(std::vector<std::string> columns) : columns_(std::move(columns)) {}
+
+  Status OnChanges(const exec::DataChunk& chunk) override {
+    for (size_t row = 0; row < chunk.size(); ++row) {
+      std::string json;
+      JsonWriter writer(&json);
+      writer.BeginObject();
+      for (size_t c = 0; c < chunk.column_count() && c < columns_.size(); ++c) {
+        writer.Key(columns_[c]);
+        sql::WriteJsonValue(writer, exec::GetValue(chunk.column(c), row));
+      }
+      writer.EndObject();
+      rows_.push_back({std::move(json), chunk.weight(row) < 0});
+    }
+    return Status::Ok();
+  }
+  Status OnWatermark(int64_t) override { return Status::Ok(); }
+
+  struct Row {
+    std::string json;
+    bool retraction = false;
+  };
+  std::vector<Row> Take() { return std::exchange(rows_, {}); }
+
+ private:
+  std::vector<std::string> columns_;
+  std::vector<Row> rows_;
+};
+
 // ---- MaterializedView ------------------------------------------------------------------------
 
 MaterializedView::MaterializedView(sql::CatalogEntry view, std::unique_ptr<exec::Dataflow> dataflow, log::Log* log)
@@ -58,7 +100,8 @@ MaterializedView::MaterializedView(sql::CatalogEntry view, std::unique_ptr<exec:
 Result<std::unique_ptr<MaterializedView>> MaterializedView::Start(sql::CatalogEntry view,
                                                                   std::unique_ptr<exec::Dataflow> dataflow,
                                                                   std::vector<MaterializedView*> upstreams,
-                                                                  log::Log* log, MetricsRegistry* metrics) {
+                                                                  log::Log* log, MetricsRegistry* metrics,
+                                                                  std::optional<SinkTarget> sink) {
   auto mv = std::unique_ptr<MaterializedView>(new MaterializedView(std::move(view), std::move(dataflow), log));
   exec::Dataflow* df = mv->dataflow_.get();
   const std::string& name = mv->view_.name;
@@ -103,6 +146,17 @@ Result<std::unique_ptr<MaterializedView>> MaterializedView::Start(sql::CatalogEn
         metrics
             ->AddGauge("sluice_view_watermark_seconds", "A view's input watermark (event time, Unix seconds)", {"view"})
             ->WithLabels({name});
+  }
+  if (sink) {
+    mv->sink_writer_ = std::make_unique<SinkWriter>(sink->columns);
+    mv->sink_ = std::move(sink);
+    df->sink().AddListener(mv->sink_writer_.get());
+    mv->LoadResumeOffsets();
+    if (metrics != nullptr) {
+      mv->sink_records_ =
+          metrics->AddCounter("sluice_sink_records_total", "Records a sink wrote to its topic", {"sink"})
+              ->WithLabels({name});
+    }
   }
   // Subscribe last: from here on the upstreams call into our queues.
   for (Input& input : mv->inputs_) {
@@ -173,7 +227,8 @@ Result<int64_t> MaterializedView::ReadLog(Input& input, size_t max_bytes_per_par
   int64_t lag = 0;
   for (size_t p = 0; p < input.next.size(); ++p) {
     log::Partition& partition = input.topic->partition(PartitionId(static_cast<int32_t>(p)));
-    const Offset end = partition.Info().end_offset;
+    Offset end = partition.Info().end_offset;
+    if (replaying_ && p < input.resume.size()) end = std::min(end, input.resume[p]);
     while (true) {
       SLUICE_ASSIGN_OR_RETURN(bool moved,
                               input.reader->ReadStep(partition, &input.next[p], end, max_bytes_per_partition, progress,
@@ -188,6 +243,7 @@ Result<int64_t> MaterializedView::ReadLog(Input& input, size_t max_bytes_per_par
 
 Result<int64_t> MaterializedView::Round() {
   std::lock_guard<std::mutex> lock(mu_);
+  if (pending_batch_ && !WriteSinkBatch()) return 0;  // retry the write before reading more
   const int64_t now_ms = SteadyMillis();
   SourceReader::Progress progress;
   int64_t lag = 0;
@@ -231,6 +287,24 @@ Result<int64_t> MaterializedView::Round() {
   const int64_t work = progress.applied + progress.rejected + progress.late + changes;
   if (work > 0 || watermark > last_watermark_) SLUICE_RETURN_IF_ERROR(dataflow_->FlushChanges());
   last_watermark_ = std::max(last_watermark_, watermark);
+  if (sink_writer_) {
+    if (replaying_) {
+      // Rebuilding state: these changes were written before the restart.
+      sink_writer_->Take();
+      bool reached = true;
+      for (const Input& input : inputs_) {
+        for (size_t p = 0; p < input.resume.size() && p < input.next.size(); ++p) {
+          reached = reached && input.next[p] >= input.resume[p];
+        }
+      }
+      if (reached) {
+        replaying_ = false;
+        SLUICE_LOG_INFO("sink {}: caught up with its last write, writing again", view_.name);
+      }
+    } else {
+      (void)WriteSinkBatch();
+    }
+  }
   lag_ = lag;
   if (input_events_) {
     input_events_->Inc(static_cast<double>(progress.applied));
@@ -240,6 +314,83 @@ Result<int64_t> MaterializedView::Round() {
     if (watermark != INT64_MIN) watermark_gauge_->Set(static_cast<double>(watermark) / 1e6);
   }
   return work;
+}
+
+void MaterializedView::LoadResumeOffsets() {
+  log::Partition& partition = sink_->topic->partition(PartitionId(0));
+  const log::PartitionInfo info = partition.Info();
+  if (info.end_offset <= info.start_offset) return;
+  Result<log::ReadResult> read = partition.Read(Offset(info.end_offset.value() - 1), 1);
+  if (!read.ok()) return;
+  log::RecordReader reader(read->bytes, Offset(0));
+  log::Record record;
+  if (!reader.Next(&record)) return;
+  std::string_view offsets;
+  bool ours = false;
+  for (const log::RecordHeader& h : record.headers) {
+    if (h.key == kSinkHeader && h.value && *h.value == view_.name) ours = true;
+    if (h.key == kSinkOffsetsHeader && h.value) offsets = *h.value;
+  }
+  if (!ours || offsets.empty()) return;
+  // "input:partition=offset,..."
+  while (!offsets.empty()) {
+    const size_t comma = offsets.find(',');
+    std::string_view item = offsets.substr(0, comma);
+    offsets = comma == std::string_view::npos ? std::string_view() : offsets.substr(comma + 1);
+    size_t input = 0, p = 0;
+    int64_t offset = 0;
+    if (std::sscanf(std::string(item).c_str(), "%zu:%zu=%ld", &input, &p, &offset) != 3) continue;
+    if (input >= inputs_.size() || p >= inputs_[input].next.size()) continue;
+    Input& in = inputs_[input];
+    if (in.resume.size() < in.next.size()) in.resume.assign(in.next.size(), Offset(0));
+    in.resume[p] = Offset(offset);
+    replaying_ = true;
+  }
+  if (replaying_) SLUICE_LOG_INFO("sink {}: rebuilding state up to its last write before writing", view_.name);
+}
+
+bool MaterializedView::WriteSinkBatch() {
+  if (!pending_batch_) {
+    std::vector<SinkWriter::Row> rows = sink_writer_->Take();
+    if (rows.empty()) return true;
+    std::string offsets;
+    for (size_t i = 0; i < inputs_.size(); ++i) {
+      for (size_t p = 0; p < inputs_[i].next.size(); ++p) {
+        offsets += fmt::format("{}{}:{}={}", offsets.empty() ? "" : ",", i, p, inputs_[i].next[p].value());
+      }
+    }
+    const TimestampMs now(std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count());
+    log::RecordBatchBuilder builder;
+    for (size_t r = 0; r < rows.size(); ++r) {
+      const std::string_view op = rows[r].retraction ? "delete" : "insert";
+      const log::RecordHeader first[] = {{kOpHeader, op}, {kSinkHeader, view_.name}, {kSinkOffsetsHeader, offsets}};
+      builder.Add(now, std::nullopt, rows[r].json,
+                  std::span<const log::RecordHeader>(first, r == 0 ? 3 : 1));
+    }
+    pending_batch_ = builder.Finish();
+  }
+  std::promise<Result<log::AppendResult>> done;
+  std::future<Result<log::AppendResult>> result = done.get_future();
+  const int32_t count = pending_batch_->record_count;
+  sink_->topic->partition(PartitionId(0)).Append(*pending_batch_, [&done](Result<log::AppendResult> r) {
+    done.set_value(std::move(r));
+  });
+  Result<log::AppendResult> appended = result.get();
+  if (!appended.ok()) {
+    if (!sink_failing_) {
+      SLUICE_LOG_WARN("sink {}: write to {} failed (retrying until it succeeds): {}", view_.name,
+                      sink_->topic->config().name, appended.status().message());
+    }
+    sink_failing_ = true;
+    return false;
+  }
+  if (sink_failing_) SLUICE_LOG_INFO("sink {}: writing to {} again", view_.name, sink_->topic->config().name);
+  sink_failing_ = false;
+  pending_batch_.reset();
+  if (sink_records_) sink_records_->Inc(static_cast<double>(count));
+  return true;
 }
 
 void MaterializedView::WriteLate(Input& input, std::vector<LateEvent> events) {

@@ -4,6 +4,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "common/result.h"
 #include "engine/source_reader.h"
 #include "exec/dataflow.h"
+#include "log/record_batch.h"
 #include "log/log.h"
 #include "sql/catalog.h"
 
@@ -36,7 +38,15 @@ class ChangeQueue final : public exec::ChangeListener {
   std::deque<Item> items_;  // GUARDED_BY(mu_)
 };
 
-// A materialized view kept up to date from its inputs by its own thread: sources and tables
+// Where a sink writes its changes: JSON rows, one record each, into partition 0 of `topic`.
+struct SinkTarget {
+  std::shared_ptr<log::Topic> topic;
+  std::vector<std::string> columns;  // the JSON field names
+};
+
+class SinkWriter;
+
+// A materialized view (or a sink) kept up to date from its inputs by its own thread: sources and tables
 // are read from the log from the start of what is retained (backfill), then at the end
 // (live); upstream views feed their changes through a ChangeQueue. Each round reads what is
 // new, advances the sources' watermarks and ends with a flush, so aggregates emit their
@@ -44,6 +54,13 @@ class ChangeQueue final : public exec::ChangeListener {
 //
 // Late events (SPEC §3) are counted and written to `{source}.late`.
 // Not yet: checkpoints (the state is rebuilt from the log on restart; issue 4).
+//
+// A sink (`sink` given) keeps no rows: its changes are written to the sink's topic at the end
+// of each round, one record batch per round whose first record carries the input offsets the
+// batch covers. On restart the sink rebuilds its state from the log without writing until its
+// inputs reach the offsets of its last batch, then continues: nothing is written twice and
+// nothing is skipped (for sinks over sources and tables; a sink over a view re-emits after a
+// restart until checkpoints land).
 class MaterializedView {
  public:
   // `upstreams[i]` is the running view read by input i of `dataflow` (nullptr for sources and
@@ -51,7 +68,8 @@ class MaterializedView {
   static Result<std::unique_ptr<MaterializedView>> Start(sql::CatalogEntry view,
                                                          std::unique_ptr<exec::Dataflow> dataflow,
                                                          std::vector<MaterializedView*> upstreams, log::Log* log,
-                                                         MetricsRegistry* metrics);
+                                                         MetricsRegistry* metrics,
+                                                         std::optional<SinkTarget> sink = std::nullopt);
   ~MaterializedView();  // stops the thread and leaves its upstreams
 
   const sql::CatalogEntry& entry() const { return view_; }
@@ -70,6 +88,7 @@ class MaterializedView {
     sql::ObjectKind kind = sql::ObjectKind::kSource;
     std::shared_ptr<log::Topic> topic;  // sources and tables: held for the view's life
     std::vector<Offset> next;           // per partition
+    std::vector<Offset> resume;         // sinks: per partition, the offset output resumes at
     std::unique_ptr<SourceReader> reader;
     MaterializedView* upstream = nullptr;  // views
     std::unique_ptr<ChangeQueue> queue;    // views
@@ -85,6 +104,10 @@ class MaterializedView {
   Result<int64_t> ReadLog(Input& input, size_t max_bytes_per_partition, bool to_end, int64_t now_ms,
                           SourceReader::Progress* progress);
   void WriteLate(Input& input, std::vector<LateEvent> events);
+  // Sinks: reads the offsets recorded by the sink's last batch (none: a fresh start).
+  void LoadResumeOffsets();
+  // Sinks: appends the round's changes (with the offsets they cover); false if it failed.
+  bool WriteSinkBatch();
 
   const sql::CatalogEntry view_;
   log::Log* const log_;
@@ -102,6 +125,12 @@ class MaterializedView {
   Gauge* rows_ = nullptr;
   Gauge* lag_gauge_ = nullptr;
   Gauge* watermark_gauge_ = nullptr;
+  std::optional<SinkTarget> sink_;
+  std::unique_ptr<SinkWriter> sink_writer_;  // the dataflow's listener; guarded by mu_
+  bool replaying_ = false;                   // sinks: rebuilding state below the resume offsets
+  std::optional<log::EncodedBatch> pending_batch_;  // sinks: a batch whose append failed (retried)
+  bool sink_failing_ = false;
+  Counter* sink_records_ = nullptr;
   std::thread thread_;
 };
 

@@ -148,6 +148,15 @@ Result<CatalogEntry> BuildRelationEntry(const sql::CreateRelationStatement& s) {
   return entry;
 }
 
+std::string QuoteIdentifier(std::string_view name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
 StatementResult Command(std::string tag) {
   StatementResult r;
   r.command = std::move(tag);
@@ -253,6 +262,15 @@ Result<std::unique_ptr<SqlExecutor>> SqlExecutor::Open(FileSystem* fs, const std
       } else {
         entry = planned.status();
       }
+    } else if (stmt.ok() && (*stmt)->kind == sql::StatementKind::kCreateSink) {
+      CatalogEntry sink;
+      auto planned = executor->PlanSink(static_cast<const sql::CreateSinkStatement&>(**stmt), &sink);
+      if (planned.ok()) {
+        query = std::move(planned).value();
+        entry = std::move(sink);
+      } else {
+        entry = planned.status();
+      }
     }
     if (!entry.ok()) {
       SLUICE_LOG_ERROR("catalog: cannot restore {} \"{}\": {}", sql::ObjectKindName(r.kind), r.name,
@@ -301,7 +319,73 @@ Result<std::unique_ptr<exec::Dataflow>> SqlExecutor::PlanView(const sql::SelectS
   return built;
 }
 
+Result<std::unique_ptr<exec::Dataflow>> SqlExecutor::PlanSink(const sql::CreateSinkStatement& s, CatalogEntry* entry) {
+  entry->kind = ObjectKind::kSink;
+  entry->name = s.name;
+  entry->sql = s.text;
+  std::string topic = s.into.empty() ? s.name : s.into;
+  for (const auto& [key, value] : s.options) {
+    if (key == "format") {
+      if (Lower(value) != "json") return NotSupported(fmt::format("sink format '{}' (json is)", value));
+    } else if (key == "topic") {
+      if (!s.into.empty() && value != s.into) {
+        return Status::InvalidArgument(fmt::format("INTO {} and WITH (topic = '{}') disagree", s.into, value));
+      }
+      topic = value;
+    } else if (key == "connector") {
+      if (Lower(value) != "embedded") return NotSupported(fmt::format("connector '{}' (the embedded log is)", value));
+    } else {
+      return Status::InvalidArgument(fmt::format("unknown sink option '{}' (known: connector, format, topic)", key));
+    }
+  }
+  SLUICE_RETURN_IF_ERROR(log::ValidateTopicName(topic).WithContext("sink topic"));
+  if (log::IsInternalTopicName(topic)) {
+    return Status::InvalidArgument(fmt::format("topic names starting with '.' are reserved: '{}'", topic));
+  }
+  entry->topic = topic;
+  // CREATE SINK s FROM relation is CREATE SINK s AS SELECT * FROM relation.
+  sql::StatementPtr from_select;
+  const sql::SelectStmt* query = s.query.get();
+  if (query == nullptr) {
+    SLUICE_ASSIGN_OR_RETURN(from_select, sql::ParseOne(fmt::format("SELECT * FROM {}", QuoteIdentifier(s.from))));
+    query = static_cast<const sql::SelectStatement&>(*from_select).query.get();
+  }
+  sql::QueryBinder binder(catalog_.get());
+  SLUICE_ASSIGN_OR_RETURN(sql::BoundQuery bound, binder.Bind(*query));
+  exec::DataflowOptions flow;
+  flow.emit_on_window_close = bound.emit_on_window_close;
+  flow.keep_rows = false;
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<exec::Dataflow> built, exec::Dataflow::Build(*bound.plan, flow));
+  if (built->has_order_or_limit()) return NotSupported("ORDER BY or LIMIT in a sink");
+  if (built->input_count() == 0) return Status::InvalidArgument("a sink needs a FROM clause");
+  for (size_t i = 0; i < built->input_count(); ++i) {
+    if (built->input(i).relation.kind != ObjectKind::kView && built->input(i).relation.topic == topic) {
+      return Status::InvalidArgument(
+          fmt::format("sink \"{}\" would write into topic '{}', which it reads (a loop)", s.name, topic));
+    }
+  }
+  entry->columns = bound.plan->schema;
+  entry->dependencies = bound.dependencies;
+  entry->append_only = built->append_only();
+  return built;
+}
+
 Status SqlExecutor::StartView(const CatalogEntry& entry, std::unique_ptr<exec::Dataflow> dataflow) {
+  std::optional<SinkTarget> sink;
+  if (entry.kind == ObjectKind::kSink) {
+    // The topic is created when missing; its partition 0 receives the changes in order.
+    if (!log_->GetTopic(entry.topic).ok()) {
+      log::TopicConfig topic;
+      topic.name = entry.topic;
+      topic.partitions = 1;
+      Status created = log_->CreateTopic(topic);
+      if (!created.ok() && created.code() != StatusCode::kAlreadyExists) return created;
+    }
+    SinkTarget target;
+    SLUICE_ASSIGN_OR_RETURN(target.topic, log_->GetTopic(entry.topic));
+    for (const sql::ColumnSchema& c : entry.columns) target.columns.push_back(c.name);
+    sink = std::move(target);
+  }
   std::vector<MaterializedView*> upstreams;
   for (size_t i = 0; i < dataflow->input_count(); ++i) {
     MaterializedView* upstream = nullptr;
@@ -312,7 +396,8 @@ Status SqlExecutor::StartView(const CatalogEntry& entry, std::unique_ptr<exec::D
     upstreams.push_back(upstream);
   }
   SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<MaterializedView> view,
-                          MaterializedView::Start(entry, std::move(dataflow), std::move(upstreams), log_, metrics_));
+                          MaterializedView::Start(entry, std::move(dataflow), std::move(upstreams), log_, metrics_,
+                                                  std::move(sink)));
   views_[entry.name] = std::move(view);
   return Status::Ok();
 }
@@ -422,13 +507,22 @@ Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text)
         break;
       }
       case sql::StatementKind::kCreateSink: {
-        // Bind first so that mistakes get their real error; then say what is missing.
-        const sql::SelectStmt* query = static_cast<const sql::CreateSinkStatement&>(*stmt).query.get();
-        if (query != nullptr) {
-          sql::QueryBinder binder(catalog_.get());
-          SLUICE_RETURN_IF_ERROR(binder.Bind(*query).status());
+        const auto& k = static_cast<const sql::CreateSinkStatement&>(*stmt);
+        if (k.if_not_exists && catalog_->Exists(k.name)) {
+          results.push_back(Command("CREATE SINK"));
+          continue;
         }
-        return NotSupported("sinks (they come with exactly-once checkpoints)");
+        SLUICE_RETURN_IF_ERROR(catalog_->CheckNameFree(k.name));
+        CatalogEntry entry;
+        SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<exec::Dataflow> query, PlanSink(k, &entry));
+        SLUICE_ASSIGN_OR_RETURN(entry.id, catalog_->Create(entry));
+        Status started = StartView(entry, std::move(query));
+        if (!started.ok()) {
+          (void)catalog_->Drop(entry.name, ObjectKind::kSink);
+          return started;
+        }
+        results.push_back(Command("CREATE SINK"));
+        break;
       }
       case sql::StatementKind::kDrop: {
         const auto& s = static_cast<const sql::DropStatement&>(*stmt);
@@ -436,7 +530,7 @@ Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text)
         Status dropped = catalog_->Drop(s.name, s.object);
         if (dropped.code() == StatusCode::kNotFound && s.if_exists) dropped = Status::Ok();
         SLUICE_RETURN_IF_ERROR(dropped);
-        if (s.object == ObjectKind::kView) views_.erase(s.name);
+        if (s.object == ObjectKind::kView || s.object == ObjectKind::kSink) views_.erase(s.name);
         results.push_back(Command(fmt::format("DROP {}", KindTag(s.object))));
         break;
       }

@@ -11,6 +11,7 @@
 #include "common/metrics.h"
 #include "common/result.h"
 #include "log/log.h"
+#include "sql/ast.h"
 #include "sql/catalog.h"
 #include "sql/value.h"
 
@@ -71,6 +72,9 @@ class SqlExecutor {
   // dependencies and append_only.
   Result<std::unique_ptr<exec::Dataflow>> PlanView(const sql::SelectStmt& query, const sql::WithOptions& options,
                                                    sql::CatalogEntry* entry);
+  // Validates CREATE SINK and builds its dataflow (which keeps no rows); fills *entry.
+  Result<std::unique_ptr<exec::Dataflow>> PlanSink(const sql::CreateSinkStatement& s, sql::CatalogEntry* entry);
+  // Starts a view's or a sink's maintenance (a sink's topic is created when missing).
   Status StartView(const sql::CatalogEntry& entry, std::unique_ptr<exec::Dataflow> dataflow);
   // Feeds an ad-hoc query the rows of the relations it reads (logs of sources and tables,
   // states of views).

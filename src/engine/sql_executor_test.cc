@@ -129,7 +129,8 @@ TEST_F(SqlExecutorTest, ErrorsAreClear) {
   EXPECT_NE(Fails("CREATE TABLE t (a INT)").message().find("PRIMARY KEY"), std::string::npos);
   EXPECT_NE(Fails("SELECT nope FROM bid").message().find("column \"nope\" does not exist"), std::string::npos);
   EXPECT_TRUE(Ok("SELECT * FROM bid")[0].rows.empty());
-  EXPECT_NE(Fails("CREATE SINK s INTO t AS SELECT auction FROM bid").message().find("not supported yet"),
+  EXPECT_NE(Fails("CREATE SINK s INTO bid AS SELECT auction FROM bid").message().find("a loop"), std::string::npos);
+  EXPECT_NE(Fails("CREATE SINK s INTO t AS SELECT nope FROM bid").message().find("column \"nope\" does not exist"),
             std::string::npos);
   EXPECT_EQ(Fails("DROP SOURCE nope").code(), StatusCode::kNotFound);
   Ok("DROP SOURCE IF EXISTS nope");

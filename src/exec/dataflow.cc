@@ -377,7 +377,7 @@ Result<std::unique_ptr<Dataflow>> Dataflow::Build(const LogicalOperator& plan, c
   if (options.emit_on_window_close) SLUICE_RETURN_IF_ERROR(lowering.PrepareEmitOnWindowClose(*node));
   SLUICE_ASSIGN_OR_RETURN(bool retracts, lowering.Retracts(*node));
   df->append_only_ = !retracts;
-  df->sink_ = std::make_unique<CollectSink>(TypesOf(node->schema));
+  df->sink_ = std::make_unique<CollectSink>(TypesOf(node->schema), options.keep_rows);
   SLUICE_RETURN_IF_ERROR(lowering.Lower(*node, df->sink_.get()));
   df->no_input_entry_ = lowering.no_input_entry;
   return df;

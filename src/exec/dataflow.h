@@ -41,6 +41,7 @@ struct DataflowOptions {
   int64_t now_micros = 0;  // now() of an ad-hoc query (views never contain now())
   bool emit_on_window_close = false;
   int64_t allowed_lateness_us = 3600LL * 1000 * 1000;
+  bool keep_rows = true;  // false: the result is only passed to listeners (sinks)
 };
 
 // A SELECT lowered into push operators: one or more inputs (a join has two) flowing through

@@ -74,7 +74,10 @@ class ChangeListener {
 // listeners.
 class CollectSink final : public Operator {
  public:
-  explicit CollectSink(std::vector<DataType> types) { output_types_ = std::move(types); }
+  // `keep_rows` false: only pass changes on (a sink's pipeline keeps no result).
+  explicit CollectSink(std::vector<DataType> types, bool keep_rows = true) : keep_rows_(keep_rows) {
+    output_types_ = std::move(types);
+  }
   Status Push(const DataChunk& chunk) override;
   Status Flush() override { return Status::Ok(); }
   Status OnWatermark(int64_t watermark_us) override;
@@ -99,6 +102,7 @@ class CollectSink final : public Operator {
   std::string scratch_;
   std::vector<ChangeListener*> listeners_;
   int64_t watermark_ = INT64_MIN;
+  bool keep_rows_ = true;
 };
 
 // Copies `in` (rows, weights, strings) into *out, which takes in's types and capacity.

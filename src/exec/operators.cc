@@ -114,7 +114,7 @@ __int128 Pow10(int n) {
 // ---- CollectSink -----------------------------------------------------------------------------
 
 Status CollectSink::Push(const DataChunk& chunk) {
-  for (size_t row = 0; row < chunk.size(); ++row) {
+  for (size_t row = 0; keep_rows_ && row < chunk.size(); ++row) {
     scratch_.clear();
     for (size_t c = 0; c < chunk.column_count(); ++c) AppendKeyBytes(chunk.column(c), row, &scratch_);
     auto [it, inserted] = index_.try_emplace(scratch_, entries_.size());

@@ -59,8 +59,8 @@ class SqlApiTest(unittest.TestCase):
         self.assertIn('column "pricee" does not exist', err["message"])
         err = self.sql(BID, expect=409)["error"]
         self.assertEqual(err["message"], 'source "bid" already exists')
-        err = self.sql("CREATE SINK s INTO out_topic AS SELECT auction FROM bid", expect=400)["error"]
-        self.assertIn("not supported yet", err["message"])
+        err = self.sql("CREATE SINK s INTO out_topic AS SELECT auction FROM bid GROUP BY auction LIMIT 3", expect=400)["error"]
+        self.assertIn("not supported yet: ORDER BY or LIMIT in a sink", err["message"])
         for bad in [b"not json", b"{}", b'{"sql": 5}']:
             status, _, data = self.server.request("POST", "/v1/sql", bad, {"Content-Type": "application/json"})
             self.assertEqual(status, 400, data)
