@@ -101,7 +101,8 @@ Result<std::unique_ptr<MaterializedView>> MaterializedView::Start(sql::CatalogEn
                                                                   std::unique_ptr<exec::Dataflow> dataflow,
                                                                   std::vector<MaterializedView*> upstreams,
                                                                   log::Log* log, MetricsRegistry* metrics,
-                                                                  std::optional<SinkTarget> sink) {
+                                                                  std::optional<SinkTarget> sink,
+                                                                  DecodeRejectReporter* rejects) {
   auto mv = std::unique_ptr<MaterializedView>(new MaterializedView(std::move(view), std::move(dataflow), log));
   exec::Dataflow* df = mv->dataflow_.get();
   const std::string& name = mv->view_.name;
@@ -126,6 +127,7 @@ Result<std::unique_ptr<MaterializedView>> MaterializedView::Start(sql::CatalogEn
         input.next.push_back(input.topic->partition(PartitionId(p)).Info().start_offset);
       }
       input.reader = std::make_unique<SourceReader>(df, i, input.topic->partition_count(), relation.idle_timeout_ms);
+      input.reader->set_keep_rejects(rejects != nullptr);
       if (late_family != nullptr) input.late_events = late_family->WithLabels({name, relation.name});
       input.late_topic_name = relation.name + std::string(kLateSuffix);
     }
@@ -147,6 +149,7 @@ Result<std::unique_ptr<MaterializedView>> MaterializedView::Start(sql::CatalogEn
             ->AddGauge("sluice_view_watermark_seconds", "A view's input watermark (event time, Unix seconds)", {"view"})
             ->WithLabels({name});
   }
+  mv->rejects_ = rejects;
   if (sink) {
     mv->sink_writer_ = std::make_unique<SinkWriter>(sink->columns);
     mv->sink_ = std::move(sink);
@@ -275,6 +278,13 @@ Result<int64_t> MaterializedView::Round() {
   int64_t watermark = INT64_MIN;
   for (size_t i = 0; i < inputs_.size(); ++i) {
     Input& input = inputs_[i];
+    if (input.reader && rejects_ != nullptr) {
+      std::vector<DecodeReject> rejected = input.reader->TakeRejects();
+      if (!rejected.empty()) {
+        const sql::CatalogEntry& relation = dataflow_->input(i).relation;
+        rejects_->Report(relation.name, relation.topic, std::move(rejected));
+      }
+    }
     if (input.kind != sql::ObjectKind::kSource) continue;
     SLUICE_ASSIGN_OR_RETURN(int64_t w, input.reader->AdvanceWatermark(now_ms));
     watermark = std::max(watermark, w);

@@ -11,6 +11,7 @@
 
 #include "common/metrics.h"
 #include "common/result.h"
+#include "engine/decode_rejects.h"
 #include "engine/source_reader.h"
 #include "exec/dataflow.h"
 #include "log/record_batch.h"
@@ -69,7 +70,8 @@ class MaterializedView {
                                                          std::unique_ptr<exec::Dataflow> dataflow,
                                                          std::vector<MaterializedView*> upstreams, log::Log* log,
                                                          MetricsRegistry* metrics,
-                                                         std::optional<SinkTarget> sink = std::nullopt);
+                                                         std::optional<SinkTarget> sink = std::nullopt,
+                                                         DecodeRejectReporter* rejects = nullptr);
   ~MaterializedView();  // stops the thread and leaves its upstreams
 
   const sql::CatalogEntry& entry() const { return view_; }
@@ -131,6 +133,7 @@ class MaterializedView {
   std::optional<log::EncodedBatch> pending_batch_;  // sinks: a batch whose append failed (retried)
   bool sink_failing_ = false;
   Counter* sink_records_ = nullptr;
+  DecodeRejectReporter* rejects_ = nullptr;
   std::thread thread_;
 };
 

@@ -56,8 +56,14 @@ Result<bool> SourceReader::ReadStep(log::Partition& partition, Offset* next, Off
   while (reader.Next(&record) && record.offset < until) {
     last = record.offset;
     const size_t readable = record.value ? static_cast<size_t>(buffer_end - record.value->data()) : 0;
-    if (!record.value || !decoder_.DecodeInto(*record.value, readable, &chunk_).ok()) {
+    Status decoded = record.value ? decoder_.DecodeInto(*record.value, readable, &chunk_)
+                                  : Status::InvalidArgument("the event has no value");
+    if (!decoded.ok()) {
       ++progress->rejected;
+      if (keep_rejects_) {
+        rejects_.push_back({partition.id(), record.offset, record.timestamp.value(),
+                            record.value ? std::string(*record.value) : std::string(), decoded.message()});
+      }
       continue;
     }
     if (time_column_ >= 0) {

@@ -2,9 +2,11 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
+#include "engine/decode_rejects.h"
 #include "exec/dataflow.h"
 #include "exec/json_decoder.h"
 #include "log/log.h"
@@ -56,7 +58,10 @@ class SourceReader {
   int64_t watermark() const { return watermark_; }
 
   // The late events read since the last call.
-  std::vector<LateEvent> TakeLate() { return std::move(late_); }
+  std::vector<LateEvent> TakeLate() { return std::exchange(late_, {}); }
+  // The events that did not decode since the last call (kept only if `keep_rejects`).
+  std::vector<DecodeReject> TakeRejects() { return std::exchange(rejects_, {}); }
+  void set_keep_rejects(bool keep) { keep_rejects_ = keep; }
 
  private:
   struct PartitionTime {
@@ -75,6 +80,8 @@ class SourceReader {
   int64_t watermark_ = INT64_MIN;
   int64_t started_ms_ = -1;  // the first read or watermark computation
   std::vector<LateEvent> late_;
+  bool keep_rejects_ = false;
+  std::vector<DecodeReject> rejects_;
 };
 
 }  // namespace sluice::engine

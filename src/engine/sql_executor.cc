@@ -213,7 +213,11 @@ StatementResult PlanLines(const std::string& plan) {
 
 SqlExecutor::SqlExecutor(std::unique_ptr<sql::Catalog> catalog, log::Log* log, int32_t default_partitions,
                          MetricsRegistry* metrics)
-    : catalog_(std::move(catalog)), log_(log), default_partitions_(default_partitions), metrics_(metrics) {}
+    : catalog_(std::move(catalog)),
+      log_(log),
+      default_partitions_(default_partitions),
+      metrics_(metrics),
+      rejects_(log, metrics) {}
 
 SqlExecutor::~SqlExecutor() { StopViewsLocked(); }
 
@@ -283,6 +287,9 @@ Result<std::unique_ptr<SqlExecutor>> SqlExecutor::Open(FileSystem* fs, const std
     if (!created.ok()) {
       SLUICE_LOG_ERROR("catalog: cannot restore \"{}\": {}", r.name, created.status().message());
       continue;
+    }
+    if (copy.kind == ObjectKind::kSource || copy.kind == ObjectKind::kTable) {
+      executor->rejects_.Register(copy.name, copy.topic);
     }
     if (query) views.emplace_back(std::move(copy), std::move(query));
     ++restored;
@@ -397,7 +404,7 @@ Status SqlExecutor::StartView(const CatalogEntry& entry, std::unique_ptr<exec::D
   }
   SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<MaterializedView> view,
                           MaterializedView::Start(entry, std::move(dataflow), std::move(upstreams), log_, metrics_,
-                                                  std::move(sink)));
+                                                  std::move(sink), &rejects_));
   views_[entry.name] = std::move(view);
   return Status::Ok();
 }
@@ -485,6 +492,7 @@ Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text)
           Status created = log_->CreateTopic(topic);
           if (!created.ok() && created.code() != StatusCode::kAlreadyExists) return created;
         }
+        rejects_.Register(entry.name, entry.topic);
         SLUICE_RETURN_IF_ERROR(catalog_->Create(std::move(entry)).status());
         results.push_back(Command(tag));
         break;
@@ -531,6 +539,7 @@ Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text)
         if (dropped.code() == StatusCode::kNotFound && s.if_exists) dropped = Status::Ok();
         SLUICE_RETURN_IF_ERROR(dropped);
         if (s.object == ObjectKind::kView || s.object == ObjectKind::kSink) views_.erase(s.name);
+        if (s.object == ObjectKind::kSource || s.object == ObjectKind::kTable) rejects_.Forget(s.name);
         results.push_back(Command(fmt::format("DROP {}", KindTag(s.object))));
         break;
       }

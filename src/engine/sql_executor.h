@@ -10,6 +10,7 @@
 #include "common/file_system.h"
 #include "common/metrics.h"
 #include "common/result.h"
+#include "engine/decode_rejects.h"
 #include "log/log.h"
 #include "sql/ast.h"
 #include "sql/catalog.h"
@@ -86,6 +87,7 @@ class SqlExecutor {
   log::Log* log_;
   int32_t default_partitions_;
   MetricsRegistry* metrics_;
+  DecodeRejectReporter rejects_;  // declared before views_: views report into it
   std::map<std::string, std::unique_ptr<MaterializedView>, std::less<>> views_;
 };
 

@@ -167,9 +167,25 @@ class MaterializedViewTest(unittest.TestCase):
             self.wait_rows(server, q, [[1, 2, 40], [2, 2, 25], [3, 1, 1]])
             _, _, metrics = server.request("GET", "/metrics")
             self.assertIn(b'sluice_view_rows{view="per_auction"} 3', metrics)
+            # An uncastable value: the event goes to bid.dlq with the reason, once.
+            ingest([{"auction": "seven", "price": 1}])
+            deadline = time.time() + 10
+            while time.time() < deadline and server.request("GET", "/v1/topics/bid.dlq")[0] != 200:
+                time.sleep(0.05)
+            while time.time() < deadline and not server.read_all("bid.dlq", 0):
+                time.sleep(0.05)
+            dlq = server.read_all("bid.dlq", 0)
+            self.assertEqual(len(dlq), 1, dlq)
+            self.assertIn("auction", dlq[0]["headers"]["sluice.error"])
+            self.assertEqual(dlq[0]["headers"]["sluice.source"], "bid")
+            self.assertEqual(json.loads(dlq[0]["value"]), {"auction": "seven", "price": 1})
+            _, _, metrics = server.request("GET", "/metrics")
+            self.assertIn(b'sluice_decode_rejected_events_total{source="bid"} 1', metrics)
             self.assertEqual(server.stop(), 0)
             server.start()
             self.wait_rows(server, q, [[1, 2, 40], [2, 2, 25], [3, 1, 1]])
+            time.sleep(0.2)
+            self.assertEqual(len(server.read_all("bid.dlq", 0)), 1)  # not reported again after a restart
             status, _, data = server.request("POST", "/v1/sql", json.dumps({"sql": "DROP SOURCE bid"}), {"Content-Type": "application/json"})
             self.assertEqual(status, 409, data)
             self.assertIn("per_auction depends on it", json.loads(data)["error"]["message"])
