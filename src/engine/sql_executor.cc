@@ -596,6 +596,19 @@ Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text)
         SLUICE_ASSIGN_OR_RETURN(sql::BoundQuery bound, binder.Bind(*query));
         std::string plan = bound.plan->ToString();
         if (bound.emit_on_window_close) plan = "EmitOnWindowClose\n" + plan;
+        // The physical pipeline, lowered exactly as the statement would run it.
+        CatalogEntry scratch;
+        Result<std::unique_ptr<exec::Dataflow>> physical = Status::Internal("unreachable");
+        if (s.statement->kind == sql::StatementKind::kCreateView) {
+          const auto& v = static_cast<const sql::CreateViewStatement&>(*s.statement);
+          physical = PlanView(*v.query, v.options, &scratch);
+        } else if (s.statement->kind == sql::StatementKind::kCreateSink) {
+          physical = PlanSink(static_cast<const sql::CreateSinkStatement&>(*s.statement), &scratch);
+        } else {
+          physical = exec::Dataflow::Build(*bound.plan, exec::DataflowOptions{});
+        }
+        SLUICE_RETURN_IF_ERROR(physical.status());
+        plan += "Physical pipeline:\n" + (*physical)->Explain();
         results.push_back(PlanLines(plan));
         break;
       }

@@ -206,6 +206,11 @@ struct Dataflow::Lowering {
     return Status::Ok();
   }
 
+  // One line of EXPLAIN's physical part, indented by the depth of the node being lowered.
+  void Describe(const std::string& line) {
+    df->explain_ += std::string(2 * (path.size() + 2), ' ') + line + "\n";
+  }
+
   Status Adopt(std::unique_ptr<Operator> op, Operator* downstream) {
     op->set_downstream(downstream);
     df->operators_.push_back(std::move(op));
@@ -221,6 +226,18 @@ struct Dataflow::Lowering {
     if (&node == eowc_scan) in.lateness = eowc_rule;
     if (in.relation.watermark_column >= 0) in.used[static_cast<size_t>(in.relation.watermark_column)] = true;
     in.entry = downstream;
+    size_t decoded = 0;
+    for (bool u : in.used) decoded += u ? 1 : 0;
+    std::string line = fmt::format("{}Scan {} {} (decodes {} of {} columns", in.relation.kind == sql::ObjectKind::kTable ? "Upsert+" : "",
+                                   sql::ObjectKindName(in.relation.kind), in.relation.name, decoded, in.types.size());
+    if (in.relation.kind == sql::ObjectKind::kSource && in.relation.watermark_column >= 0) {
+      line += fmt::format("; watermark {} - {} us; late: {}", in.relation.columns[static_cast<size_t>(in.relation.watermark_column)].name,
+                          in.relation.watermark_delay_us,
+                          in.lateness.kind == LatenessRule::Kind::kWindowClosed
+                              ? std::string("window closed")
+                              : fmt::format("more than {} us behind the watermark", in.lateness.allowed_lateness_us));
+    }
+    Describe(line + ")");
     if (in.relation.kind == sql::ObjectKind::kTable) {
       for (int k : in.relation.primary_key) in.used[static_cast<size_t>(k)] = true;
       auto upsert = std::make_unique<UpsertOperator>(in.types, in.relation.primary_key);
@@ -280,11 +297,35 @@ struct Dataflow::Lowering {
                             HashJoinOperator::Create(std::move(spec), options.now_micros));
     HashJoinOperator* raw = join.get();
     SLUICE_RETURN_IF_ERROR(Adopt(std::move(join), downstream));
+    Describe(fmt::format("HashJoin {} {}", node.join == sql::JoinType::kLeft ? "LEFT" : "INNER",
+                         LookupSide(node) < 0 ? "symmetric (both sides kept)"
+                                              : fmt::format("lookup (table on the {})", LookupSide(node) == 1 ? "right" : "left")));
     path.push_back(&node);
     SLUICE_RETURN_IF_ERROR(Lower(*node.children[0], raw->port(0)));
     SLUICE_RETURN_IF_ERROR(Lower(*node.children[1], raw->port(1)));
     path.pop_back();
     return Status::Ok();
+  }
+
+  std::string PhysicalName(const LogicalOperator& node) {
+    switch (node.kind) {
+      case LogicalKind::kFilter: return "Filter (vectorized)";
+      case LogicalKind::kProject: return "Project (vectorized)";
+      case LogicalKind::kWindow:
+        return node.window == sql::WindowKind::kSession ? "SessionWindow (retracting)"
+               : node.window == sql::WindowKind::kHop   ? "HopWindow"
+                                                        : "TumbleWindow";
+      case LogicalKind::kAggregate: {
+        std::string line = "HashAggregate";
+        if (&node == eowc_aggregate) return line + " (emit on window close)";
+        Result<bool> input = Retracts(*node.children[0]);
+        return line + (input.ok() && *input ? " (retracting input)" : " (insert-only input)");
+      }
+      case LogicalKind::kDistinctOn: return "DistinctOn";
+      case LogicalKind::kRowNumber:
+        return node.limit >= 0 ? fmt::format("TopN keep <= {}", node.limit) : std::string("RowNumber (all ranks)");
+      default: return "?";
+    }
   }
 
   Status Lower(const LogicalOperator& node, Operator* downstream) {
@@ -335,6 +376,7 @@ struct Dataflow::Lowering {
     }
     Operator* raw = built.get();
     SLUICE_RETURN_IF_ERROR(Adopt(std::move(built), downstream));
+    Describe(PhysicalName(node));
     if (node.children.empty()) {
       no_input_entry = raw;  // SELECT without FROM
       return Status::Ok();
@@ -378,6 +420,7 @@ Result<std::unique_ptr<Dataflow>> Dataflow::Build(const LogicalOperator& plan, c
   SLUICE_ASSIGN_OR_RETURN(bool retracts, lowering.Retracts(*node));
   df->append_only_ = !retracts;
   df->sink_ = std::make_unique<CollectSink>(TypesOf(node->schema), options.keep_rows);
+  df->explain_ = options.keep_rows ? "  Collect (result rows)\n" : "  Changes (to the sink's topic)\n";
   SLUICE_RETURN_IF_ERROR(lowering.Lower(*node, df->sink_.get()));
   df->no_input_entry_ = lowering.no_input_entry;
   return df;

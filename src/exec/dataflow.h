@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "common/result.h"
@@ -82,6 +83,8 @@ class Dataflow {
   // True if the output only ever inserts rows (no retractions): EMIT ON WINDOW CLOSE views,
   // filters and projections of sources.
   bool append_only() const { return append_only_; }
+  // The physical pipeline, one operator per line (sink first, inputs last), for EXPLAIN.
+  const std::string& Explain() const { return explain_; }
 
  private:
   Dataflow() = default;
@@ -97,6 +100,7 @@ class Dataflow {
   int64_t now_micros_ = 0;
   bool append_only_ = true;
   Operator* no_input_entry_ = nullptr;  // SELECT without FROM: the bottom operator
+  std::string explain_;
 };
 
 }  // namespace sluice::exec
