@@ -46,6 +46,14 @@ struct TopicsOptions {
 };
 int RunTopics(const TopicsOptions& options);
 
+struct VerifyOptions {
+  std::string view;
+  std::string url = "http://127.0.0.1:8080";
+  int max_rows = 20;  // mismatching rows printed per side
+};
+// `sluice verify VIEW`: the data-parity check; exit 1 on any mismatch.
+int RunVerify(const VerifyOptions& options);
+
 struct BenchIngestOptions {
   std::string fsync = "always";
   int connections = 4;

@@ -127,6 +127,14 @@ int Main(int argc, char** argv) {
   topics->add_option("--retention", topics_options.retention, "Retention, e.g. 7d, 12h, -1 = forever (create)");
   topics->add_option("--key", topics_options.key, "Default partition key field (create)");
 
+  // verify
+  CLI::App* verify = app.add_subcommand("verify", "Recompute a view in batch from the retained log and diff it");
+  VerifyOptions verify_options;
+  verify->add_option("view", verify_options.view, "Materialized view")->required();
+  verify->add_option("--url", verify_options.url, "Server URL (default http://127.0.0.1:8080)");
+  verify->add_option("--max-rows", verify_options.max_rows, "Mismatching rows printed per side (default 20)")
+      ->check(CLI::Range(0, 1000000));
+
   // sql
   CLI::App* sql = app.add_subcommand("sql", "SQL shell against a server (or one statement with -e)");
   SqlShellOptions sql_options;
@@ -203,6 +211,7 @@ int Main(int argc, char** argv) {
   }
   if (topics->parsed()) return RunTopics(topics_options);
   if (sql->parsed()) return RunSqlShell(sql_options);
+  if (verify->parsed()) return RunVerify(verify_options);
   if (bench_ingest->parsed()) {
     ingest_options.pin = !no_pin;
     char self[4096];

@@ -95,6 +95,8 @@ class Engine {
   virtual Result<std::vector<StatementResult>> ExecuteSql(std::string_view sql) = 0;
   // The columns one statement would return, without running it (SqlExecutor::Describe).
   virtual Result<std::vector<ResultColumn>> DescribeSql(std::string_view sql) = 0;
+  // Recomputes a view in batch and compares it with its state (SqlExecutor::Verify).
+  virtual Result<SqlExecutor::VerifyReport> VerifyView(std::string_view view) = 0;
 
   virtual log::Log& log() = 0;
   virtual const EngineOptions& options() const = 0;

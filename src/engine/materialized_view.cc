@@ -92,6 +92,20 @@ class SinkWriter final : public exec::ChangeListener {
   std::vector<Row> rows_;
 };
 
+// Counts the rows a view outputs (inserts and retractions).
+class OutputCounter final : public exec::ChangeListener {
+ public:
+  explicit OutputCounter(Counter* counter) : counter_(counter) {}
+  Status OnChanges(const exec::DataChunk& chunk) override {
+    counter_->Inc(static_cast<double>(chunk.size()));
+    return Status::Ok();
+  }
+  Status OnWatermark(int64_t) override { return Status::Ok(); }
+
+ private:
+  Counter* counter_;
+};
+
 // ---- MaterializedView ------------------------------------------------------------------------
 
 MaterializedView::MaterializedView(sql::CatalogEntry view, std::unique_ptr<exec::Dataflow> dataflow, log::Log* log)
@@ -144,6 +158,14 @@ Result<std::unique_ptr<MaterializedView>> MaterializedView::Start(sql::CatalogEn
     mv->lag_gauge_ =
         metrics->AddGauge("sluice_view_lag_events", "Events in the inputs not yet applied to a view", {"view"})
             ->WithLabels({name});
+    mv->lag_seconds_ =
+        metrics->AddGauge("sluice_view_lag_seconds", "Seconds since a view last caught up with its inputs", {"view"})
+            ->WithLabels({name});
+    mv->output_counter_ = std::make_unique<OutputCounter>(
+        metrics->AddCounter("sluice_view_output_changes_total", "Rows a view output (inserts and retractions)",
+                            {"view"})
+            ->WithLabels({name}));
+    df->sink().AddListener(mv->output_counter_.get());
     mv->watermark_gauge_ =
         metrics
             ->AddGauge("sluice_view_watermark_seconds", "A view's input watermark (event time, Unix seconds)", {"view"})
@@ -211,6 +233,17 @@ Result<std::vector<std::vector<sql::Value>>> MaterializedView::Snapshot() const 
 }
 
 int64_t MaterializedView::Lag() const { return lag_.load(); }
+
+Result<MaterializedView::Cut> MaterializedView::SnapshotWithOffsets() const {
+  std::lock_guard<std::mutex> lock(mu_);  // rounds hold it: this is a round boundary
+  if (!failure_.ok()) {
+    return Status::FailedPrecondition(fmt::format("materialized view \"{}\" stopped: {}", view_.name, failure_.message()));
+  }
+  Cut cut;
+  cut.rows = dataflow_->CurrentRows();
+  for (const Input& input : inputs_) cut.offsets.push_back(input.next);
+  return cut;
+}
 
 void MaterializedView::Run() {
   while (!stop_.load()) {
@@ -321,6 +354,8 @@ Result<int64_t> MaterializedView::Round() {
     rejected_events_->Inc(static_cast<double>(progress.rejected));
     rows_->Set(static_cast<double>(dataflow_->current_row_count()));
     lag_gauge_->Set(static_cast<double>(lag));
+    if (lag == 0 && pending_batch_ == std::nullopt) caught_up_ms_ = now_ms;
+    lag_seconds_->Set(caught_up_ms_ < 0 ? 0.0 : static_cast<double>(now_ms - caught_up_ms_) / 1000.0);
     if (watermark != INT64_MIN) watermark_gauge_->Set(static_cast<double>(watermark) / 1e6);
   }
   return work;

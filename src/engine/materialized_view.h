@@ -46,6 +46,7 @@ struct SinkTarget {
 };
 
 class SinkWriter;
+class OutputCounter;
 
 // A materialized view (or a sink) kept up to date from its inputs by its own thread: sources and tables
 // are read from the log from the start of what is retained (backfill), then at the end
@@ -79,6 +80,14 @@ class MaterializedView {
   Result<std::vector<std::vector<sql::Value>>> Snapshot() const;
   // Events in the inputs not yet applied.
   int64_t Lag() const;
+
+  // The rows together with, per input, the offsets (per partition) they reflect: every event
+  // below them and none at or above. Inputs that are views have no offsets (empty).
+  struct Cut {
+    std::vector<std::vector<sql::Value>> rows;
+    std::vector<std::vector<Offset>> offsets;
+  };
+  Result<Cut> SnapshotWithOffsets() const;
 
   // Views over views: `queue` first receives the current rows (as insertions) and watermark,
   // then every change. The queue must be unsubscribed before it is destroyed.
@@ -127,6 +136,9 @@ class MaterializedView {
   Gauge* rows_ = nullptr;
   Gauge* lag_gauge_ = nullptr;
   Gauge* watermark_gauge_ = nullptr;
+  Gauge* lag_seconds_ = nullptr;
+  int64_t caught_up_ms_ = -1;  // thread-confined: when the lag was last 0
+  std::unique_ptr<OutputCounter> output_counter_;
   std::optional<SinkTarget> sink_;
   std::unique_ptr<SinkWriter> sink_writer_;  // the dataflow's listener; guarded by mu_
   bool replaying_ = false;                   // sinks: rebuilding state below the resume offsets

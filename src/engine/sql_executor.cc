@@ -184,7 +184,8 @@ std::string_view KindTag(ObjectKind kind) {
 // Feeds every retained event of a source's or table's topic (up to the end offsets seen at
 // the start) into input `i` of the dataflow. Events that do not decode (not JSON, uncastable
 // values) are skipped and counted, as the streaming source does.
-Status ScanLog(log::Log* log, exec::Dataflow* dataflow, size_t i, int64_t* skipped) {
+Status ScanLog(log::Log* log, exec::Dataflow* dataflow, size_t i, int64_t* skipped,
+               const std::vector<Offset>* until = nullptr) {
   SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<log::Topic> topic, log->GetTopic(dataflow->input(i).relation.topic));
   SourceReader reader(dataflow, i, topic->partition_count());
   SourceReader::Progress progress;
@@ -192,8 +193,10 @@ Status ScanLog(log::Log* log, exec::Dataflow* dataflow, size_t i, int64_t* skipp
     log::Partition& partition = topic->partition(PartitionId(p));
     const log::PartitionInfo info = partition.Info();
     Offset next = info.start_offset;
+    Offset end = info.end_offset;
+    if (until != nullptr) end = static_cast<size_t>(p) < until->size() ? (*until)[static_cast<size_t>(p)] : Offset(0);
     while (true) {
-      SLUICE_ASSIGN_OR_RETURN(bool moved, reader.ReadStep(partition, &next, info.end_offset, 4 << 20, &progress));
+      SLUICE_ASSIGN_OR_RETURN(bool moved, reader.ReadStep(partition, &next, end, 4 << 20, &progress));
       if (!moved) break;
     }
   }
@@ -407,6 +410,65 @@ Status SqlExecutor::StartView(const CatalogEntry& entry, std::unique_ptr<exec::D
                                                   std::move(sink), &rejects_));
   views_[entry.name] = std::move(view);
   return Status::Ok();
+}
+
+Result<SqlExecutor::VerifyReport> SqlExecutor::Verify(std::string_view name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  SLUICE_ASSIGN_OR_RETURN(CatalogEntry entry, catalog_->Find(name));
+  if (entry.kind != ObjectKind::kView) {
+    return Status::InvalidArgument(fmt::format("\"{}\" is a {}, not a materialized view", name, sql::ObjectKindName(entry.kind)));
+  }
+  auto running = views_.find(entry.name);
+  if (running == views_.end()) return Status::Unavailable(fmt::format("materialized view \"{}\" is not running", name));
+  SLUICE_ASSIGN_OR_RETURN(sql::StatementPtr stmt, sql::ParseOne(entry.sql));
+  const auto& create = static_cast<const sql::CreateViewStatement&>(*stmt);
+  if (create.query->emit_on_window_close) {
+    return NotSupported("verifying an EMIT ON WINDOW CLOSE view (its rows depend on when windows closed)");
+  }
+  sql::QueryBinder binder(catalog_.get());
+  SLUICE_ASSIGN_OR_RETURN(sql::BoundQuery bound, binder.Bind(*create.query));
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<exec::Dataflow> batch, exec::Dataflow::Build(*bound.plan, exec::DataflowOptions{}));
+  for (size_t i = 0; i < batch->input_count(); ++i) {
+    if (batch->input(i).relation.kind == ObjectKind::kView) return NotSupported("verifying a view over a view");
+  }
+  SLUICE_ASSIGN_OR_RETURN(MaterializedView::Cut cut, running->second->SnapshotWithOffsets());
+  // Tables first (flushed), then sources, each up to the view's offsets.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (size_t i = 0; i < batch->input_count(); ++i) {
+      const bool table = batch->input(i).relation.kind == ObjectKind::kTable;
+      if (table != (pass == 0)) continue;
+      int64_t skipped = 0;
+      SLUICE_RETURN_IF_ERROR(ScanLog(log_, batch.get(), i, &skipped, i < cut.offsets.size() ? &cut.offsets[i] : nullptr));
+      if (table) SLUICE_RETURN_IF_ERROR(batch->FlushInput(i));
+    }
+  }
+  SLUICE_ASSIGN_OR_RETURN(std::vector<std::vector<Value>> batch_rows, batch->Finish());
+  VerifyReport report;
+  for (const sql::ColumnSchema& c : bound.plan->schema) report.columns.push_back({c.name, c.type});
+  report.view_rows = static_cast<int64_t>(cut.rows.size());
+  report.batch_rows = static_cast<int64_t>(batch_rows.size());
+  // Multiset difference by the rows' text (values of one column share a type).
+  auto key = [](const std::vector<Value>& row) {
+    std::string k;
+    for (const Value& v : row) k += (v.is_null() ? std::string("\x01N") : "\x02" + v.ToString()) + '\x00';
+    return k;
+  };
+  std::map<std::string, std::pair<int64_t, const std::vector<Value>*>> counts;
+  for (const auto& row : cut.rows) {
+    auto& c = counts[key(row)];
+    ++c.first;
+    c.second = &row;
+  }
+  for (const auto& row : batch_rows) {
+    auto& c = counts[key(row)];
+    --c.first;
+    c.second = &row;
+  }
+  for (const auto& [k, c] : counts) {
+    for (int64_t n = 0; n < c.first; ++n) report.only_in_view.push_back(*c.second);
+    for (int64_t n = 0; n < -c.first; ++n) report.only_in_batch.push_back(*c.second);
+  }
+  return report;
 }
 
 Status SqlExecutor::FeedInputs(exec::Dataflow* dataflow) {

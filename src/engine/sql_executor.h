@@ -62,6 +62,17 @@ class SqlExecutor {
 
   const sql::Catalog& catalog() const { return *catalog_; }
 
+  // `sluice verify`: recomputes a view in batch from the retained log, up to exactly the
+  // offsets its state reflects, and compares the two as multisets of rows.
+  struct VerifyReport {
+    std::vector<ResultColumn> columns;
+    int64_t view_rows = 0;
+    int64_t batch_rows = 0;
+    std::vector<std::vector<sql::Value>> only_in_view;   // with repeats
+    std::vector<std::vector<sql::Value>> only_in_batch;
+  };
+  Result<VerifyReport> Verify(std::string_view view);
+
   // Stops every materialized view's maintenance thread (before the log closes). Idempotent.
   void StopViews();
 

@@ -151,6 +151,8 @@ std::string_view Router::RouteTemplate(Route route) {
       return "/v1/topics/{topic}/events";
     case Route::kSql:
       return "/v1/sql";
+    case Route::kViewVerify:
+      return "/v1/views/{view}/verify";
     case Route::kUnmatched:
       break;
   }
@@ -181,6 +183,7 @@ Router::Route Router::Match(const RequestTarget& target) {
     return Route::kUnmatched;
   }
   if (s.size() == 2 && s[0] == "v1" && s[1] == "sql") return Route::kSql;
+  if (s.size() == 4 && s[0] == "v1" && s[1] == "views" && s[3] == "verify") return Route::kViewVerify;
   if (s[0] != "v1" || s[1] != "topics") return Route::kUnmatched;
   if (s.size() == 2) return Route::kTopics;
   if (s.size() == 3) return Route::kTopic;
@@ -256,6 +259,9 @@ void Router::Dispatch(Route route, const RequestTarget& target, HttpRequest requ
       break;
     case Route::kSql:
       if (post) return reply(ExecuteSql(request.body));
+      break;
+    case Route::kViewVerify:
+      if (get) return reply(VerifyView(target.segments[2]));
       break;
   }
   HttpResponse response =
@@ -445,6 +451,36 @@ HttpResponse Router::ListTopics() {
   for (const log::TopicInfo& info : topics) WriteTopic(json, info);
   json.EndArray().EndObject();
   return JsonResponse(200, std::move(body));
+}
+
+HttpResponse Router::VerifyView(const std::string& view) {
+  Result<engine::SqlExecutor::VerifyReport> report = engine_->VerifyView(view);
+  if (!report.ok()) return ErrorResponse(report.status());
+  std::string out;
+  JsonWriter json(&out);
+  auto rows = [&](const std::vector<std::vector<sql::Value>>& list) {
+    json.BeginArray();
+    for (const auto& row : list) {
+      json.BeginArray();
+      for (const sql::Value& v : row) sql::WriteJsonValue(json, v);
+      json.EndArray();
+    }
+    json.EndArray();
+  };
+  json.BeginObject();
+  json.Key("view").String(view);
+  json.Key("ok").Bool(report->only_in_view.empty() && report->only_in_batch.empty());
+  json.Key("columns").BeginArray();
+  for (const auto& c : report->columns) json.String(c.name);
+  json.EndArray();
+  json.Key("view_rows").Int(report->view_rows);
+  json.Key("batch_rows").Int(report->batch_rows);
+  json.Key("only_in_view");
+  rows(report->only_in_view);
+  json.Key("only_in_batch");
+  rows(report->only_in_batch);
+  json.EndObject();
+  return JsonResponse(200, std::move(out));
 }
 
 HttpResponse Router::ExecuteSql(std::string_view body) {

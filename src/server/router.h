@@ -61,6 +61,7 @@ class Router {
     kTopic,
     kTopicEvents,
     kSql,
+    kViewVerify,
     kUnmatched,
   };
   static std::string_view RouteTemplate(Route route);
@@ -72,6 +73,7 @@ class Router {
               ReplyFn reply);
   HttpResponse ReadEvents(const std::string& topic, const RequestTarget& target);
   HttpResponse ExecuteSql(std::string_view body);
+  HttpResponse VerifyView(const std::string& view);
   HttpResponse ListTopics();
   HttpResponse CreateTopic(std::string_view body);
   HttpResponse DescribeTopic(const std::string& topic, unsigned status = 200);

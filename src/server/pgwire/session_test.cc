@@ -42,6 +42,9 @@ class FakeEngine final : public engine::Engine {
     }
     return std::vector<engine::ResultColumn>{};
   }
+  Result<engine::SqlExecutor::VerifyReport> VerifyView(std::string_view) override {
+    return Status::FailedPrecondition("not used by the session");
+  }
   log::Log& log() override { std::abort(); }
   const engine::EngineOptions& options() const override { return options_; }
   bool ready() const override { return true; }
