@@ -155,17 +155,30 @@ int RunDemo(ServerConfig config, const DemoOptions& demo) {
   if (auto admin = HttpClient::Create(url); admin.ok()) {
     static constexpr const char* kDemoSql =
         "CREATE SOURCE IF NOT EXISTS clicks (event_id VARCHAR, user_id BIGINT, page VARCHAR, action VARCHAR, "
-        "country VARCHAR, device VARCHAR, ts TIMESTAMP, source_ts BIGINT) WITH (topic = 'clicks');"
+        "country VARCHAR, device VARCHAR, ts TIMESTAMP, source_ts BIGINT, "
+        "WATERMARK FOR ts AS ts - INTERVAL '5' SECOND) WITH (topic = 'clicks');"
         "CREATE SOURCE IF NOT EXISTS transactions (txn_id VARCHAR, account_id BIGINT, merchant_id BIGINT, "
-        "category VARCHAR, amount DECIMAL(12,2), currency VARCHAR, country VARCHAR, ts TIMESTAMP) "
-        "WITH (topic = 'transactions');"
+        "category VARCHAR, amount DECIMAL(12,2), currency VARCHAR, country VARCHAR, card_present BOOLEAN, "
+        "ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '5' SECOND) WITH (topic = 'transactions');"
         "CREATE MATERIALIZED VIEW IF NOT EXISTS revenue_per_country_minute AS SELECT country, window_start, "
         "count(*) AS orders, sum(amount) AS revenue FROM TUMBLE(transactions, ts, INTERVAL '1' MINUTE) "
         "GROUP BY country, window_start;"
         "CREATE MATERIALIZED VIEW IF NOT EXISTS page_views AS SELECT page, count(*) AS views, "
         "count(DISTINCT user_id) AS users FROM clicks WHERE action = 'view' GROUP BY page;"
         "CREATE MATERIALIZED VIEW IF NOT EXISTS big_spenders AS SELECT account_id, count(*) AS txns, "
-        "sum(amount) AS spent FROM transactions WHERE amount > 500 GROUP BY account_id";
+        "sum(amount) AS spent FROM transactions WHERE amount > 500 GROUP BY account_id;"
+        // Top pages of the last 10 minutes (a 1-minute hop), ranked per window.
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS top_pages_10m AS SELECT window_end, page, views, rn FROM ("
+        "SELECT window_end, page, views, ROW_NUMBER() OVER (PARTITION BY window_end ORDER BY views DESC, page) AS rn "
+        "FROM (SELECT window_end, page, count(*) AS views FROM HOP(clicks, ts, INTERVAL '1' MINUTE, "
+        "INTERVAL '10' MINUTE) GROUP BY window_end, page) w) r WHERE rn <= 5;"
+        // A suspicious-activity rule: several card-not-present payments by one account in a minute,
+        // reported once per closed minute.
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS suspicious_accounts AS SELECT account_id, window_start, "
+        "count(*) AS payments, sum(amount) AS total FROM TUMBLE(transactions, ts, INTERVAL '1' MINUTE) "
+        "WHERE NOT card_present GROUP BY account_id, window_start HAVING count(*) >= 3 EMIT ON WINDOW CLOSE;"
+        "CREATE SINK IF NOT EXISTS large_payments INTO large_payments AS SELECT txn_id, account_id, amount, "
+        "country, ts FROM transactions WHERE amount > 5000";
     std::string body = "{\"sql\":\"";
     for (const char* c = kDemoSql; *c; ++c) body += *c == '"' ? std::string("\\\"") : std::string(1, *c);
     body += "\"}";
