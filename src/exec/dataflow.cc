@@ -426,6 +426,39 @@ Result<std::unique_ptr<Dataflow>> Dataflow::Build(const LogicalOperator& plan, c
   return df;
 }
 
+Status Dataflow::Snapshot(std::string* out) const {
+  sql::StateWriter writer(out);
+  writer.U64(operators_.size());
+  for (const auto& op : operators_) {
+    std::string section;
+    sql::StateWriter section_writer(&section);
+    SLUICE_RETURN_IF_ERROR(op->Snapshot(&section_writer));
+    writer.Bytes(section);
+  }
+  std::string section;
+  sql::StateWriter sink_writer(&section);
+  SLUICE_RETURN_IF_ERROR(sink_->Snapshot(&sink_writer));
+  writer.Bytes(section);
+  return Status::Ok();
+}
+
+Status Dataflow::Restore(std::string_view in) {
+  sql::StateReader reader(in);
+  SLUICE_ASSIGN_OR_RETURN(uint64_t n, reader.U64());
+  if (n != operators_.size()) return Status::Corruption("the state was written by a different plan");
+  for (const auto& op : operators_) {
+    SLUICE_ASSIGN_OR_RETURN(std::string section, reader.Bytes());
+    sql::StateReader section_reader(section);
+    SLUICE_RETURN_IF_ERROR(op->Restore(&section_reader));
+    if (!section_reader.done()) return Status::Corruption("operator state has trailing bytes");
+  }
+  SLUICE_ASSIGN_OR_RETURN(std::string section, reader.Bytes());
+  sql::StateReader sink_reader(section);
+  SLUICE_RETURN_IF_ERROR(sink_->Restore(&sink_reader));
+  if (!sink_reader.done() || !reader.done()) return Status::Corruption("dataflow state has trailing bytes");
+  return Status::Ok();
+}
+
 Status Dataflow::FlushChanges() {
   for (size_t i = 0; i < inputs_.size(); ++i) SLUICE_RETURN_IF_ERROR(FlushInput(i));
   if (no_input_entry_ != nullptr) SLUICE_RETURN_IF_ERROR(no_input_entry_->Flush());

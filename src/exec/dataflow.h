@@ -83,6 +83,12 @@ class Dataflow {
   // True if the output only ever inserts rows (no retractions): EMIT ON WINDOW CLOSE views,
   // filters and projections of sources.
   bool append_only() const { return append_only_; }
+  // Checkpoints: every operator's state, in lowering order, then the result's. Call at a flush
+  // boundary (after FlushChanges). Restore reads it into a freshly built dataflow of the same
+  // plan. kFailedPrecondition if an operator cannot be checkpointed yet.
+  Status Snapshot(std::string* out) const;
+  Status Restore(std::string_view in);
+
   // The physical pipeline, one operator per line (sink first, inputs last), for EXPLAIN.
   const std::string& Explain() const { return explain_; }
 

@@ -186,6 +186,48 @@ Status HashJoinOperator::EmitCandidates() {
 
 Status HashJoinOperator::FlushSide(int) { return Operator::Flush(); }
 
+Status HashJoinOperator::Snapshot(sql::StateWriter* out) const {
+  for (int side = 0; side < 2; ++side) {
+    out->I64(watermark_[side]);
+    out->U64(state_[side].size());
+    for (const auto& [key, bucket] : state_[side]) {
+      out->Bytes(key);
+      out->U64(bucket.size());
+      for (const StoredRow& row : bucket) {
+        out->Bytes(row.row_key);
+        out->Row(row.values);
+        out->I64(row.count);
+      }
+    }
+  }
+  out->I64(forwarded_watermark_);
+  return Status::Ok();
+}
+
+Status HashJoinOperator::Restore(sql::StateReader* in) {
+  for (int side = 0; side < 2; ++side) {
+    SLUICE_ASSIGN_OR_RETURN(watermark_[side], in->I64());
+    SLUICE_ASSIGN_OR_RETURN(uint64_t keys, in->Count());
+    state_[side].clear();
+    stored_rows_[side] = 0;
+    for (uint64_t k = 0; k < keys; ++k) {
+      SLUICE_ASSIGN_OR_RETURN(std::string key, in->Bytes());
+      SLUICE_ASSIGN_OR_RETURN(uint64_t rows, in->Count());
+      Bucket& bucket = state_[side][key];
+      for (uint64_t r = 0; r < rows; ++r) {
+        StoredRow row;
+        SLUICE_ASSIGN_OR_RETURN(row.row_key, in->Bytes());
+        SLUICE_ASSIGN_OR_RETURN(row.values, in->Row());
+        SLUICE_ASSIGN_OR_RETURN(row.count, in->I64());
+        bucket.push_back(std::move(row));
+        ++stored_rows_[side];
+      }
+    }
+  }
+  SLUICE_ASSIGN_OR_RETURN(forwarded_watermark_, in->I64());
+  return Status::Ok();
+}
+
 Status HashJoinOperator::WatermarkSide(int side, int64_t watermark_us) {
   watermark_[side] = std::max(watermark_[side], watermark_us);
   const int64_t out = spec_.lookup_side < 0 ? std::min(watermark_[0], watermark_[1])

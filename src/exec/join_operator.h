@@ -54,6 +54,9 @@ class HashJoinOperator final : public Operator {
 
   size_t stored_rows(int side) const { return stored_rows_[side]; }
 
+  Status Snapshot(sql::StateWriter* out) const override;
+  Status Restore(sql::StateReader* in) override;
+
  private:
   class Port;
   struct StoredRow {

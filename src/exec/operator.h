@@ -9,6 +9,7 @@
 #include "common/result.h"
 #include "exec/vector.h"
 #include "sql/catalog.h"
+#include "sql/value_codec.h"
 #include "sql/value.h"
 
 namespace sluice::exec {
@@ -35,6 +36,11 @@ class Operator {
   virtual Status OnWatermark(int64_t watermark_us) {
     return downstream_ ? downstream_->OnWatermark(watermark_us) : Status::Ok();
   }
+
+  // Checkpoints (docs/checkpointing.md): writes the operator's state; Restore reads it into a
+  // freshly built operator of the same plan. Stateless operators write nothing.
+  virtual Status Snapshot(sql::StateWriter* out) const { return Status::Ok(); }
+  virtual Status Restore(sql::StateReader* in) { return Status::Ok(); }
 
   void set_downstream(Operator* downstream) { downstream_ = downstream; }
   const std::vector<DataType>& output_types() const { return output_types_; }
@@ -81,6 +87,8 @@ class CollectSink final : public Operator {
   Status Push(const DataChunk& chunk) override;
   Status Flush() override { return Status::Ok(); }
   Status OnWatermark(int64_t watermark_us) override;
+  Status Snapshot(sql::StateWriter* out) const override;
+  Status Restore(sql::StateReader* in) override;
 
   void AddListener(ChangeListener* listener) { listeners_.push_back(listener); }
   void RemoveListener(ChangeListener* listener);

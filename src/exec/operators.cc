@@ -147,6 +147,37 @@ Status CollectSink::OnWatermark(int64_t watermark_us) {
   return Status::Ok();
 }
 
+Status CollectSink::Snapshot(sql::StateWriter* out) const {
+  out->I64(watermark_);
+  out->U64(keep_rows_ ? entries_.size() : 0);
+  if (!keep_rows_) return Status::Ok();
+  for (const Entry& e : entries_) {
+    out->Row(e.values);
+    out->I64(e.weight);
+  }
+  return Status::Ok();
+}
+
+Status CollectSink::Restore(sql::StateReader* in) {
+  SLUICE_ASSIGN_OR_RETURN(watermark_, in->I64());
+  SLUICE_ASSIGN_OR_RETURN(uint64_t n, in->Count());
+  entries_.clear();
+  index_.clear();
+  for (uint64_t i = 0; i < n; ++i) {
+    Entry e;
+    SLUICE_ASSIGN_OR_RETURN(e.values, in->Row());
+    SLUICE_ASSIGN_OR_RETURN(e.weight, in->I64());
+    if (e.values.size() != output_types_.size()) return Status::Corruption("collect sink state has the wrong width");
+    // The key bytes are those AppendKeyBytes gives for the row's vectors.
+    DataChunk one(output_types_, 1);
+    for (size_t c = 0; c < e.values.size(); ++c) SetValue(&one.column(c), 0, e.values[c], &one.arena());
+    for (size_t c = 0; c < e.values.size(); ++c) AppendKeyBytes(one.column(c), 0, &e.key);
+    index_[e.key] = entries_.size();
+    entries_.push_back(std::move(e));
+  }
+  return Status::Ok();
+}
+
 void CollectSink::RemoveListener(ChangeListener* listener) {
   listeners_.erase(std::remove(listeners_.begin(), listeners_.end(), listener), listeners_.end());
 }
@@ -652,6 +683,22 @@ Result<std::unique_ptr<DistinctOnOperator>> DistinctOnOperator::Create(const std
   return op;
 }
 
+Status DistinctOnOperator::Snapshot(sql::StateWriter* out) const {
+  out->U64(seen_.size());
+  for (const auto& [key, unused] : seen_) out->Bytes(key);
+  return Status::Ok();
+}
+
+Status DistinctOnOperator::Restore(sql::StateReader* in) {
+  SLUICE_ASSIGN_OR_RETURN(uint64_t n, in->Count());
+  seen_.clear();
+  for (uint64_t i = 0; i < n; ++i) {
+    SLUICE_ASSIGN_OR_RETURN(std::string key, in->Bytes());
+    seen_.emplace(std::move(key), true);
+  }
+  return Status::Ok();
+}
+
 Status DistinctOnOperator::Push(const DataChunk& chunk) {
   if (!chunk.weights().empty()) {
     for (int8_t w : chunk.weights()) {
@@ -706,6 +753,32 @@ Status UpsertOperator::Push(const DataChunk& chunk) {
       dirty_.push_back(key_);
     }
   }
+  return Status::Ok();
+}
+
+Status UpsertOperator::Snapshot(sql::StateWriter* out) const {
+  if (!dirty_.empty()) return Status::Internal("upsert snapshot between flushes");
+  out->U64(rows_.size());
+  for (const auto& [key, row] : rows_) {
+    out->Bytes(key);
+    out->Row(row.current);
+  }
+  out->I64(null_key_rows_);
+  return Status::Ok();
+}
+
+Status UpsertOperator::Restore(sql::StateReader* in) {
+  SLUICE_ASSIGN_OR_RETURN(uint64_t n, in->Count());
+  rows_.clear();
+  dirty_.clear();
+  for (uint64_t i = 0; i < n; ++i) {
+    SLUICE_ASSIGN_OR_RETURN(std::string key, in->Bytes());
+    Row& r = rows_[key];
+    SLUICE_ASSIGN_OR_RETURN(r.current, in->Row());
+    r.emitted = r.current;  // at a flush boundary what is current was emitted
+    r.has_emitted = true;
+  }
+  SLUICE_ASSIGN_OR_RETURN(null_key_rows_, in->I64());
   return Status::Ok();
 }
 

@@ -83,6 +83,9 @@ class AggregateOperator final : public Operator {
   Status Push(const DataChunk& chunk) override;
   Status Flush() override;
   Status OnWatermark(int64_t watermark_us) override;
+  Status Snapshot(sql::StateWriter*) const override {
+    return Status::FailedPrecondition("not supported yet: checkpointing aggregate state");
+  }
 
   size_t group_count() const { return groups_.size(); }
 
@@ -118,6 +121,8 @@ class DistinctOnOperator final : public Operator {
   static Result<std::unique_ptr<DistinctOnOperator>> Create(const std::vector<sql::BoundExprPtr>& keys,
                                                             std::vector<DataType> types, int64_t now_micros);
   Status Push(const DataChunk& chunk) override;
+  Status Snapshot(sql::StateWriter* out) const override;
+  Status Restore(sql::StateReader* in) override;
 
  private:
   std::vector<std::unique_ptr<ExpressionExecutor>> keys_;
@@ -136,6 +141,9 @@ class UpsertOperator final : public Operator {
   UpsertOperator(std::vector<DataType> types, std::vector<int> key_columns);
   Status Push(const DataChunk& chunk) override;
   Status Flush() override;
+  // REQUIRES (both): at a flush boundary (no dirty keys).
+  Status Snapshot(sql::StateWriter* out) const override;
+  Status Restore(sql::StateReader* in) override;
 
   size_t key_count() const { return rows_.size(); }
   int64_t null_key_rows() const { return null_key_rows_; }

@@ -45,6 +45,9 @@ class SessionWindowOperator final : public Operator {
 
   Status Push(const DataChunk& chunk) override;
   Status Flush() override;
+  Status Snapshot(sql::StateWriter*) const override {
+    return Status::FailedPrecondition("not supported yet: checkpointing SESSION window state");
+  }
 
   size_t partition_count() const { return partitions_.size(); }
   size_t row_count() const { return live_rows_; }

@@ -81,6 +81,53 @@ Status TopNOperator::Push(const DataChunk& chunk) {
   return Status::Ok();
 }
 
+Status TopNOperator::Snapshot(sql::StateWriter* out) const {
+  if (!dirty_.empty()) return Status::Internal("top-N snapshot between flushes");
+  out->U64(partitions_.size());
+  for (const auto& [key, partition] : partitions_) {
+    out->Bytes(key);
+    out->U64(partition->rows.size());
+    for (const auto& [sort_key, stored] : partition->rows) {
+      out->Row(sort_key.keys);
+      out->Bytes(sort_key.row);
+      out->Row(stored.values);
+      out->I64(stored.count);
+    }
+    out->U64(partition->shown.size());
+    for (const auto& row : partition->shown) out->Row(row);
+  }
+  return Status::Ok();
+}
+
+Status TopNOperator::Restore(sql::StateReader* in) {
+  SLUICE_ASSIGN_OR_RETURN(uint64_t n, in->Count());
+  partitions_.clear();
+  dirty_.clear();
+  for (uint64_t p = 0; p < n; ++p) {
+    SLUICE_ASSIGN_OR_RETURN(std::string key, in->Bytes());
+    auto partition = std::make_unique<Partition>(KeyLess{&order_});
+    partition->key = key;
+    SLUICE_ASSIGN_OR_RETURN(uint64_t rows, in->Count());
+    for (uint64_t r = 0; r < rows; ++r) {
+      SortKey sort_key;
+      SLUICE_ASSIGN_OR_RETURN(sort_key.keys, in->Row());
+      if (sort_key.keys.size() != order_.size()) return Status::Corruption("top-N state has the wrong ORDER BY width");
+      SLUICE_ASSIGN_OR_RETURN(sort_key.row, in->Bytes());
+      Stored stored;
+      SLUICE_ASSIGN_OR_RETURN(stored.values, in->Row());
+      SLUICE_ASSIGN_OR_RETURN(stored.count, in->I64());
+      partition->rows.emplace(std::move(sort_key), std::move(stored));
+    }
+    SLUICE_ASSIGN_OR_RETURN(uint64_t shown, in->Count());
+    for (uint64_t r = 0; r < shown; ++r) {
+      SLUICE_ASSIGN_OR_RETURN(std::vector<sql::Value> row, in->Row());
+      partition->shown.push_back(std::move(row));
+    }
+    partitions_.emplace(std::move(key), std::move(partition));
+  }
+  return Status::Ok();
+}
+
 Status TopNOperator::Flush() {
   out_.Reset();
   auto add = [&](const std::vector<sql::Value>& values, int64_t rank, int8_t weight) -> Status {

@@ -32,6 +32,10 @@ class TopNOperator final : public Operator {
 
   size_t partition_count() const { return partitions_.size(); }
 
+  // REQUIRES (both): at a flush boundary.
+  Status Snapshot(sql::StateWriter* out) const override;
+  Status Restore(sql::StateReader* in) override;
+
  private:
   struct SortKey {
     std::vector<sql::Value> keys;  // ORDER BY values

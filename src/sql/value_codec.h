@@ -1,0 +1,47 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "sql/value.h"
+
+namespace sluice::sql {
+
+// The byte encoding of operator state in checkpoints (docs/checkpointing.md): varints for
+// integers, length-prefixed bytes, and values as a type (id, precision, scale) plus a null flag
+// plus the value's physical representation.
+class StateWriter {
+ public:
+  explicit StateWriter(std::string* out) : out_(out) {}
+  void U64(uint64_t v);
+  void I64(int64_t v) { U64((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63)); }
+  void Bytes(std::string_view b);
+  void Val(const Value& v);
+  void Row(const std::vector<Value>& row);
+
+ private:
+  std::string* out_;
+};
+
+// Reads what StateWriter wrote; every read is bounds-checked and a malformed or truncated input
+// is kCorruption, never a crash.
+class StateReader {
+ public:
+  explicit StateReader(std::string_view in) : in_(in) {}
+  Result<uint64_t> U64();
+  Result<int64_t> I64();
+  Result<std::string> Bytes();
+  Result<Value> Val();
+  Result<std::vector<Value>> Row();
+  // A count of items that follow, each at least one byte: refuses counts the input cannot hold.
+  Result<uint64_t> Count();
+  bool done() const { return in_.empty(); }
+
+ private:
+  std::string_view in_;
+};
+
+}  // namespace sluice::sql
