@@ -53,9 +53,10 @@ int RunVerify(const VerifyOptions& o) {
   }
   bool ok = false;
   int64_t view_rows = 0, batch_rows = 0;
-  (void)report["ok"].get(ok);
-  (void)report["view_rows"].get(view_rows);
-  (void)report["batch_rows"].get(batch_rows);
+  if (report["ok"].get(ok) || report["view_rows"].get(view_rows) || report["batch_rows"].get(batch_rows)) {
+    fmt::print(stderr, "sluice verify: the server's answer lacks ok/view_rows/batch_rows\n");
+    return kExitRuntimeError;
+  }
   if (ok) {
     fmt::print("view {}: OK — {} rows, equal to the batch recomputation from the retained log\n", o.view, view_rows);
     return kExitOk;

@@ -29,6 +29,8 @@ struct EngineOptions {
   // acknowledged again without appending twice. Survives restarts (rebuilt from the log).
   int64_t idempotency_window_ms = 10 * 60 * 1000;
   size_t max_event_bytes = 1 << 20;  // one event (one JSON object) at most
+  // Views and sinks checkpoint their state under <data_dir>/checkpoints this often.
+  int64_t checkpoint_interval_ms = 1000;
 };
 
 enum class BodyFormat : uint8_t {

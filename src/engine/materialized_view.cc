@@ -7,6 +7,7 @@
 #include <future>
 
 #include "common/json_writer.h"
+#include "engine/checkpoint_store.h"
 #include "common/logging.h"
 #include "exec/vector_value.h"
 #include "log/record_batch.h"
@@ -116,7 +117,8 @@ Result<std::unique_ptr<MaterializedView>> MaterializedView::Start(sql::CatalogEn
                                                                   std::vector<MaterializedView*> upstreams,
                                                                   log::Log* log, MetricsRegistry* metrics,
                                                                   std::optional<SinkTarget> sink,
-                                                                  DecodeRejectReporter* rejects) {
+                                                                  DecodeRejectReporter* rejects,
+                                                                  std::optional<CheckpointOptions> checkpoints) {
   auto mv = std::unique_ptr<MaterializedView>(new MaterializedView(std::move(view), std::move(dataflow), log));
   exec::Dataflow* df = mv->dataflow_.get();
   const std::string& name = mv->view_.name;
@@ -182,6 +184,28 @@ Result<std::unique_ptr<MaterializedView>> MaterializedView::Start(sql::CatalogEn
           metrics->AddCounter("sluice_sink_records_total", "Records a sink wrote to its topic", {"sink"})
               ->WithLabels({name});
     }
+  }
+  // Checkpoints: dataflows that read only the log (a view over views is rebuilt from its
+  // upstreams' restored state instead).
+  bool log_only = true;
+  for (const Input& input : mv->inputs_) log_only = log_only && input.upstream == nullptr;
+  if (checkpoints && checkpoints->fs != nullptr && log_only) {
+    mv->checkpoint_options_ = checkpoints;
+    mv->checkpoints_ = std::make_unique<CheckpointStore>(checkpoints->fs, checkpoints->dir, checkpoints->keep);
+    if (metrics != nullptr) {
+      mv->checkpoint_seconds_ =
+          metrics->AddGauge("sluice_view_checkpoint_seconds", "How long a view's last checkpoint took", {"view"})
+              ->WithLabels({name});
+      mv->checkpoint_bytes_ =
+          metrics->AddGauge("sluice_view_checkpoint_bytes", "Size of a view's last checkpoint file", {"view"})
+              ->WithLabels({name});
+      mv->checkpoint_time_ =
+          metrics->AddGauge("sluice_view_last_checkpoint_timestamp_seconds",
+                            "When a view last checkpointed (Unix seconds; its age is time() minus this)", {"view"})
+              ->WithLabels({name});
+    }
+    SLUICE_ASSIGN_OR_RETURN(bool restored, mv->RestoreCheckpoint());
+    (void)restored;
   }
   // Subscribe last: from here on the upstreams call into our queues.
   for (Input& input : mv->inputs_) {
@@ -330,6 +354,8 @@ Result<int64_t> MaterializedView::Round() {
   const int64_t work = progress.applied + progress.rejected + progress.late + changes;
   if (work > 0 || watermark > last_watermark_) SLUICE_RETURN_IF_ERROR(dataflow_->FlushChanges());
   last_watermark_ = std::max(last_watermark_, watermark);
+  work_since_checkpoint_ += work;
+  if (checkpoints_ && !replaying_) MaybeCheckpoint(now_ms);
   if (sink_writer_) {
     if (replaying_) {
       // Rebuilding state: these changes were written before the restart.
@@ -359,6 +385,100 @@ Result<int64_t> MaterializedView::Round() {
     if (watermark != INT64_MIN) watermark_gauge_->Set(static_cast<double>(watermark) / 1e6);
   }
   return work;
+}
+
+namespace {
+constexpr uint64_t kCheckpointPayloadVersion = 1;
+}  // namespace
+
+Result<bool> MaterializedView::RestoreCheckpoint() {
+  std::vector<std::string> skipped;
+  SLUICE_ASSIGN_OR_RETURN(std::optional<CheckpointStore::Checkpoint> c, checkpoints_->LoadNewest(&skipped));
+  for (const std::string& name : skipped) {
+    SLUICE_LOG_WARN("{} {}: checkpoint {} does not verify; using the one before", sql::ObjectKindName(view_.kind),
+                    view_.name, name);
+  }
+  if (!c) return false;
+  checkpoint_seq_ = c->seq;
+  if (c->fingerprint != checkpoint_options_->fingerprint) {
+    SLUICE_LOG_INFO("{} {}: its checkpoint is of another plan; rebuilding from the log", sql::ObjectKindName(view_.kind),
+                    view_.name);
+    return false;
+  }
+  sql::StateReader in(c->payload);
+  SLUICE_ASSIGN_OR_RETURN(uint64_t version, in.U64());
+  if (version != kCheckpointPayloadVersion) return Status::Corruption("unknown checkpoint payload version");
+  SLUICE_ASSIGN_OR_RETURN(uint64_t inputs, in.U64());
+  if (inputs != inputs_.size()) return Status::Corruption("checkpoint has a different number of inputs");
+  const int64_t now_ms = SteadyMillis();
+  std::vector<std::vector<Offset>> next(inputs_.size());
+  for (size_t i = 0; i < inputs_.size(); ++i) {
+    SLUICE_ASSIGN_OR_RETURN(uint64_t partitions, in.Count());
+    for (uint64_t p = 0; p < partitions; ++p) {
+      SLUICE_ASSIGN_OR_RETURN(int64_t offset, in.I64());
+      next[i].push_back(Offset(offset));
+    }
+    if (inputs_[i].reader) SLUICE_RETURN_IF_ERROR(inputs_[i].reader->Restore(&in, now_ms));
+  }
+  SLUICE_ASSIGN_OR_RETURN(last_watermark_, in.I64());
+  SLUICE_ASSIGN_OR_RETURN(std::string state, in.Bytes());
+  if (!in.done()) return Status::Corruption("checkpoint payload has trailing bytes");
+  SLUICE_RETURN_IF_ERROR(dataflow_->Restore(state));
+  for (size_t i = 0; i < inputs_.size(); ++i) {
+    // A partition added since the checkpoint starts at its beginning.
+    for (size_t p = 0; p < next[i].size() && p < inputs_[i].next.size(); ++p) inputs_[i].next[p] = next[i][p];
+  }
+  SLUICE_LOG_INFO("{} {}: restored checkpoint {} ({} bytes of state)", sql::ObjectKindName(view_.kind), view_.name,
+                  c->seq, state.size());
+  return true;
+}
+
+void MaterializedView::MaybeCheckpoint(int64_t now_ms) {
+  if (work_since_checkpoint_ == 0 || now_ms - last_checkpoint_ms_ < checkpoint_options_->interval_ms) return;
+  if (pending_batch_) return;  // the sink's output of this round is not written yet
+  const auto start = std::chrono::steady_clock::now();
+  std::string state;
+  Status s = dataflow_->Snapshot(&state);
+  if (s.code() == StatusCode::kFailedPrecondition) {
+    SLUICE_LOG_INFO("{} {}: not checkpointed ({}); it is rebuilt from the log on restart",
+                    sql::ObjectKindName(view_.kind), view_.name, s.message());
+    checkpoints_.reset();
+    return;
+  }
+  if (!s.ok()) {
+    SLUICE_LOG_WARN("{} {}: checkpoint failed: {}", sql::ObjectKindName(view_.kind), view_.name, s.message());
+    return;
+  }
+  std::string payload;
+  sql::StateWriter out(&payload);
+  out.U64(kCheckpointPayloadVersion);
+  out.U64(inputs_.size());
+  for (const Input& input : inputs_) {
+    out.U64(input.next.size());
+    for (Offset o : input.next) out.I64(o.value());
+    if (input.reader) input.reader->Snapshot(&out);
+  }
+  out.I64(last_watermark_);
+  out.Bytes(state);
+  Status written = checkpoints_->Write(checkpoint_seq_ + 1, checkpoint_options_->fingerprint, payload);
+  if (!written.ok()) {
+    // A full disk: the previous checkpoint stays valid; try again at the next interval.
+    SLUICE_LOG_WARN("{} {}: checkpoint not written: {}", sql::ObjectKindName(view_.kind), view_.name,
+                    written.message());
+    last_checkpoint_ms_ = now_ms;
+    return;
+  }
+  ++checkpoint_seq_;
+  last_checkpoint_ms_ = now_ms;
+  work_since_checkpoint_ = 0;
+  if (checkpoint_seconds_ != nullptr) {
+    checkpoint_seconds_->Set(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    checkpoint_bytes_->Set(static_cast<double>(payload.size()));
+    checkpoint_time_->Set(static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                  std::chrono::system_clock::now().time_since_epoch())
+                                                  .count()) /
+                          1000.0);
+  }
 }
 
 void MaterializedView::LoadResumeOffsets() {

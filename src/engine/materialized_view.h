@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/file_system.h"
 #include "common/metrics.h"
 #include "common/result.h"
 #include "engine/decode_rejects.h"
@@ -47,6 +48,16 @@ struct SinkTarget {
 
 class SinkWriter;
 class OutputCounter;
+class CheckpointStore;
+
+// Where and how often a view or sink checkpoints its state (docs/checkpointing.md).
+struct CheckpointOptions {
+  FileSystem* fs = nullptr;
+  std::string dir;  // this dataflow's directory
+  int64_t interval_ms = 1000;
+  int keep = 3;
+  uint64_t fingerprint = 0;  // of the plan: a checkpoint of another plan is not restored
+}; 
 
 // A materialized view (or a sink) kept up to date from its inputs by its own thread: sources and tables
 // are read from the log from the start of what is retained (backfill), then at the end
@@ -72,7 +83,8 @@ class MaterializedView {
                                                          std::vector<MaterializedView*> upstreams, log::Log* log,
                                                          MetricsRegistry* metrics,
                                                          std::optional<SinkTarget> sink = std::nullopt,
-                                                         DecodeRejectReporter* rejects = nullptr);
+                                                         DecodeRejectReporter* rejects = nullptr,
+                                                         std::optional<CheckpointOptions> checkpoints = std::nullopt);
   ~MaterializedView();  // stops the thread and leaves its upstreams
 
   const sql::CatalogEntry& entry() const { return view_; }
@@ -119,6 +131,9 @@ class MaterializedView {
   void LoadResumeOffsets();
   // Sinks: appends the round's changes (with the offsets they cover); false if it failed.
   bool WriteSinkBatch();
+  // Checkpoints: restores the newest valid checkpoint (false: none applied); writes one.
+  Result<bool> RestoreCheckpoint();
+  void MaybeCheckpoint(int64_t now_ms);
 
   const sql::CatalogEntry view_;
   log::Log* const log_;
@@ -146,6 +161,14 @@ class MaterializedView {
   bool sink_failing_ = false;
   Counter* sink_records_ = nullptr;
   DecodeRejectReporter* rejects_ = nullptr;
+  std::optional<CheckpointOptions> checkpoint_options_;
+  std::unique_ptr<CheckpointStore> checkpoints_;  // null: not checkpointed
+  uint64_t checkpoint_seq_ = 0;
+  int64_t last_checkpoint_ms_ = 0;
+  int64_t work_since_checkpoint_ = 0;
+  Gauge* checkpoint_seconds_ = nullptr;
+  Gauge* checkpoint_bytes_ = nullptr;
+  Gauge* checkpoint_time_ = nullptr;
   std::thread thread_;
 };
 

@@ -95,6 +95,24 @@ Result<bool> SourceReader::ReadStep(log::Partition& partition, Offset* next, Off
   return moved;
 }
 
+void SourceReader::Snapshot(sql::StateWriter* out) const {
+  out->U64(partitions_.size());
+  for (const PartitionTime& p : partitions_) out->I64(p.max_time);
+  out->I64(watermark_);
+}
+
+Status SourceReader::Restore(sql::StateReader* in, int64_t now_ms) {
+  SLUICE_ASSIGN_OR_RETURN(uint64_t n, in->Count());
+  partitions_.assign(std::max<size_t>(partitions_.size(), n), PartitionTime{});
+  for (uint64_t i = 0; i < n; ++i) {
+    SLUICE_ASSIGN_OR_RETURN(partitions_[i].max_time, in->I64());
+    partitions_[i].last_data_ms = now_ms;
+  }
+  SLUICE_ASSIGN_OR_RETURN(watermark_, in->I64());
+  started_ms_ = now_ms;
+  return Status::Ok();
+}
+
 Status SourceReader::Finish() {
   if (chunk_.size() == 0) return Status::Ok();
   Status s = dataflow_->Push(input_, chunk_);

@@ -61,6 +61,11 @@ class SourceReader {
   std::vector<LateEvent> TakeLate() { return std::exchange(late_, {}); }
   // The events that did not decode since the last call (kept only if `keep_rejects`).
   std::vector<DecodeReject> TakeRejects() { return std::exchange(rejects_, {}); }
+
+  // Checkpoints: the watermark state (per partition the largest event time, and the
+  // watermark). A restored partition counts as having delivered data at `now_ms`.
+  void Snapshot(sql::StateWriter* out) const;
+  Status Restore(sql::StateReader* in, int64_t now_ms);
   void set_keep_rejects(bool keep) { keep_rejects_ = keep; }
 
  private:

@@ -12,6 +12,8 @@
 #include "engine/source_reader.h"
 #include "exec/dataflow.h"
 #include "sql/value_text.h"
+
+#include <xxhash.h>
 #include "sql/expression_binder.h"
 #include "sql/parser.h"
 #include "sql/query_binder.h"
@@ -230,7 +232,8 @@ void SqlExecutor::StopViews() {
 }
 
 Result<std::unique_ptr<SqlExecutor>> SqlExecutor::Open(FileSystem* fs, const std::string& dir, log::Log* log,
-                                                       int32_t default_partitions, MetricsRegistry* metrics) {
+                                                       int32_t default_partitions, MetricsRegistry* metrics,
+                                                       std::string checkpoint_dir, int64_t checkpoint_interval_ms) {
   SLUICE_RETURN_IF_ERROR(fs->CreateDirs(dir));
   std::vector<sql::CatalogRecord> records;
   SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<sql::CatalogLog> catalog_log,
@@ -238,6 +241,9 @@ Result<std::unique_ptr<SqlExecutor>> SqlExecutor::Open(FileSystem* fs, const std
   auto catalog = std::make_unique<sql::Catalog>(std::move(catalog_log));
   auto executor = std::unique_ptr<SqlExecutor>(
       new SqlExecutor(std::move(catalog), log, default_partitions, metrics));
+  executor->fs_ = fs;
+  executor->checkpoint_dir_ = std::move(checkpoint_dir);
+  executor->checkpoint_interval_ms_ = checkpoint_interval_ms;
   // Replay the history through the same validation as a live statement. An object whose DDL
   // no longer binds is skipped with an error in the log; the others come back. Views restart
   // from the retained log (their state is not checkpointed yet).
@@ -405,11 +411,39 @@ Status SqlExecutor::StartView(const CatalogEntry& entry, std::unique_ptr<exec::D
     }
     upstreams.push_back(upstream);
   }
-  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<MaterializedView> view,
-                          MaterializedView::Start(entry, std::move(dataflow), std::move(upstreams), log_, metrics_,
-                                                  std::move(sink), &rejects_));
-  views_[entry.name] = std::move(view);
+  std::optional<CheckpointOptions> checkpoints;
+  if (!checkpoint_dir_.empty()) {
+    CheckpointOptions c;
+    c.fs = fs_;
+    c.dir = JoinPath(checkpoint_dir_, std::to_string(entry.id));
+    c.interval_ms = checkpoint_interval_ms_;
+    c.fingerprint = XXH3_64bits(entry.sql.data(), entry.sql.size()) ^ entry.id;
+    checkpoints = std::move(c);
+  }
+  Result<std::unique_ptr<MaterializedView>> view = MaterializedView::Start(
+      entry, std::move(dataflow), upstreams, log_, metrics_, sink, &rejects_, checkpoints);
+  if (!view.ok() && checkpoints && view.status().code() == StatusCode::kCorruption) {
+    // The checkpoint verified but does not fit the plan: drop it and rebuild from the log.
+    SLUICE_LOG_WARN("{} {}: cannot restore its checkpoint ({}); rebuilding from the log",
+                    sql::ObjectKindName(entry.kind), entry.name, view.status().message());
+    SLUICE_RETURN_IF_ERROR(fs_->RemoveAll(checkpoints->dir));
+    SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<exec::Dataflow> fresh, Replan(entry));
+    view = MaterializedView::Start(entry, std::move(fresh), upstreams, log_, metrics_, sink, &rejects_, checkpoints);
+  }
+  SLUICE_RETURN_IF_ERROR(view.status());
+  views_[entry.name] = std::move(view).value();
   return Status::Ok();
+}
+
+Result<std::unique_ptr<exec::Dataflow>> SqlExecutor::Replan(const CatalogEntry& entry) {
+  SLUICE_ASSIGN_OR_RETURN(sql::StatementPtr stmt, sql::ParseOne(entry.sql));
+  CatalogEntry scratch;
+  if (stmt->kind == sql::StatementKind::kCreateSink) {
+    return PlanSink(static_cast<const sql::CreateSinkStatement&>(*stmt), &scratch);
+  }
+  if (stmt->kind != sql::StatementKind::kCreateView) return Status::Internal("not a view or a sink");
+  const auto& v = static_cast<const sql::CreateViewStatement&>(*stmt);
+  return PlanView(*v.query, v.options, &scratch);
 }
 
 Result<SqlExecutor::VerifyReport> SqlExecutor::Verify(std::string_view name) {
@@ -600,7 +634,14 @@ Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text)
         Status dropped = catalog_->Drop(s.name, s.object);
         if (dropped.code() == StatusCode::kNotFound && s.if_exists) dropped = Status::Ok();
         SLUICE_RETURN_IF_ERROR(dropped);
-        if (s.object == ObjectKind::kView || s.object == ObjectKind::kSink) views_.erase(s.name);
+        if (s.object == ObjectKind::kView || s.object == ObjectKind::kSink) {
+          auto running = views_.find(s.name);
+          if (running != views_.end()) {
+            const uint64_t id = running->second->entry().id;
+            views_.erase(running);
+            if (!checkpoint_dir_.empty()) (void)fs_->RemoveAll(JoinPath(checkpoint_dir_, std::to_string(id)));
+          }
+        }
         if (s.object == ObjectKind::kSource || s.object == ObjectKind::kTable) rejects_.Forget(s.name);
         results.push_back(Command(fmt::format("DROP {}", KindTag(s.object))));
         break;

@@ -45,8 +45,12 @@ class SqlExecutor {
  public:
   // Opens <dir>/catalog.log and replays it. `log` must outlive the executor.
   // `metrics` may be null.
+  // `checkpoint_dir` non-empty: views and sinks checkpoint their state there every
+  // `checkpoint_interval_ms` and restore it at start (docs/checkpointing.md).
   static Result<std::unique_ptr<SqlExecutor>> Open(FileSystem* fs, const std::string& dir, log::Log* log,
-                                                   int32_t default_partitions, MetricsRegistry* metrics = nullptr);
+                                                   int32_t default_partitions, MetricsRegistry* metrics = nullptr,
+                                                   std::string checkpoint_dir = {},
+                                                   int64_t checkpoint_interval_ms = 1000);
   ~SqlExecutor();
 
   // Runs every ';'-separated statement in order; stops at the first error (earlier statements
@@ -93,7 +97,12 @@ class SqlExecutor {
   Status FeedInputs(exec::Dataflow* dataflow);
   void StopViewsLocked();
 
+  Result<std::unique_ptr<exec::Dataflow>> Replan(const sql::CatalogEntry& entry);
+
   std::mutex mu_;
+  FileSystem* fs_ = nullptr;
+  std::string checkpoint_dir_;  // empty: no checkpoints
+  int64_t checkpoint_interval_ms_ = 1000;
   std::unique_ptr<sql::Catalog> catalog_;
   log::Log* log_;
   int32_t default_partitions_;
