@@ -180,7 +180,7 @@ TEST_F(DataflowTest, SelectWithoutFromAndErrors) {
   EXPECT_NE(div.status().message().find("division by zero"), std::string::npos);
 }
 
-TEST_F(BatchQueryTest, SessionWindowsPerGroupKey) {
+TEST_F(DataflowTest, SessionWindowsPerGroupKey) {
   // Gap 5 s: a at 1, 11, 12 (two sessions), b at 2 and 25 (two), NULL key at 13; c has no time.
   auto rows = Run("SELECT k, window_start, window_end, count(*), sum(v) FROM SESSION(t, ts, INTERVAL '5' SECOND) "
                   "GROUP BY k, window_start, window_end ORDER BY k, window_start",
@@ -210,7 +210,7 @@ TEST_F(BatchQueryTest, SessionWindowsPerGroupKey) {
                                                        "NULL|2026-01-01 00:00:13|2026-01-01 00:00:43|1"}));
 }
 
-TEST_F(BatchQueryTest, ApproxPercentile) {
+TEST_F(DataflowTest, ApproxPercentile) {
   auto rows = Run("SELECT k, approx_percentile(v, 0.5), approx_percentile(v, 1.0), approx_percentile(v, 0) "
                   "FROM t GROUP BY k ORDER BY k",
                   Events());

@@ -46,6 +46,9 @@ class JsonDecoder {
 
  private:
   struct Impl;
+  // The column a field name maps to (exact match, else case-insensitive), -1 if none.
+  int LookupField(std::string_view key);
+
   std::vector<ColumnSpec> columns_;
   std::unique_ptr<Impl> impl_;
 };
