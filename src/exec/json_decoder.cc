@@ -27,6 +27,33 @@ struct JsonDecoder::Impl {
   struct KnownField {
     std::string name;  // as written in the JSON (no escapes)
     int column = -1;   // -1: not a declared column (skipped)
+    // Names of up to 15 bytes are matched with two masked 8-byte loads: `pattern` holds the
+    // name and its closing quote, `mask` selects those bytes.
+    uint64_t pattern[2] = {0, 0};
+    uint64_t mask[2] = {0, 0};
+    bool short_name = false;
+
+    void Set(std::string_view key, int col) {
+      name.assign(key);
+      column = col;
+      short_name = key.size() < 16;
+      if (!short_name) return;
+      char p[16] = {}, m[16] = {};
+      std::memcpy(p, key.data(), key.size());
+      p[key.size()] = '"';
+      std::memset(m, 0xff, key.size() + 1);
+      std::memcpy(pattern, p, 16);
+      std::memcpy(mask, m, 16);
+    }
+    // REQUIRES: 16 bytes readable at `raw` (the input is padded).
+    bool Matches(const char* raw) const {
+      if (!short_name) {
+        return raw[name.size()] == '"' && std::memcmp(raw, name.data(), name.size()) == 0;
+      }
+      uint64_t w[2];
+      std::memcpy(w, raw, 16);
+      return ((w[0] & mask[0]) ^ pattern[0]) == 0 && ((w[1] & mask[1]) ^ pattern[1]) == 0;
+    }
   };
   std::vector<KnownField> by_position;
 };
@@ -38,6 +65,10 @@ JsonDecoder::JsonDecoder(std::vector<ColumnSpec> columns)
     if (!skip) impl_->index.emplace(columns_[i].name, static_cast<int>(i));
   }
   impl_->seen.resize(columns_.size());
+  for (const ColumnSpec& c : columns_) {
+    const TypeId t = c.type.id;
+    fast_int64_.push_back(t == TypeId::kBigint || t == TypeId::kTimestamp || t == TypeId::kTimestamptz);
+  }
 }
 
 JsonDecoder::~JsonDecoder() = default;
@@ -216,7 +247,7 @@ Status JsonDecoder::DecodeInto(std::string_view json, size_t readable, DataChunk
     }
     const size_t at = position++;
     int c;
-    if (at < d.by_position.size() && field.key().unsafe_is_equal(d.by_position[at].name)) {
+    if (at < d.by_position.size() && d.by_position[at].Matches(field.key().raw())) {
       c = d.by_position[at].column;
     } else {
       const char* raw = field.key().raw();
@@ -227,8 +258,7 @@ Status JsonDecoder::DecodeInto(std::string_view json, size_t readable, DataChunk
       // bytes are the name, and a raw comparison is exact).
       if (raw[key.size()] == '"' && std::memcmp(raw, key.data(), key.size()) == 0) {
         if (d.by_position.size() <= at) d.by_position.resize(at + 1);
-        d.by_position[at].name.assign(key);
-        d.by_position[at].column = c;
+        d.by_position[at].Set(key, c);
       }
     }
     if (c < 0) continue;
@@ -236,6 +266,16 @@ Status JsonDecoder::DecodeInto(std::string_view json, size_t readable, DataChunk
     Vector& vec = chunk->column(static_cast<size_t>(c));
     d.seen[static_cast<size_t>(c)] = 1;
     od::value v = field.value();
+    if (fast_int64_[static_cast<size_t>(c)]) {
+      // A plain integer into a BIGINT or TIMESTAMP column, without peeking at the type first;
+      // anything else (NULL, strings, fractions) takes the general path below.
+      int64_t n;
+      if (!v.get_int64().get(n)) {
+        vec.SetValid(row);
+        vec.data<int64_t>()[row] = col.type.id == TypeId::kBigint ? n : n * 1000;  // epoch ms
+        continue;
+      }
+    }
     od::json_type type;
     if (v.type().get(type)) return Status::InvalidArgument("invalid JSON value");
     if (type == od::json_type::null) {

@@ -50,6 +50,7 @@ class JsonDecoder {
   int LookupField(std::string_view key);
 
   std::vector<ColumnSpec> columns_;
+  std::vector<uint8_t> fast_int64_;  // per column: BIGINT or TIMESTAMP[TZ] (int64 fast path)
   std::unique_ptr<Impl> impl_;
 };
 
