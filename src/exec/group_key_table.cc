@@ -180,9 +180,9 @@ void GroupKeyTable::Grow() {
   }
 }
 
-void GroupKeyTable::FindOrInsert(const Vector* const* keys, const uint32_t* sel, size_t n, uint32_t* ids,
-                                 std::vector<uint32_t>* created) {
-  HashRows(keys, sel, n);
+template <typename Equals>
+void GroupKeyTable::Probe(const Vector* const* keys, const uint32_t* sel, size_t n, uint32_t* ids,
+                          std::vector<uint32_t>* created, Equals equals) {
   constexpr size_t kPrefetchDistance = 8;
   for (size_t i = 0; i < n; ++i) {
     if (i + kPrefetchDistance < n) __builtin_prefetch(&slots_[Home(row_hashes_[i + kPrefetchDistance])]);
@@ -208,7 +208,7 @@ void GroupKeyTable::FindOrInsert(const Vector* const* keys, const uint32_t* sel,
       }
       if ((slot & 0xffffffff00000000ULL) == tag) {
         const uint32_t id = static_cast<uint32_t>(slot) - 1;
-        if (RowEquals(keys, row, id)) {
+        if (equals(row, id)) {
           ids[i] = id;
           break;
         }
@@ -216,6 +216,36 @@ void GroupKeyTable::FindOrInsert(const Vector* const* keys, const uint32_t* sel,
       s = (s + 1) & mask;
     }
   }
+}
+
+template <size_t K>
+void GroupKeyTable::ProbeWords(const Vector* const* keys, const uint32_t* sel, size_t n, uint32_t* ids,
+                               std::vector<uint32_t>* created) {
+  // K columns of 8-byte values and no NULL among the rows: compare words in place.
+  const uint64_t* in[K];
+  for (size_t k = 0; k < K; ++k) in[k] = reinterpret_cast<const uint64_t*>(keys[k]->raw_data());
+  Probe(keys, sel, n, ids, created, [&](size_t row, uint32_t id) {
+    for (size_t k = 0; k < K; ++k) {
+      const Column& col = columns_[k];
+      uint64_t stored;
+      std::memcpy(&stored, col.values.data() + static_cast<size_t>(id) * 8, 8);
+      if (stored != in[k][row] || col.nulls[id] != 0) return false;
+    }
+    return true;
+  });
+}
+
+void GroupKeyTable::FindOrInsert(const Vector* const* keys, const uint32_t* sel, size_t n, uint32_t* ids,
+                                 std::vector<uint32_t>* created) {
+  HashRows(keys, sel, n);
+  bool words = !columns_.empty() && columns_.size() <= 2;
+  for (size_t c = 0; c < columns_.size() && words; ++c) {
+    const PhysicalType p = columns_[c].physical;
+    words = (p == PhysicalType::kInt64 || p == PhysicalType::kDouble) && !keys[c]->has_nulls();
+  }
+  if (words && columns_.size() == 1) return ProbeWords<1>(keys, sel, n, ids, created);
+  if (words && columns_.size() == 2) return ProbeWords<2>(keys, sel, n, ids, created);
+  Probe(keys, sel, n, ids, created, [&](size_t row, uint32_t id) { return RowEquals(keys, row, id); });
 }
 
 bool GroupKeyTable::Find(const Vector* const* keys, size_t row, uint32_t* id) {

@@ -62,6 +62,13 @@ class GroupKeyTable {
   };
 
   void HashRows(const Vector* const* keys, const uint32_t* sel, size_t n);
+  // Probes for rows hashed by HashRows; `equals(row, id)` compares a row with a group's key.
+  template <typename Equals>
+  void Probe(const Vector* const* keys, const uint32_t* sel, size_t n, uint32_t* ids,
+             std::vector<uint32_t>* created, Equals equals);
+  template <size_t K>
+  void ProbeWords(const Vector* const* keys, const uint32_t* sel, size_t n, uint32_t* ids,
+                  std::vector<uint32_t>* created);
   bool RowEquals(const Vector* const* keys, size_t row, uint32_t id) const;
   uint32_t Insert(const Vector* const* keys, size_t row, uint64_t hash);
   void StoreKey(const Vector* const* keys, size_t row, uint32_t id);

@@ -75,6 +75,24 @@ TEST(GroupKeyTableTest, NullEqualsNullAndDiffersFromZero) {
   EXPECT_TRUE(table.KeyValue(ids[3], 1).is_null());
 }
 
+TEST(GroupKeyTableTest, NullGroupDiffersFromZeroInABatchWithoutNulls) {
+  // Batches without NULLs in 8-byte key columns take a word-compare path; a group whose key is
+  // NULL (stored as zero bytes) must still not match a 0.
+  GroupKeyTable table({DataType::Bigint(), DataType::Timestamp()});
+  Batch with_null({DataType::Bigint(), DataType::Timestamp()});
+  with_null.Add({Value::Null(DataType::Bigint()), Value::Timestamp(0)});
+  std::vector<uint32_t> null_id = Probe(table, with_null);
+  Batch zeros({DataType::Bigint(), DataType::Timestamp()});
+  zeros.Add({Value::Bigint(0), Value::Timestamp(0)});
+  zeros.Add({Value::Bigint(0), Value::Timestamp(0)});
+  std::vector<uint32_t> zero_ids = Probe(table, zeros);
+  EXPECT_NE(zero_ids[0], null_id[0]);
+  EXPECT_EQ(zero_ids[0], zero_ids[1]);
+  EXPECT_EQ(table.size(), 2u);
+  // And the NULL group is found again by a batch with NULLs.
+  EXPECT_EQ(Probe(table, with_null), null_id);
+}
+
 TEST(GroupKeyTableTest, StringsCompareByContentNotPointer) {
   GroupKeyTable table({DataType::Varchar()});
   std::vector<uint32_t> first;

@@ -16,17 +16,37 @@ using sql::Value;
 
 // ---- helpers ---------------------------------------------------------------------------------
 
+namespace {
+
+template <typename T>
+void GatherFixed(const Vector& in, const uint32_t* sel, size_t n, Vector* out, size_t at) {
+  const T* s = in.data<T>();
+  T* d = out->data<T>() + at;
+  for (size_t i = 0; i < n; ++i) d[i] = s[sel[i]];
+}
+
+}  // namespace
+
 void GatherVector(const Vector& in, const uint32_t* sel, size_t n, Vector* out, size_t at, StringArena* arena) {
-  const size_t width = PhysicalSize(in.physical());
-  if (in.physical() == PhysicalType::kString) {
-    const StringRef* s = in.data<StringRef>();
-    StringRef* d = out->data<StringRef>();
-    for (size_t i = 0; i < n; ++i) d[at + i] = in.IsNull(sel[i]) ? StringRef{} : arena->Add(s[sel[i]].view());
-  } else {
-    // Fixed-width values: copy element by element through raw bytes.
-    const char* s = reinterpret_cast<const char*>(in.raw_data());
-    char* d = reinterpret_cast<char*>(out->raw_data());
-    for (size_t i = 0; i < n; ++i) std::memcpy(d + (at + i) * width, s + static_cast<size_t>(sel[i]) * width, width);
+  switch (in.physical()) {
+    case PhysicalType::kString: {
+      const StringRef* s = in.data<StringRef>();
+      StringRef* d = out->data<StringRef>();
+      for (size_t i = 0; i < n; ++i) d[at + i] = in.IsNull(sel[i]) ? StringRef{} : arena->Add(s[sel[i]].view());
+      break;
+    }
+    case PhysicalType::kBool: GatherFixed<uint8_t>(in, sel, n, out, at); break;
+    case PhysicalType::kInt32: GatherFixed<int32_t>(in, sel, n, out, at); break;
+    case PhysicalType::kInt64: GatherFixed<int64_t>(in, sel, n, out, at); break;
+    case PhysicalType::kDouble: GatherFixed<double>(in, sel, n, out, at); break;
+    case PhysicalType::kInt128: GatherFixed<__int128>(in, sel, n, out, at); break;
+    case PhysicalType::kInterval: GatherFixed<sql::Interval>(in, sel, n, out, at); break;
+  }
+  if (!in.has_nulls()) {
+    if (out->has_nulls()) {
+      for (size_t i = 0; i < n; ++i) out->SetValid(at + i);
+    }
+    return;
   }
   for (size_t i = 0; i < n; ++i) {
     if (in.IsNull(sel[i])) {
