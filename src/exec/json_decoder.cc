@@ -256,7 +256,8 @@ Status JsonDecoder::DecodeInto(std::string_view json, size_t readable, DataChunk
       c = LookupField(key);
       // Remember the key for this position if it was written without escapes (then its raw
       // bytes are the name, and a raw comparison is exact).
-      if (raw[key.size()] == '"' && std::memcmp(raw, key.data(), key.size()) == 0) {
+      if (std::memchr(raw, '\\', key.size()) == nullptr && raw[key.size()] == '"' &&
+          std::memcmp(raw, key.data(), key.size()) == 0) {
         if (d.by_position.size() <= at) d.by_position.resize(at + 1);
         d.by_position[at].Set(key, c);
       }
