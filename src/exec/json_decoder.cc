@@ -241,10 +241,11 @@ Status JsonDecoder::DecodeInto(std::string_view json, size_t readable, DataChunk
   // counted (size stays), and strings already copied into the arena are wasted, not leaked.
   size_t position = 0;
   for (auto field_result : object) {
-    od::field field;
-    if (auto err = std::move(field_result).get(field)) {
+    if (auto err = field_result.error()) {
       return Status::InvalidArgument(fmt::format("invalid JSON: {}", simdjson::error_message(err)));
     }
+    // Used in place: copying the field out of its result costs a store-forwarding stall.
+    od::field& field = field_result.value_unsafe();
     const size_t at = position++;
     int c;
     if (at < d.by_position.size() && d.by_position[at].Matches(field.key().raw())) {
