@@ -81,6 +81,7 @@ int RunBenchLog(const BenchLogOptions& options);
 struct BenchSqlOptions {
   int64_t events = 2'000'000;
   int runs = 3;
+  std::string query;  // run only the cases whose short name (filter, tumble, hop) contains this
 };
 // Ad-hoc queries over events already in the log (JSON decoding included), one thread.
 int RunBenchSql(const BenchSqlOptions& options);

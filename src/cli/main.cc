@@ -170,6 +170,7 @@ int Main(int argc, char** argv) {
   BenchSqlOptions sql_bench_options;
   bench_sql->add_option("--events", sql_bench_options.events, "Events in the log (default 2000000)");
   bench_sql->add_option("--runs", sql_bench_options.runs, "Runs per query; the median is printed (default 3)");
+  bench_sql->add_option("--query", sql_bench_options.query, "Only the queries whose name contains this: filter | tumble | hop");
 
   try {
     app.parse(argc, argv);

@@ -349,7 +349,14 @@ struct Dataflow::Lowering {
                                                                       node.session_partition, options.now_micros));
           break;
         }
-        built = std::make_unique<WindowOperator>(input_types, node.time_column, node.window, node.size_us, node.slide_us);
+        {
+          // The operators above read only some of the columns; the window copies just those.
+          std::vector<bool> used = UsedColumns(path, node.schema.size());
+          used.resize(input_types.size());
+          used[static_cast<size_t>(node.time_column)] = true;
+          built = std::make_unique<WindowOperator>(input_types, node.time_column, node.window, node.size_us,
+                                                   node.slide_us, std::move(used));
+        }
         break;
       case LogicalKind::kAggregate: {
         SLUICE_ASSIGN_OR_RETURN(bool input_retracts, Retracts(*node.children[0]));

@@ -171,6 +171,60 @@ TEST_F(DataflowTest, RetractableMinMaxAndCountDistinctUnderRetractions) {
   EXPECT_EQ(Text(sink.Rows()), (std::vector<std::string>{"a|9|9|1|1"}));
 }
 
+// count/sum/avg and insert-only min/max keep typed per-group arrays; NULL inputs are ignored
+// and a group with only NULLs has NULL min/max/sum.
+TEST_F(DataflowTest, TypedAggregatesOverSeveralTypesWithNulls) {
+  auto rows = Run(
+      "SELECT k, count(v), sum(v), avg(v), min(CAST(v AS INT)), max(CAST(v AS DOUBLE)), sum(CAST(v AS DOUBLE)), "
+      "min(ts), max(CAST(v AS DECIMAL(10, 2))) FROM t GROUP BY k ORDER BY k",
+      {R"({"k":"a","v":5,"ts":3000})", R"({"k":"a","v":-2,"ts":1000})", R"({"k":"a","ts":2000})",
+       R"({"k":"b"})", R"({"k":"a","v":7})", R"({"v":1,"ts":5})"},
+      /*chunk_rows=*/2);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  EXPECT_EQ(Text(*rows), (std::vector<std::string>{
+                             "a|3|10|3.3333333333333335|-2|7|10|1970-01-01 00:00:01|7.00",
+                             "b|0|NULL|NULL|NULL|NULL|NULL|NULL|NULL",
+                             "NULL|1|1|1|1|1|1|1970-01-01 00:00:00.005|1.00",
+                         }));
+}
+
+// A group whose rows are all retracted goes away; its id is reused by the next new group, which
+// must start from empty state.
+TEST_F(DataflowTest, GroupsThatVanishAndComeBackStartEmpty) {
+  auto stmt = sql::ParseOne("SELECT k, count(*), sum(v), count(v) FROM t GROUP BY k");
+  ASSERT_TRUE(stmt.ok());
+  sql::QueryBinder binder(&catalog_);
+  auto bound = binder.Bind(*static_cast<const sql::SelectStatement&>(**stmt).query);
+  ASSERT_TRUE(bound.ok());
+  auto op = AggregateOperator::Create(*bound->plan->children[0], 0, /*input_retracts=*/true);
+  ASSERT_TRUE(op.ok()) << op.status().ToString();
+  CollectSink sink((*op)->output_types());
+  (*op)->set_downstream(&sink);
+  JsonDecoder decoder({{"k", DataType::Varchar()}, {"v", DataType::Bigint()}, {"ts", DataType::Timestamp()}});
+  auto push = [&](std::vector<std::pair<std::string, int8_t>> rows) {
+    DataChunk chunk(std::vector<DataType>{DataType::Varchar(), DataType::Bigint(), DataType::Timestamp()});
+    for (const auto& [json, w] : rows) {
+      ASSERT_TRUE(decoder.DecodeInto(json, json.size(), &chunk).ok());
+      chunk.weights().push_back(w);
+    }
+    ASSERT_TRUE((*op)->Push(chunk).ok());
+    ASSERT_TRUE((*op)->Flush().ok());
+  };
+  auto sorted = [&] {
+    auto text = Text(sink.Rows());
+    std::sort(text.begin(), text.end());
+    return text;
+  };
+  push({{R"({"k":"a","v":1})", 1}, {R"({"k":"b","v":10})", 1}, {R"({"k":"b","v":20})", 1}});
+  EXPECT_EQ(sorted(), (std::vector<std::string>{"a|1|1|1", "b|2|30|2"}));
+  push({{R"({"k":"b","v":10})", -1}, {R"({"k":"b","v":20})", -1}});
+  EXPECT_EQ(sorted(), (std::vector<std::string>{"a|1|1|1"}));
+  EXPECT_EQ((*op)->group_count(), 1u);
+  push({{R"({"k":"c","v":3})", 1}, {R"({"k":"b"})", 1}});
+  EXPECT_EQ(sorted(), (std::vector<std::string>{"a|1|1|1", "b|1|NULL|0", "c|1|3|1"}));
+  EXPECT_EQ((*op)->group_count(), 3u);
+}
+
 TEST_F(DataflowTest, SelectWithoutFromAndErrors) {
   auto rows = Run("SELECT 1 + 2, 'x' || 'y', lower('ABC')", {});
   ASSERT_TRUE(rows.ok()) << rows.status().ToString();

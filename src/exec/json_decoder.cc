@@ -7,6 +7,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 
 #include "common/time_format.h"
 
@@ -20,6 +21,41 @@ struct JsonDecoder::Impl {
   std::vector<uint8_t> seen;                    // per column: set while decoding one row
   std::string scratch;                          // padded copy when the input lacks padding
   std::string lower;                            // case-folded key for the fallback lookup
+  // The fields of the last events by position: events of one source mostly list the same
+  // fields in the same order, so the i-th key is first compared with the i-th key seen before
+  // (raw bytes, no unescaping or hashing); only a mismatch takes the hash lookup.
+  struct KnownField {
+    std::string name;  // as written in the JSON (no escapes)
+    int column = -1;   // -1: not a declared column (skipped)
+    // Names of up to 15 bytes are matched with two masked 8-byte loads: `pattern` holds the
+    // name and its closing quote, `mask` selects those bytes.
+    uint64_t pattern[2] = {0, 0};
+    uint64_t mask[2] = {0, 0};
+    bool short_name = false;
+
+    void Set(std::string_view key, int col) {
+      name.assign(key);
+      column = col;
+      short_name = key.size() < 16;
+      if (!short_name) return;
+      char p[16] = {}, m[16] = {};
+      std::memcpy(p, key.data(), key.size());
+      p[key.size()] = '"';
+      std::memset(m, 0xff, key.size() + 1);
+      std::memcpy(pattern, p, 16);
+      std::memcpy(mask, m, 16);
+    }
+    // REQUIRES: 16 bytes readable at `raw` (the input is padded).
+    bool Matches(const char* raw) const {
+      if (!short_name) {
+        return raw[name.size()] == '"' && std::memcmp(raw, name.data(), name.size()) == 0;
+      }
+      uint64_t w[2];
+      std::memcpy(w, raw, 16);
+      return ((w[0] & mask[0]) ^ pattern[0]) == 0 && ((w[1] & mask[1]) ^ pattern[1]) == 0;
+    }
+  };
+  std::vector<KnownField> by_position;
 };
 
 JsonDecoder::JsonDecoder(std::vector<ColumnSpec> columns)
@@ -29,9 +65,26 @@ JsonDecoder::JsonDecoder(std::vector<ColumnSpec> columns)
     if (!skip) impl_->index.emplace(columns_[i].name, static_cast<int>(i));
   }
   impl_->seen.resize(columns_.size());
+  for (const ColumnSpec& c : columns_) {
+    const TypeId t = c.type.id;
+    fast_int64_.push_back(t == TypeId::kBigint || t == TypeId::kTimestamp || t == TypeId::kTimestamptz);
+  }
 }
 
 JsonDecoder::~JsonDecoder() = default;
+
+int JsonDecoder::LookupField(std::string_view key) {
+  Impl& d = *impl_;
+  auto it = d.index.find(absl::string_view(key.data(), key.size()));
+  if (it != d.index.end()) return it->second;
+  bool has_upper = false;
+  for (char ch : key) has_upper |= (ch >= 'A' && ch <= 'Z');
+  if (!has_upper) return -1;
+  d.lower.assign(key);
+  for (char& ch : d.lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  it = d.index.find(d.lower);
+  return it == d.index.end() ? -1 : it->second;
+}
 
 Result<__int128> ParseDecimal(std::string_view text, int precision, int scale) {
   auto bad = [&] { return Status::InvalidArgument(fmt::format("'{}' is not a valid DECIMAL({},{})", text, precision, scale)); };
@@ -123,8 +176,9 @@ bool ParseDouble(std::string_view s, double* out) {
   return ec == std::errc() && ptr == s.data() + s.size() && !s.empty();
 }
 
-// Reads an integer-valued JSON value (number or numeric string) into *out.
-Status ReadInteger(od::value& v, od::json_type type, const ColumnSpec& col, int64_t* out) {
+// Reads a JSON value that is not a plain int64 number (double, numeric string, ...) as an
+// integer into *out.
+[[gnu::noinline]] Status ReadIntegerSlow(od::value& v, od::json_type type, const ColumnSpec& col, int64_t* out) {
   if (type == od::json_type::number) {
     od::number_type nt;
     if (v.get_number_type().get(nt)) return CastError(col, "invalid number");
@@ -149,6 +203,14 @@ Status ReadInteger(od::value& v, od::json_type type, const ColumnSpec& col, int6
     return Status::Ok();
   }
   return CastError(col, fmt::format("expected a number, got {}", JsonTypeName(type)));
+}
+
+// Reads an integer-valued JSON value (number or numeric string) into *out.
+inline Status ReadInteger(od::value& v, od::json_type type, const ColumnSpec& col, int64_t* out) {
+  // The common case first: a plain integer. On failure nothing is consumed, so the value can
+  // be read again below.
+  if (type == od::json_type::number && !v.get_int64().get(*out)) return Status::Ok();
+  return ReadIntegerSlow(v, type, col, out);
 }
 
 }  // namespace
@@ -177,28 +239,45 @@ Status JsonDecoder::DecodeInto(std::string_view json, size_t readable, DataChunk
   }
   // Values go straight into the columns; if a later field fails, the row is simply not
   // counted (size stays), and strings already copied into the arena are wasted, not leaked.
+  size_t position = 0;
   for (auto field_result : object) {
-    od::field field;
-    if (auto err = std::move(field_result).get(field)) {
+    if (auto err = field_result.error()) {
       return Status::InvalidArgument(fmt::format("invalid JSON: {}", simdjson::error_message(err)));
     }
-    std::string_view key;
-    if (field.unescaped_key().get(key)) return Status::InvalidArgument("invalid JSON: bad field name");
-    auto it = d.index.find(absl::string_view(key.data(), key.size()));
-    if (it == d.index.end()) {
-      bool has_upper = false;
-      for (char c : key) has_upper |= (c >= 'A' && c <= 'Z');
-      if (!has_upper) continue;
-      d.lower.assign(key);
-      for (char& c : d.lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      it = d.index.find(d.lower);
-      if (it == d.index.end()) continue;
+    // Used in place: copying the field out of its result costs a store-forwarding stall.
+    od::field& field = field_result.value_unsafe();
+    const size_t at = position++;
+    int c;
+    if (at < d.by_position.size() && d.by_position[at].Matches(field.key().raw())) {
+      c = d.by_position[at].column;
+    } else {
+      const char* raw = field.key().raw();
+      std::string_view key;
+      if (field.unescaped_key().get(key)) return Status::InvalidArgument("invalid JSON: bad field name");
+      c = LookupField(key);
+      // Remember the key for this position if it was written without escapes (then its raw
+      // bytes are the name, and a raw comparison is exact).
+      if (std::memchr(raw, '\\', key.size()) == nullptr && raw[key.size()] == '"' &&
+          std::memcmp(raw, key.data(), key.size()) == 0) {
+        if (d.by_position.size() <= at) d.by_position.resize(at + 1);
+        d.by_position[at].Set(key, c);
+      }
     }
-    const int c = it->second;
+    if (c < 0) continue;
     const ColumnSpec& col = columns_[static_cast<size_t>(c)];
     Vector& vec = chunk->column(static_cast<size_t>(c));
     d.seen[static_cast<size_t>(c)] = 1;
     od::value v = field.value();
+    if (fast_int64_[static_cast<size_t>(c)]) {
+      // A plain integer into a BIGINT or TIMESTAMP column, without peeking at the type first;
+      // anything else (NULL, strings, fractions) takes the general path below.
+      int64_t n;
+      if (!v.get_int64().get(n)) {
+        vec.SetValid(row);
+        vec.data<int64_t>()[row] = col.type.id == TypeId::kBigint ? n : n * 1000;  // epoch ms
+        continue;
+      }
+    }
     od::json_type type;
     if (v.type().get(type)) return Status::InvalidArgument("invalid JSON value");
     if (type == od::json_type::null) {

@@ -46,7 +46,11 @@ class JsonDecoder {
 
  private:
   struct Impl;
+  // The column a field name maps to (exact match, else case-insensitive), -1 if none.
+  int LookupField(std::string_view key);
+
   std::vector<ColumnSpec> columns_;
+  std::vector<uint8_t> fast_int64_;  // per column: BIGINT or TIMESTAMP[TZ] (int64 fast path)
   std::unique_ptr<Impl> impl_;
 };
 

@@ -96,6 +96,58 @@ TEST(JsonDecoderTest, SkippedColumnsStillRejectUncastableEvents) {
   EXPECT_EQ(chunk.column(2).data<int64_t>()[0], 1);
 }
 
+// Field names are first matched against the name seen at the same position in earlier
+// events; events whose fields move, are renamed, escaped or share a prefix must still land in
+// the right columns.
+TEST(JsonDecoderTest, FieldsMatchWhateverTheirOrder) {
+  JsonDecoder decoder({{"a", DataType::Bigint()},
+                       {"ab", DataType::Bigint()},
+                       {"a_name_longer_than_16_bytes", DataType::Bigint()},
+                       {"ts", DataType::Timestamp()}});
+  DataChunk chunk(Types(decoder.columns()), 16);
+  const std::vector<std::string> events = {
+      R"({"a": 1, "ab": 2, "a_name_longer_than_16_bytes": 3, "ts": 4})",
+      R"({"ab": 20, "a": 10, "ts": 40, "a_name_longer_than_16_bytes": 30})",
+      R"({"a": 100, "ab": 200, "a_name_longer_than_16_bytes": 300, "ts": 400})",
+      R"({"a\u0062": 2000, "\u0061": 1000, "x": 0, "a_name_longer_than_16_bytes_not": 9, "ts": 4000})",
+      R"({"a\u0062": 20000, "\u0061": 10000, "x": 0, "a_name_longer_than_16_bytes": 30000})",
+      R"({"abc": 7, "a": 5})",
+  };
+  for (const std::string& json : events) ASSERT_TRUE(decoder.DecodeInto(json, json.size(), &chunk).ok()) << json;
+  ASSERT_EQ(chunk.size(), events.size());
+  const int64_t expected[6][4] = {{1, 2, 3, 4000},         {10, 20, 30, 40000},       {100, 200, 300, 400000},
+                                  {1000, 2000, -1, 4000000}, {10000, 20000, 30000, -1}, {5, -1, -1, -1}};
+  for (size_t r = 0; r < events.size(); ++r) {
+    for (size_t c = 0; c < 4; ++c) {
+      if (expected[r][c] < 0) {
+        EXPECT_TRUE(chunk.column(c).IsNull(r)) << r << "," << c;
+      } else {
+        ASSERT_FALSE(chunk.column(c).IsNull(r)) << r << "," << c;
+        EXPECT_EQ(chunk.column(c).data<int64_t>()[r], expected[r][c]) << r << "," << c;
+      }
+    }
+  }
+}
+
+TEST(JsonDecoderTest, IntegersThatAreNotPlainStillCast) {
+  JsonDecoder decoder({{"id", DataType::Bigint()}, {"ts", DataType::Timestamp()}});
+  DataChunk chunk(Types(decoder.columns()), 16);
+  std::string ok = R"({"id": 3.0, "ts": "1700000000123"})";
+  ASSERT_TRUE(decoder.DecodeInto(ok, ok.size(), &chunk).ok());
+  EXPECT_EQ(chunk.column(0).data<int64_t>()[0], 3);
+  EXPECT_EQ(chunk.column(1).data<int64_t>()[0], 1'700'000'000'123'000LL);
+  std::string nulls = R"({"id": null, "ts": null})";
+  ASSERT_TRUE(decoder.DecodeInto(nulls, nulls.size(), &chunk).ok());
+  EXPECT_TRUE(chunk.column(0).IsNull(1));
+  EXPECT_TRUE(chunk.column(1).IsNull(1));
+  for (std::string bad : {R"({"id": 1.5})", R"({"id": 18446744073709551615})", R"({"id": true})", R"({"id": "x"})"}) {
+    Status s = decoder.DecodeInto(bad, bad.size(), &chunk);
+    EXPECT_FALSE(s.ok()) << bad;
+    EXPECT_NE(s.message().find("'id'"), std::string::npos) << s.message();
+  }
+  EXPECT_EQ(chunk.size(), 2u);
+}
+
 TEST(ParseDecimalTest, ScalesRoundsAndChecksPrecision) {
   EXPECT_EQ(*ParseDecimal("12.345", 10, 2), 1235);
   EXPECT_EQ(*ParseDecimal("-12.345", 10, 2), -1235);

@@ -16,17 +16,37 @@ using sql::Value;
 
 // ---- helpers ---------------------------------------------------------------------------------
 
+namespace {
+
+template <typename T>
+void GatherFixed(const Vector& in, const uint32_t* sel, size_t n, Vector* out, size_t at) {
+  const T* s = in.data<T>();
+  T* d = out->data<T>() + at;
+  for (size_t i = 0; i < n; ++i) d[i] = s[sel[i]];
+}
+
+}  // namespace
+
 void GatherVector(const Vector& in, const uint32_t* sel, size_t n, Vector* out, size_t at, StringArena* arena) {
-  const size_t width = PhysicalSize(in.physical());
-  if (in.physical() == PhysicalType::kString) {
-    const StringRef* s = in.data<StringRef>();
-    StringRef* d = out->data<StringRef>();
-    for (size_t i = 0; i < n; ++i) d[at + i] = in.IsNull(sel[i]) ? StringRef{} : arena->Add(s[sel[i]].view());
-  } else {
-    // Fixed-width values: copy element by element through raw bytes.
-    const char* s = reinterpret_cast<const char*>(in.raw_data());
-    char* d = reinterpret_cast<char*>(out->raw_data());
-    for (size_t i = 0; i < n; ++i) std::memcpy(d + (at + i) * width, s + static_cast<size_t>(sel[i]) * width, width);
+  switch (in.physical()) {
+    case PhysicalType::kString: {
+      const StringRef* s = in.data<StringRef>();
+      StringRef* d = out->data<StringRef>();
+      for (size_t i = 0; i < n; ++i) d[at + i] = in.IsNull(sel[i]) ? StringRef{} : arena->Add(s[sel[i]].view());
+      break;
+    }
+    case PhysicalType::kBool: GatherFixed<uint8_t>(in, sel, n, out, at); break;
+    case PhysicalType::kInt32: GatherFixed<int32_t>(in, sel, n, out, at); break;
+    case PhysicalType::kInt64: GatherFixed<int64_t>(in, sel, n, out, at); break;
+    case PhysicalType::kDouble: GatherFixed<double>(in, sel, n, out, at); break;
+    case PhysicalType::kInt128: GatherFixed<__int128>(in, sel, n, out, at); break;
+    case PhysicalType::kInterval: GatherFixed<sql::Interval>(in, sel, n, out, at); break;
+  }
+  if (!in.has_nulls()) {
+    if (out->has_nulls()) {
+      for (size_t i = 0; i < n; ++i) out->SetValid(at + i);
+    }
+    return;
   }
   for (size_t i = 0; i < n; ++i) {
     if (in.IsNull(sel[i])) {
@@ -261,8 +281,12 @@ Status ProjectOperator::Push(const DataChunk& chunk) {
 // ---- Window ----------------------------------------------------------------------------------
 
 WindowOperator::WindowOperator(std::vector<DataType> input_types, int time_column, sql::WindowKind kind,
-                               int64_t size_us, int64_t slide_us)
-    : time_column_(time_column), size_us_(size_us), slide_us_(kind == sql::WindowKind::kTumble ? size_us : slide_us) {
+                               int64_t size_us, int64_t slide_us, std::vector<bool> used)
+    : time_column_(time_column),
+      size_us_(size_us),
+      slide_us_(kind == sql::WindowKind::kTumble ? size_us : slide_us),
+      used_(std::move(used)) {
+  used_.resize(input_types.size(), true);
   output_types_ = input_types;
   DataType time_type = input_types[static_cast<size_t>(time_column)];
   output_types_.push_back(time_type);
@@ -278,7 +302,13 @@ Status WindowOperator::Push(const DataChunk& chunk) {
   auto flush = [&]() -> Status {
     size_t n = sel_.size();
     if (n == 0) return Status::Ok();
-    for (size_t c = 0; c < n_in; ++c) GatherVector(chunk.column(c), sel_.data(), n, &out_.column(c), 0, &out_.arena());
+    for (size_t c = 0; c < n_in; ++c) {
+      if (used_[c]) {
+        GatherVector(chunk.column(c), sel_.data(), n, &out_.column(c), 0, &out_.arena());
+      } else {
+        out_.column(c).SetAllNull();
+      }
+    }
     int64_t* start = out_.column(n_in).data<int64_t>();
     int64_t* end = out_.column(n_in + 1).data<int64_t>();
     for (size_t i = 0; i < n; ++i) {
@@ -349,16 +379,187 @@ void AddToMultiset(AggregateOperator::Accumulator* acc, Value value, int64_t w) 
 
 }  // namespace
 
-struct AggregateOperator::Group {
-  std::string key;
-  std::vector<Value> key_values;
-  std::vector<Accumulator> accs;
-  int64_t rows = 0;
-  bool dirty = false;
-  bool has_emitted = false;
-  std::vector<Value> emitted;
+// Per-aggregate state, in arrays indexed by group id. The common aggregates (count, sum, avg,
+// and min/max of an insert-only input over fixed-width numbers) keep typed arrays and are
+// updated a column at a time with no boxing; the others keep a full Accumulator per group.
+struct AggregateOperator::AggregateState {
+  enum class Kind : uint8_t {
+    kCountStar,
+    kCount,        // count(x), not DISTINCT
+    kSumInt,       // sum/avg over INT, BIGINT, DECIMAL
+    kSumDouble,    // sum/avg over DOUBLE
+    kExtremeInt,   // min/max over INT, DATE, BIGINT, TIMESTAMP[TZ], DECIMAL(p<=18): insert-only
+    kExtremeDouble,
+    kGeneric,
+  };
+  Kind kind = Kind::kGeneric;
+  bool is_min = false;
+  std::vector<int64_t> count;    // rows (count(*)) or non-NULL inputs
+  std::vector<__int128> isum;    // kSumInt
+  std::vector<double> dsum;      // kSumDouble
+  std::vector<int64_t> iextreme;  // kExtremeInt (INT/DATE widened)
+  std::vector<double> dextreme;   // kExtremeDouble
+  std::vector<Accumulator> generic;
+
+  void Resize(size_t n) {
+    count.resize(n);
+    switch (kind) {
+      case Kind::kSumInt: isum.resize(n); break;
+      case Kind::kSumDouble: dsum.resize(n); break;
+      case Kind::kExtremeInt: iextreme.resize(n); break;
+      case Kind::kExtremeDouble: dextreme.resize(n); break;
+      case Kind::kGeneric: generic.resize(n); break;
+      default: break;
+    }
+  }
+  // Forgets group `g` (a new group, or one that went away): empty state, memory released.
+  void Clear(uint32_t g) {
+    count[g] = 0;
+    switch (kind) {
+      case Kind::kSumInt: isum[g] = 0; break;
+      case Kind::kSumDouble: dsum[g] = 0; break;
+      case Kind::kGeneric: generic[g] = Accumulator(); break;
+      default: break;
+    }
+  }
 };
 
+namespace {
+
+// Calls f(i, row) for each selected row: row = sel[i], or i without a selection.
+template <typename F>
+inline void ForEachRow(const uint32_t* sel, size_t n, F&& f) {
+  if (sel != nullptr) {
+    for (size_t i = 0; i < n; ++i) f(i, static_cast<size_t>(sel[i]));
+  } else {
+    for (size_t i = 0; i < n; ++i) f(i, i);
+  }
+}
+
+// A fixed-width min/max back in its SQL type.
+Value ExtremeValue(const DataType& t, int64_t x) {
+  switch (t.id) {
+    case TypeId::kInt: return Value::Int(static_cast<int32_t>(x));
+    case TypeId::kDate: return Value::Date(static_cast<int32_t>(x));
+    case TypeId::kTimestamp: return Value::Timestamp(x);
+    case TypeId::kTimestamptz: return Value::Timestamptz(x);
+    case TypeId::kDecimal: return Value::Decimal(x, t.precision, t.scale);
+    default: return Value::Bigint(x);
+  }
+}
+
+// One row into a full accumulator (aggregates without a typed fast path).
+Status AccumulateRow(const sql::BoundAggregate& agg, bool input_retracts, AggregateOperator::Accumulator& acc,
+                     const Vector* v, size_t row, int64_t w, std::string* scratch) {
+  if (agg.fn == AggregateFn::kCountStar) {
+    acc.count += w;
+    return Status::Ok();
+  }
+  if (v->IsNull(row)) return Status::Ok();
+  acc.count += w;
+  switch (agg.fn) {
+    case AggregateFn::kCount:
+      if (agg.distinct) AddToMultiset(&acc, GetValue(*v, row), w);
+      break;
+    case AggregateFn::kSum:
+    case AggregateFn::kAvg:
+      switch (v->physical()) {
+        case PhysicalType::kInt32: acc.isum += static_cast<__int128>(v->data<int32_t>()[row]) * w; break;
+        case PhysicalType::kInt64: acc.isum += static_cast<__int128>(v->data<int64_t>()[row]) * w; break;
+        case PhysicalType::kInt128: acc.isum += v->data<__int128>()[row] * w; break;
+        case PhysicalType::kDouble: acc.dsum += v->data<double>()[row] * static_cast<double>(w); break;
+        default: return Status::Internal("sum/avg over a non-numeric column");
+      }
+      break;
+    case AggregateFn::kMin:
+    case AggregateFn::kMax:
+      if (input_retracts) {
+        AddToMultiset(&acc, GetValue(*v, row), w);
+      } else {
+        // Insert-only input: keep just the extreme (no ordered multiset per group).
+        if (w < 0) return Status::Internal("a retraction reached an insert-only min/max");
+        Value value = GetValue(*v, row);
+        int c = acc.has_extreme ? CompareSqlValues(value, acc.extreme) : 0;
+        if (!acc.has_extreme || (agg.fn == AggregateFn::kMin ? c < 0 : c > 0)) {
+          acc.extreme = std::move(value);
+          acc.has_extreme = true;
+        }
+      }
+      break;
+    case AggregateFn::kApproxCountDistinct: {
+      if (w < 0) return Status::Internal("a retraction reached approx_count_distinct");
+      if (!acc.sketch) acc.sketch = std::make_unique<HyperLogLog>();
+      scratch->clear();
+      AppendKeyBytes(*v, row, scratch);
+      acc.sketch->Add(*scratch);
+      break;
+    }
+    case AggregateFn::kApproxPercentile: {
+      if (!acc.quantiles) acc.quantiles = std::make_unique<QuantileSketch>();
+      const double x = NumericAsDouble(*v, row);
+      if (w > 0) {
+        acc.quantiles->Add(x, w);
+      } else if (!acc.quantiles->Remove(x, -w)) {
+        return Status::Internal("approx_percentile: a retraction of a value never added");
+      }
+      break;
+    }
+    case AggregateFn::kStddevSamp:
+    case AggregateFn::kStddevPop: {
+      const double x = NumericAsDouble(*v, row);
+      // acc.count already includes this row's weight.
+      if (acc.count <= 0) {
+        acc.mean = 0;
+        acc.m2 = 0;
+      } else if (w > 0) {
+        double delta = x - acc.mean;
+        acc.mean += delta / static_cast<double>(acc.count);
+        acc.m2 += delta * (x - acc.mean);
+      } else {
+        double delta = x - acc.mean;
+        acc.mean -= delta / static_cast<double>(acc.count);
+        acc.m2 -= delta * (x - acc.mean);
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  return Status::Ok();
+}
+
+// Folds rows into typed sums: count[g] += w, sum[g] += x * w for non-NULL x.
+template <typename T, typename Sum>
+void SumColumn(const Vector& v, const uint32_t* sel, size_t n, const uint32_t* ids, const int8_t* weights,
+               int64_t* count, Sum* sum) {
+  const T* x = v.data<T>();
+  const bool nulls = v.has_nulls();
+  ForEachRow(sel, n, [&](size_t i, size_t row) {
+    if (nulls && v.IsNull(row)) return;
+    const uint32_t g = ids[i];
+    const int64_t w = weights ? weights[row] : 1;
+    count[g] += w;
+    sum[g] += static_cast<Sum>(x[row]) * static_cast<Sum>(w);
+  });
+}
+
+// Insert-only min/max: keeps the smallest (largest) non-NULL value per group.
+template <typename T, typename Load>
+void ExtremeColumn(const Vector& v, const uint32_t* sel, size_t n, const uint32_t* ids, bool is_min, int64_t* count,
+                   T* extreme, Load load) {
+  const bool nulls = v.has_nulls();
+  ForEachRow(sel, n, [&](size_t i, size_t row) {
+    if (nulls && v.IsNull(row)) return;
+    const uint32_t g = ids[i];
+    const T x = load(row);
+    if (count[g] == 0 || (is_min ? x < extreme[g] : x > extreme[g])) extreme[g] = x;
+    ++count[g];
+  });
+}
+
+}  // namespace
+
+AggregateOperator::AggregateOperator() = default;
 AggregateOperator::~AggregateOperator() = default;
 
 Result<std::unique_ptr<AggregateOperator>> AggregateOperator::Create(const sql::LogicalOperator& agg,
@@ -388,21 +589,59 @@ Result<std::unique_ptr<AggregateOperator>> AggregateOperator::Create(const sql::
     copy.type = a.type;
     copy.percentile = a.percentile;
     for (const auto& arg : a.args) copy.args.push_back(arg->Clone());
+    auto state = std::make_unique<AggregateState>();
+    using Kind = AggregateState::Kind;
     if (a.fn == AggregateFn::kCountStar) {
       op->arg_exprs_.push_back(nullptr);
       arg_types.push_back(DataType::Bigint());  // unused column
+      state->kind = Kind::kCountStar;
     } else {
       SLUICE_ASSIGN_OR_RETURN(auto compiled, ExpressionExecutor::Compile(*a.args[0], now_micros));
-      arg_types.push_back(a.args[0]->type);
+      const DataType& t = a.args[0]->type;
+      arg_types.push_back(t);
       op->arg_exprs_.push_back(std::move(compiled));
+      const PhysicalType p = PhysicalTypeOf(t);
+      const bool int_like = p == PhysicalType::kInt32 || p == PhysicalType::kInt64;
+      if (a.fn == AggregateFn::kCount && !a.distinct) {
+        state->kind = Kind::kCount;
+      } else if ((a.fn == AggregateFn::kSum || a.fn == AggregateFn::kAvg) &&
+                 (int_like || p == PhysicalType::kInt128)) {
+        state->kind = Kind::kSumInt;
+      } else if ((a.fn == AggregateFn::kSum || a.fn == AggregateFn::kAvg) && p == PhysicalType::kDouble) {
+        state->kind = Kind::kSumDouble;
+      } else if ((a.fn == AggregateFn::kMin || a.fn == AggregateFn::kMax) && !input_retracts && a.type == t &&
+                 (int_like || p == PhysicalType::kDouble)) {
+        state->kind = int_like ? Kind::kExtremeInt : Kind::kExtremeDouble;
+        state->is_min = a.fn == AggregateFn::kMin;
+      }
     }
+    op->states_.push_back(std::move(state));
     op->aggregates_.push_back(std::move(copy));
   }
   op->keys_ = DataChunk(key_types);
   op->args_ = DataChunk(arg_types);
+  op->groups_ = std::make_unique<GroupKeyTable>(key_types);
+  for (size_t g = 0; g < key_types.size(); ++g) op->key_columns_.push_back(&op->keys_.column(g));
   op->output_types_ = TypesOf(agg.schema);
   op->out_ = DataChunk(op->output_types_);
   return op;
+}
+
+void AggregateOperator::InitGroups() {
+  const size_t limit = groups_->id_limit();
+  if (group_rows_.size() < limit) {
+    group_rows_.resize(limit);
+    group_dirty_.resize(limit);
+    has_emitted_.resize(limit);
+    emitted_.resize(limit);
+    for (auto& s : states_) s->Resize(limit);
+  }
+  for (uint32_t g : created_) {
+    group_rows_[g] = 0;
+    group_dirty_[g] = 0;
+    has_emitted_[g] = 0;
+    for (auto& s : states_) s->Clear(g);
+  }
 }
 
 Status AggregateOperator::Push(const DataChunk& chunk) {
@@ -414,111 +653,98 @@ Status AggregateOperator::Push(const DataChunk& chunk) {
   for (size_t a = 0; a < arg_exprs_.size(); ++a) {
     if (arg_exprs_[a]) SLUICE_RETURN_IF_ERROR(arg_exprs_[a]->Execute(chunk, &args_.column(a), &args_.arena()));
   }
+  const int8_t* weights = chunk.weights().empty() ? nullptr : chunk.weights().data();
+  const bool any_retraction = weights != nullptr && std::any_of(weights, weights + chunk.size(), [](int8_t w) { return w < 0; });
+  // The rows that reach a group: EMIT ON WINDOW CLOSE drops rows without a window and rows of
+  // windows already emitted (too late).
+  const uint32_t* sel = nullptr;
+  size_t n = chunk.size();
   const Vector* window_key = emit_on_close_ ? &keys_.column(static_cast<size_t>(emit_on_close_->group)) : nullptr;
-  for (size_t row = 0; row < chunk.size(); ++row) {
-    int64_t window_end = 0;
+  if (window_key != nullptr) {
+    sel_.clear();
+    const int64_t* start = window_key->data<int64_t>();
+    for (size_t row = 0; row < chunk.size(); ++row) {
+      if (window_key->IsNull(row) || start[row] + emit_on_close_->end_offset_us <= closed_until_) continue;
+      sel_.push_back(static_cast<uint32_t>(row));
+    }
+    sel = sel_.data();
+    n = sel_.size();
+  }
+  ids_.resize(n);
+  created_.clear();
+  groups_->FindOrInsert(key_columns_.data(), sel, n, ids_.data(), &created_);
+  if (!created_.empty()) {
+    InitGroups();
     if (window_key != nullptr) {
-      if (window_key->IsNull(row)) continue;
-      window_end = window_key->data<int64_t>()[row] + emit_on_close_->end_offset_us;
-      if (window_end <= closed_until_) continue;  // its row was emitted: too late
-    }
-    key_.clear();
-    for (size_t g = 0; g < group_exprs_.size(); ++g) AppendKeyBytes(keys_.column(g), row, &key_);
-    auto it = groups_.find(key_);
-    if (it == groups_.end()) {
-      auto group = std::make_unique<Group>();
-      group->key = key_;
-      for (size_t g = 0; g < group_exprs_.size(); ++g) group->key_values.push_back(GetValue(keys_.column(g), row));
-      group->accs.resize(aggregates_.size());
-      it = groups_.emplace(key_, std::move(group)).first;
-      if (window_key != nullptr) open_windows_[window_end].push_back(key_);
-    }
-    Group& group = *it->second;
-    const int64_t w = chunk.weight(row);
-    group.rows += w;
-    if (window_key != nullptr) {
-      // Held back until the window closes.
-    } else if (!group.dirty) {
-      group.dirty = true;
-      dirty_.push_back(&group);
-    }
-    for (size_t a = 0; a < aggregates_.size(); ++a) {
-      const sql::BoundAggregate& agg = aggregates_[a];
-      Accumulator& acc = group.accs[a];
-      if (agg.fn == AggregateFn::kCountStar) {
-        acc.count += w;
-        continue;
+      for (uint32_t g : created_) {
+        const int64_t end = groups_->KeyValue(g, static_cast<size_t>(emit_on_close_->group)).int64() +
+                            emit_on_close_->end_offset_us;
+        open_windows_[end].push_back(g);
       }
-      const Vector& v = args_.column(a);
-      if (v.IsNull(row)) continue;
-      acc.count += w;
-      switch (agg.fn) {
-        case AggregateFn::kCount:
-          if (agg.distinct) AddToMultiset(&acc, GetValue(v, row), w);
-          break;
-        case AggregateFn::kSum:
-        case AggregateFn::kAvg:
-          switch (v.physical()) {
-            case PhysicalType::kInt32: acc.isum += static_cast<__int128>(v.data<int32_t>()[row]) * w; break;
-            case PhysicalType::kInt64: acc.isum += static_cast<__int128>(v.data<int64_t>()[row]) * w; break;
-            case PhysicalType::kInt128: acc.isum += v.data<__int128>()[row] * w; break;
-            case PhysicalType::kDouble: acc.dsum += v.data<double>()[row] * static_cast<double>(w); break;
-            default: return Status::Internal("sum/avg over a non-numeric column");
-          }
-          break;
-        case AggregateFn::kMin:
-        case AggregateFn::kMax:
-          if (input_retracts_) {
-            AddToMultiset(&acc, GetValue(v, row), w);
-          } else {
-            // Insert-only input: keep just the extreme (no ordered multiset per group).
-            if (w < 0) return Status::Internal("a retraction reached an insert-only min/max");
-            Value value = GetValue(v, row);
-            int c = acc.has_extreme ? CompareSqlValues(value, acc.extreme) : 0;
-            if (!acc.has_extreme || (agg.fn == AggregateFn::kMin ? c < 0 : c > 0)) {
-              acc.extreme = std::move(value);
-              acc.has_extreme = true;
-            }
-          }
-          break;
-        case AggregateFn::kApproxCountDistinct: {
-          if (w < 0) return Status::Internal("a retraction reached approx_count_distinct");
-          if (!acc.sketch) acc.sketch = std::make_unique<HyperLogLog>();
-          scratch_.clear();
-          AppendKeyBytes(v, row, &scratch_);
-          acc.sketch->Add(scratch_);
-          break;
+    }
+  }
+  const uint32_t* ids = ids_.data();
+  ForEachRow(sel, n, [&](size_t i, size_t row) { group_rows_[ids[i]] += weights ? weights[row] : 1; });
+  if (window_key == nullptr) {
+    // Held back until the window closes under EMIT ON WINDOW CLOSE; otherwise owed at Flush.
+    for (size_t i = 0; i < n; ++i) {
+      if (!group_dirty_[ids[i]]) {
+        group_dirty_[ids[i]] = 1;
+        dirty_.push_back(ids[i]);
+      }
+    }
+  }
+  using Kind = AggregateState::Kind;
+  for (size_t a = 0; a < aggregates_.size(); ++a) {
+    AggregateState& st = *states_[a];
+    const Vector& v = args_.column(a);
+    int64_t* count = st.count.data();
+    switch (st.kind) {
+      case Kind::kCountStar:
+        ForEachRow(sel, n, [&](size_t i, size_t row) { count[ids[i]] += weights ? weights[row] : 1; });
+        break;
+      case Kind::kCount:
+        ForEachRow(sel, n, [&](size_t i, size_t row) {
+          if (!v.IsNull(row)) count[ids[i]] += weights ? weights[row] : 1;
+        });
+        break;
+      case Kind::kSumInt:
+        switch (v.physical()) {
+          case PhysicalType::kInt32: SumColumn<int32_t>(v, sel, n, ids, weights, count, st.isum.data()); break;
+          case PhysicalType::kInt64: SumColumn<int64_t>(v, sel, n, ids, weights, count, st.isum.data()); break;
+          default: SumColumn<__int128>(v, sel, n, ids, weights, count, st.isum.data()); break;
         }
-        case AggregateFn::kApproxPercentile: {
-          if (!acc.quantiles) acc.quantiles = std::make_unique<QuantileSketch>();
-          const double x = NumericAsDouble(v, row);
-          if (w > 0) {
-            acc.quantiles->Add(x, w);
-          } else if (!acc.quantiles->Remove(x, -w)) {
-            return Status::Internal("approx_percentile: a retraction of a value never added");
-          }
-          break;
+        break;
+      case Kind::kSumDouble:
+        SumColumn<double>(v, sel, n, ids, weights, count, st.dsum.data());
+        break;
+      case Kind::kExtremeInt:
+        if (any_retraction) return Status::Internal("a retraction reached an insert-only min/max");
+        if (v.physical() == PhysicalType::kInt32) {
+          const int32_t* x = v.data<int32_t>();
+          ExtremeColumn<int64_t>(v, sel, n, ids, st.is_min, count, st.iextreme.data(),
+                                 [x](size_t row) { return int64_t{x[row]}; });
+        } else {
+          const int64_t* x = v.data<int64_t>();
+          ExtremeColumn<int64_t>(v, sel, n, ids, st.is_min, count, st.iextreme.data(),
+                                 [x](size_t row) { return x[row]; });
         }
-        case AggregateFn::kStddevSamp:
-        case AggregateFn::kStddevPop: {
-          const double x = NumericAsDouble(v, row);
-          // acc.count already includes this row's weight.
-          if (acc.count <= 0) {
-            acc.mean = 0;
-            acc.m2 = 0;
-          } else if (w > 0) {
-            double delta = x - acc.mean;
-            acc.mean += delta / static_cast<double>(acc.count);
-            acc.m2 += delta * (x - acc.mean);
-          } else {
-            double delta = x - acc.mean;
-            acc.mean -= delta / static_cast<double>(acc.count);
-            acc.m2 -= delta * (x - acc.mean);
-          }
-          break;
-        }
-        default:
-          break;
+        break;
+      case Kind::kExtremeDouble: {
+        if (any_retraction) return Status::Internal("a retraction reached an insert-only min/max");
+        const double* x = v.data<double>();
+        ExtremeColumn<double>(v, sel, n, ids, st.is_min, count, st.dextreme.data(), [x](size_t row) { return x[row]; });
+        break;
+      }
+      case Kind::kGeneric: {
+        const sql::BoundAggregate& agg = aggregates_[a];
+        Status s;
+        ForEachRow(sel, n, [&](size_t i, size_t row) {
+          if (!s.ok()) return;
+          s = AccumulateRow(agg, input_retracts_, st.generic[ids[i]], &v, row, weights ? weights[row] : 1, &scratch_);
+        });
+        SLUICE_RETURN_IF_ERROR(s);
+        break;
       }
     }
   }
@@ -583,6 +809,30 @@ Result<Value> Finalize(const sql::BoundAggregate& agg, const AggregateOperator::
 
 }  // namespace
 
+Result<Value> AggregateOperator::FinalizeAggregate(size_t a, uint32_t g) const {
+  const sql::BoundAggregate& agg = aggregates_[a];
+  const AggregateState& st = *states_[a];
+  const DataType input_type = agg.args.empty() ? DataType::Bigint() : agg.args[0]->type;
+  using Kind = AggregateState::Kind;
+  if (st.kind == Kind::kGeneric) return Finalize(agg, st.generic[g], input_type);
+  if (st.kind == Kind::kExtremeInt || st.kind == Kind::kExtremeDouble) {
+    if (st.count[g] == 0) return Value::Null(agg.type);
+    return st.kind == Kind::kExtremeInt ? ExtremeValue(agg.type, st.iextreme[g]) : Value::Double(st.dextreme[g]);
+  }
+  Accumulator acc;
+  acc.count = st.count[g];
+  if (st.kind == Kind::kSumInt) acc.isum = st.isum[g];
+  if (st.kind == Kind::kSumDouble) acc.dsum = st.dsum[g];
+  return Finalize(agg, acc, input_type);
+}
+
+void AggregateOperator::EraseGroup(uint32_t g) {
+  groups_->Erase(g);
+  for (auto& s : states_) s->Clear(g);
+  std::vector<Value>().swap(emitted_[g]);
+  has_emitted_[g] = 0;
+}
+
 Status AggregateOperator::Flush() {
   out_.Reset();
   auto add_row = [&](const std::vector<Value>& values, int8_t weight) -> Status {
@@ -596,11 +846,12 @@ Status AggregateOperator::Flush() {
     out_.set_size(row + 1);
     return Status::Ok();
   };
-  auto finalize = [&](const Group& group) -> Result<std::vector<Value>> {
-    std::vector<Value> values = group.key_values;
+  auto finalize = [&](uint32_t g) -> Result<std::vector<Value>> {
+    std::vector<Value> values;
+    values.reserve(groups_->key_count() + aggregates_.size());
+    for (size_t k = 0; k < groups_->key_count(); ++k) values.push_back(groups_->KeyValue(g, k));
     for (size_t a = 0; a < aggregates_.size(); ++a) {
-      DataType input_type = aggregates_[a].args.empty() ? DataType::Bigint() : aggregates_[a].args[0]->type;
-      SLUICE_ASSIGN_OR_RETURN(Value v, Finalize(aggregates_[a], group.accs[a], input_type));
+      SLUICE_ASSIGN_OR_RETURN(Value v, FinalizeAggregate(a, g));
       values.push_back(std::move(v));
     }
     return values;
@@ -608,14 +859,12 @@ Status AggregateOperator::Flush() {
   if (emit_on_close_) {
     // Emit and free every window the watermark has passed, oldest first.
     while (!open_windows_.empty() && open_windows_.begin()->first <= pending_watermark_) {
-      for (const std::string& key : open_windows_.begin()->second) {
-        auto it = groups_.find(key);
-        if (it == groups_.end()) continue;
-        if (it->second->rows > 0) {
-          SLUICE_ASSIGN_OR_RETURN(std::vector<Value> values, finalize(*it->second));
+      for (uint32_t g : open_windows_.begin()->second) {
+        if (group_rows_[g] > 0) {
+          SLUICE_ASSIGN_OR_RETURN(std::vector<Value> values, finalize(g));
           SLUICE_RETURN_IF_ERROR(add_row(values, 1));
         }
-        groups_.erase(it);
+        EraseGroup(g);
       }
       open_windows_.erase(open_windows_.begin());
     }
@@ -624,28 +873,29 @@ Status AggregateOperator::Flush() {
     return FlushDownstream();
   }
   // With no GROUP BY, an aggregate over no rows still yields one row (count = 0).
-  if (group_exprs_.empty() && groups_.empty()) {
-    auto group = std::make_unique<Group>();
-    group->accs.resize(aggregates_.size());
-    group->dirty = true;
-    dirty_.push_back(group.get());
-    groups_.emplace(std::string(), std::move(group));
+  if (group_exprs_.empty() && groups_->size() == 0) {
+    uint32_t g = 0;
+    created_.clear();
+    groups_->FindOrInsert(key_columns_.data(), nullptr, 1, &g, &created_);
+    InitGroups();
+    group_dirty_[g] = 1;
+    dirty_.push_back(g);
   }
-  for (Group* group : dirty_) {
-    group->dirty = false;
-    if (group->has_emitted) SLUICE_RETURN_IF_ERROR(add_row(group->emitted, -1));
-    if (group->rows > 0 || group_exprs_.empty()) {
-      SLUICE_ASSIGN_OR_RETURN(std::vector<Value> values, finalize(*group));
+  for (uint32_t g : dirty_) {
+    group_dirty_[g] = 0;
+    if (has_emitted_[g]) SLUICE_RETURN_IF_ERROR(add_row(emitted_[g], -1));
+    if (group_rows_[g] > 0 || group_exprs_.empty()) {
+      SLUICE_ASSIGN_OR_RETURN(std::vector<Value> values, finalize(g));
       SLUICE_RETURN_IF_ERROR(add_row(values, 1));
-      group->emitted = std::move(values);
-      group->has_emitted = true;
+      emitted_[g] = std::move(values);
+      has_emitted_[g] = 1;
     } else {
-      group->has_emitted = false;
+      has_emitted_[g] = 0;
     }
   }
   // Groups with no rows left are gone (their retraction was emitted above).
-  for (Group* group : dirty_) {
-    if (group->rows <= 0 && !group_exprs_.empty()) groups_.erase(group->key);
+  for (uint32_t g : dirty_) {
+    if (group_rows_[g] <= 0 && !group_exprs_.empty()) EraseGroup(g);
   }
   dirty_.clear();
   if (out_.size() > 0) SLUICE_RETURN_IF_ERROR(Emit(out_));

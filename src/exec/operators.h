@@ -9,6 +9,7 @@
 #include <absl/container/flat_hash_map.h>
 
 #include "exec/expression_executor.h"
+#include "exec/group_key_table.h"
 #include "exec/operator.h"
 #include "sql/logical_plan.h"
 
@@ -42,16 +43,21 @@ class ProjectOperator final : public Operator {
 // TUMBLE and HOP: appends window_start and window_end to every row; HOP emits one copy of the
 // row per window that contains it (size / slide copies). Rows with a NULL time are dropped,
 // as in Flink and RisingWave. Windows align to the Unix epoch.
+//
+// `used` (per input column; empty: all) says which input columns the operators downstream
+// read: the others are not copied (they are NULL in the output), which matters for HOP, where
+// every row is copied size / slide times.
 class WindowOperator final : public Operator {
  public:
   WindowOperator(std::vector<DataType> input_types, int time_column, sql::WindowKind kind, int64_t size_us,
-                 int64_t slide_us);
+                 int64_t slide_us, std::vector<bool> used = {});
   Status Push(const DataChunk& chunk) override;
 
  private:
   int time_column_;
   int64_t size_us_;
   int64_t slide_us_;
+  std::vector<bool> used_;  // per input column
   DataChunk out_;
   std::vector<uint32_t> sel_;
   std::vector<int64_t> starts_;
@@ -87,29 +93,43 @@ class AggregateOperator final : public Operator {
     return Status::FailedPrecondition("not supported yet: checkpointing aggregate state");
   }
 
-  size_t group_count() const { return groups_.size(); }
+  size_t group_count() const { return groups_->size(); }
 
   struct Accumulator;
-  struct Group;
+  struct AggregateState;
 
  private:
-  AggregateOperator() = default;
+  AggregateOperator();
   // Forwards the watermark (after the rows just emitted), then flushes downstream.
   Status FlushDownstream();
+  // Sizes the per-group arrays for every id handed out and resets the groups in created_.
+  void InitGroups();
+  void EraseGroup(uint32_t group);
+  Result<sql::Value> FinalizeAggregate(size_t aggregate, uint32_t group) const;
 
   std::vector<std::unique_ptr<ExpressionExecutor>> group_exprs_;
   std::vector<std::unique_ptr<ExpressionExecutor>> arg_exprs_;  // one per aggregate (null: count(*))
   std::vector<sql::BoundAggregate> aggregates_;
+  std::vector<std::unique_ptr<AggregateState>> states_;  // one per aggregate
   bool input_retracts_ = false;
   DataChunk keys_;   // evaluated group expressions of the current input chunk
   DataChunk args_;   // evaluated aggregate arguments of the current input chunk
-  absl::flat_hash_map<std::string, std::unique_ptr<Group>> groups_;
-  std::vector<Group*> dirty_;
-  std::string key_;
+  std::unique_ptr<GroupKeyTable> groups_;
+  std::vector<const Vector*> key_columns_;  // the columns of keys_
+  // Per group id (sized by groups_->id_limit()).
+  std::vector<int64_t> group_rows_;   // sum of the weights of the group's rows
+  std::vector<uint8_t> group_dirty_;  // in dirty_
+  std::vector<uint8_t> has_emitted_;
+  std::vector<std::vector<sql::Value>> emitted_;  // the row emitted last, retracted on change
+  std::vector<uint32_t> dirty_;                   // groups changed since the last Flush
+  // Scratch of one Push.
+  std::vector<uint32_t> sel_;
+  std::vector<uint32_t> ids_;
+  std::vector<uint32_t> created_;
   std::string scratch_;  // value bytes for sketches
   DataChunk out_;
   std::optional<WindowClose> emit_on_close_;
-  std::map<int64_t, std::vector<std::string>> open_windows_;  // EOWC: window end -> group keys
+  std::map<int64_t, std::vector<uint32_t>> open_windows_;  // EOWC: window end -> groups
   int64_t closed_until_ = INT64_MIN;     // EOWC: windows ending at or before this are emitted
   int64_t pending_watermark_ = INT64_MIN;
   int64_t forwarded_watermark_ = INT64_MIN;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cassert>
 #include <cstdint>
 #include <cstring>
@@ -117,6 +118,11 @@ class Vector {
   }
   void SetValid(size_t row) {
     if (has_nulls_) validity_[row / 64] |= 1ull << (row % 64);
+  }
+  // Marks every row NULL (the values are left as they are).
+  void SetAllNull() {
+    std::fill(validity_.begin(), validity_.end(), 0ull);
+    has_nulls_ = true;
   }
   bool has_nulls() const { return has_nulls_; }
   const uint64_t* validity() const { return validity_.data(); }
