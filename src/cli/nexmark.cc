@@ -1,10 +1,10 @@
 #include "cli/nexmark.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-
-#include <fmt/format.h>
 
 #include "common/time_format.h"
 
@@ -13,8 +13,9 @@ namespace {
 
 // The reference generator's word lists (PersonGenerator, BidGenerator).
 constexpr std::string_view kUsStates[] = {"AZ", "CA", "ID", "OR", "WA", "WY"};
-constexpr std::string_view kUsCities[] = {"Phoenix", "Los Angeles", "San Francisco", "Boise", "Portland",
-                                          "Bend",    "Redmond",     "Seattle",       "Kent",  "Cheyenne"};
+constexpr std::string_view kUsCities[] = {"Phoenix",  "Los Angeles", "San Francisco", "Boise",
+                                          "Portland", "Bend",        "Redmond",       "Seattle",
+                                          "Kent",     "Cheyenne"};
 constexpr std::string_view kFirstNames[] = {"Peter", "Paul",  "Luke",  "John",   "Saul",  "Vicky",
                                             "Kate",  "Julie", "Sarah", "Deiter", "Walter"};
 constexpr std::string_view kLastNames[] = {"Shultz", "Abrams", "Spencer", "White", "Bartels",
@@ -22,9 +23,9 @@ constexpr std::string_view kLastNames[] = {"Shultz", "Abrams", "Spencer", "White
 constexpr std::string_view kHotChannels[] = {"Google", "Facebook", "Baidu", "Apple"};
 
 // Constants of the reference generator that are not configuration.
-constexpr int64_t kPersonIdLead = 10;    // ids of people not generated yet that may be referenced
-constexpr int64_t kAuctionIdLead = 10;   // same for auctions
-constexpr int64_t kHotBatch = 100;       // hot ids: the first (or second) of each batch of 100
+constexpr int64_t kPersonIdLead = 10;   // ids of people not generated yet that may be referenced
+constexpr int64_t kAuctionIdLead = 10;  // same for auctions
+constexpr int64_t kHotBatch = 100;      // hot ids: the first (or second) of each batch of 100
 constexpr int64_t kHotChannelsRatio = 2;
 constexpr int64_t kChannelsNumber = 10'000;
 constexpr int kMinStringLength = 3;
@@ -79,7 +80,8 @@ class Generator::Random {
   }
   // Uniform in [0, n); n >= 1.
   int64_t Uniform(int64_t n) {
-    return static_cast<int64_t>((static_cast<unsigned __int128>(NextU64()) * static_cast<uint64_t>(n)) >> 64);
+    return static_cast<int64_t>(
+        (static_cast<unsigned __int128>(NextU64()) * static_cast<uint64_t>(n)) >> 64);
   }
   // Uniform in [0, 1).
   double UniformDouble() { return static_cast<double>(NextU64() >> 11) * 0x1.0p-53; }
@@ -89,7 +91,8 @@ class Generator::Random {
   void AppendString(int max_length, char special, std::string* out) {
     int64_t length = kMinStringLength + Uniform(max_length - kMinStringLength);
     const size_t start = out->size();
-    while (length-- > 0) out->push_back(Uniform(13) == 0 ? special : static_cast<char>('a' + Uniform(26)));
+    while (length-- > 0)
+      out->push_back(Uniform(13) == 0 ? special : static_cast<char>('a' + Uniform(26)));
     if (special == ' ') {
       size_t end = out->size();
       while (end > start && (*out)[end - 1] == ' ') --end;
@@ -108,7 +111,8 @@ class Generator::Random {
     out->clear();
     if (current_size > average_size) return;
     const int64_t desired_average = average_size - current_size;
-    const int64_t delta = static_cast<int64_t>(std::floor(static_cast<double>(desired_average) * 0.2 + 0.5));
+    const int64_t delta =
+        static_cast<int64_t>(std::floor(static_cast<double>(desired_average) * 0.2 + 0.5));
     const int64_t min_size = desired_average - delta;
     const int64_t size = min_size + (delta == 0 ? 0 : Uniform(2 * delta));
     AppendExactString(size, out);
@@ -122,9 +126,11 @@ class Generator::Random {
 
 Status ValidateOptions(const Options& o) {
   if (!(o.rate > 0) || !std::isfinite(o.rate)) {
-    return Status::InvalidArgument("--rate must be a positive number of events per second (event time)");
+    return Status::InvalidArgument(
+        "--rate must be a positive number of events per second (event time)");
   }
-  if (o.base_time.value() < 0) return Status::InvalidArgument("--start-time must not be before 1970");
+  if (o.base_time.value() < 0)
+    return Status::InvalidArgument("--start-time must not be before 1970");
   for (auto [name, v] : {std::pair{"num_active_people", o.num_active_people},
                          {"num_in_flight_auctions", o.num_in_flight_auctions},
                          {"hot_auction_ratio", o.hot_auction_ratio},
@@ -140,9 +146,12 @@ Status ValidateOptions(const Options& o) {
 
 std::string_view TopicOf(EventKind kind) {
   switch (kind) {
-    case EventKind::kPerson: return "person";
-    case EventKind::kAuction: return "auction";
-    case EventKind::kBid: return "bid";
+    case EventKind::kPerson:
+      return "person";
+    case EventKind::kAuction:
+      return "auction";
+    case EventKind::kBid:
+      return "bid";
   }
   return "bid";
 }
@@ -192,7 +201,8 @@ Generator::Generator(Options options)
 }
 
 int64_t Generator::TimestampForEvent(int64_t n) const {
-  return options_.base_time.value() + static_cast<int64_t>(static_cast<double>(n) * inter_event_delay_us_) / 1000;
+  return options_.base_time.value() +
+         static_cast<int64_t>(static_cast<double>(n) * inter_event_delay_us_) / 1000;
 }
 
 void Generator::Next(Event* event) { Generate(next_++, event); }
@@ -202,9 +212,15 @@ void Generator::Generate(int64_t n, Event* event) const {
   const int64_t time_ms = TimestampForEvent(n);
   event->kind = KindOfEvent(n);
   switch (event->kind) {
-    case EventKind::kPerson: NextPerson(n, time_ms, random, &event->person); break;
-    case EventKind::kAuction: NextAuction(n, time_ms, random, &event->auction); break;
-    case EventKind::kBid: NextBid(n, time_ms, random, &event->bid); break;
+    case EventKind::kPerson:
+      NextPerson(n, time_ms, random, &event->person);
+      break;
+    case EventKind::kAuction:
+      NextAuction(n, time_ms, random, &event->auction);
+      break;
+    case EventKind::kBid:
+      NextBid(n, time_ms, random, &event->bid);
+      break;
   }
 }
 
@@ -241,21 +257,24 @@ void Generator::NextPerson(int64_t n, int64_t time_ms, Random& random, Person* p
   p->city.assign(kUsCities[random.Uniform(std::size(kUsCities))]);
   p->state.assign(kUsStates[random.Uniform(std::size(kUsStates))]);
   p->date_time_ms = time_ms;
-  const int64_t current_size = 8 + static_cast<int64_t>(p->name.size() + p->email_address.size() +
-                                                        p->credit_card.size() + p->city.size() + p->state.size());
+  const int64_t current_size =
+      8 + static_cast<int64_t>(p->name.size() + p->email_address.size() + p->credit_card.size() +
+                               p->city.size() + p->state.size());
   random.AssignExtra(current_size, options_.avg_person_bytes, &p->extra);
 }
 
 void Generator::NextAuction(int64_t n, int64_t time_ms, Random& random, Auction* a) const {
   a->id = LastBase0AuctionId(n) + kFirstAuctionId;
   // P(hot seller) = 1 - 1/hot_sellers_ratio: the first person of the latest batch of 100.
-  int64_t seller = random.Uniform(options_.hot_sellers_ratio) > 0 ? (LastBase0PersonId(n) / kHotBatch) * kHotBatch
-                                                                  : NextBase0PersonId(n, random);
+  int64_t seller = random.Uniform(options_.hot_sellers_ratio) > 0
+                       ? (LastBase0PersonId(n) / kHotBatch) * kHotBatch
+                       : NextBase0PersonId(n, random);
   a->seller = seller + kFirstPersonId;
   a->category = kFirstCategoryId + random.Uniform(kNumCategories);
   a->initial_bid = random.NextPrice();
   // An auction lasts on average until num_in_flight_auctions more auctions have been opened.
-  const int64_t events_for_auctions = (options_.num_in_flight_auctions * kTotalProportion) / kAuctionProportion;
+  const int64_t events_for_auctions =
+      (options_.num_in_flight_auctions * kTotalProportion) / kAuctionProportion;
   const int64_t horizon_ms = TimestampForEvent(n + events_for_auctions) - time_ms;
   a->expires_ms = time_ms + 1 + random.Uniform(std::max<int64_t>(horizon_ms * 2, 1));
   a->item_name.clear();
@@ -264,14 +283,16 @@ void Generator::NextAuction(int64_t n, int64_t time_ms, Random& random, Auction*
   random.AppendString(100, ' ', &a->description);
   a->reserve = a->initial_bid + random.NextPrice();
   a->date_time_ms = time_ms;
-  const int64_t current_size = 8 + static_cast<int64_t>(a->item_name.size() + a->description.size()) + 8 * 5;
+  const int64_t current_size =
+      8 + static_cast<int64_t>(a->item_name.size() + a->description.size()) + 8 * 5;
   random.AssignExtra(current_size, options_.avg_auction_bytes, &a->extra);
 }
 
 void Generator::NextBid(int64_t n, int64_t time_ms, Random& random, Bid* b) const {
   // P(hot auction) = 1 - 1/hot_auction_ratio: the first auction of the latest batch of 100.
-  int64_t auction = random.Uniform(options_.hot_auction_ratio) > 0 ? (LastBase0AuctionId(n) / kHotBatch) * kHotBatch
-                                                                   : NextBase0AuctionId(n, random);
+  int64_t auction = random.Uniform(options_.hot_auction_ratio) > 0
+                        ? (LastBase0AuctionId(n) / kHotBatch) * kHotBatch
+                        : NextBase0AuctionId(n, random);
   b->auction = auction + kFirstAuctionId;
   // P(hot bidder) = 1 - 1/hot_bidders_ratio: the second person of the latest batch of 100 (so
   // that hot bidders and hot sellers differ).
@@ -304,7 +325,8 @@ const std::pair<std::string, std::string>& Generator::Channel(int64_t k) const {
     }
     url += "item.htm?query=1";
     // 9 in 10 channels carry their id in the URL (q21 extracts it).
-    if (random.Uniform(10) > 0) fmt::format_to(std::back_inserter(url), "&channel_id={}", JavaAbsReverse(k));
+    if (random.Uniform(10) > 0)
+      fmt::format_to(std::back_inserter(url), "&channel_id={}", JavaAbsReverse(k));
     slot = {fmt::format("channel-{}", k), std::move(url)};
   }
   return slot;
@@ -408,14 +430,17 @@ int64_t SpecSizeOf(const Event& e) {
   switch (e.kind) {
     case EventKind::kPerson: {
       const Person& p = e.person;
-      return 8 + static_cast<int64_t>(p.name.size() + p.email_address.size() + p.credit_card.size() + p.city.size() +
-                                      p.state.size() + p.extra.size());
+      return 8 +
+             static_cast<int64_t>(p.name.size() + p.email_address.size() + p.credit_card.size() +
+                                  p.city.size() + p.state.size() + p.extra.size());
     }
     case EventKind::kAuction: {
       const Auction& a = e.auction;
-      return 8 + 8 * 5 + static_cast<int64_t>(a.item_name.size() + a.description.size() + a.extra.size());
+      return 8 + 8 * 5 +
+             static_cast<int64_t>(a.item_name.size() + a.description.size() + a.extra.size());
     }
-    case EventKind::kBid: return 8 * 4 + static_cast<int64_t>(e.bid.extra.size());
+    case EventKind::kBid:
+      return 8 * 4 + static_cast<int64_t>(e.bid.extra.size());
   }
   return 0;
 }

@@ -2,6 +2,7 @@
 // the events as JSON in the log (the path of an ad-hoc query) or generated straight into the
 // dataflow's column chunks (--in-process: no JSON, no log).
 
+#include <fmt/format.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -14,8 +15,6 @@
 #include <optional>
 #include <span>
 #include <string>
-
-#include <fmt/format.h>
 
 #include "cli/commands.h"
 #include "cli/nexmark.h"
@@ -91,10 +90,31 @@ uint64_t ResultChecksum(const std::vector<std::vector<sql::Value>>& rows) {
 // --- in-process feeding: generated events written straight into column chunks -------------
 
 enum class Field : uint8_t {
-  kPersonId, kPersonName, kPersonEmail, kPersonCard, kPersonCity, kPersonState, kPersonTime, kPersonExtra,
-  kAuctionId, kAuctionItem, kAuctionDescription, kAuctionInitialBid, kAuctionReserve, kAuctionTime,
-  kAuctionExpires, kAuctionSeller, kAuctionCategory, kAuctionExtra,
-  kBidAuction, kBidBidder, kBidPrice, kBidChannel, kBidUrl, kBidTime, kBidExtra,
+  kPersonId,
+  kPersonName,
+  kPersonEmail,
+  kPersonCard,
+  kPersonCity,
+  kPersonState,
+  kPersonTime,
+  kPersonExtra,
+  kAuctionId,
+  kAuctionItem,
+  kAuctionDescription,
+  kAuctionInitialBid,
+  kAuctionReserve,
+  kAuctionTime,
+  kAuctionExpires,
+  kAuctionSeller,
+  kAuctionCategory,
+  kAuctionExtra,
+  kBidAuction,
+  kBidBidder,
+  kBidPrice,
+  kBidChannel,
+  kBidUrl,
+  kBidTime,
+  kBidExtra,
 };
 
 struct FieldSpec {
@@ -103,11 +123,14 @@ struct FieldSpec {
   TypeId type;
 };
 
-constexpr FieldSpec kPersonFields[] = {
-    {"id", Field::kPersonId, TypeId::kBigint},          {"name", Field::kPersonName, TypeId::kVarchar},
-    {"email_address", Field::kPersonEmail, TypeId::kVarchar}, {"credit_card", Field::kPersonCard, TypeId::kVarchar},
-    {"city", Field::kPersonCity, TypeId::kVarchar},     {"state", Field::kPersonState, TypeId::kVarchar},
-    {"date_time", Field::kPersonTime, TypeId::kTimestamp}, {"extra", Field::kPersonExtra, TypeId::kVarchar}};
+constexpr FieldSpec kPersonFields[] = {{"id", Field::kPersonId, TypeId::kBigint},
+                                       {"name", Field::kPersonName, TypeId::kVarchar},
+                                       {"email_address", Field::kPersonEmail, TypeId::kVarchar},
+                                       {"credit_card", Field::kPersonCard, TypeId::kVarchar},
+                                       {"city", Field::kPersonCity, TypeId::kVarchar},
+                                       {"state", Field::kPersonState, TypeId::kVarchar},
+                                       {"date_time", Field::kPersonTime, TypeId::kTimestamp},
+                                       {"extra", Field::kPersonExtra, TypeId::kVarchar}};
 constexpr FieldSpec kAuctionFields[] = {
     {"id", Field::kAuctionId, TypeId::kBigint},
     {"item_name", Field::kAuctionItem, TypeId::kVarchar},
@@ -119,42 +142,70 @@ constexpr FieldSpec kAuctionFields[] = {
     {"seller", Field::kAuctionSeller, TypeId::kBigint},
     {"category", Field::kAuctionCategory, TypeId::kBigint},
     {"extra", Field::kAuctionExtra, TypeId::kVarchar}};
-constexpr FieldSpec kBidFields[] = {
-    {"auction", Field::kBidAuction, TypeId::kBigint},  {"bidder", Field::kBidBidder, TypeId::kBigint},
-    {"price", Field::kBidPrice, TypeId::kBigint},      {"channel", Field::kBidChannel, TypeId::kVarchar},
-    {"url", Field::kBidUrl, TypeId::kVarchar},         {"date_time", Field::kBidTime, TypeId::kTimestamp},
-    {"extra", Field::kBidExtra, TypeId::kVarchar}};
+constexpr FieldSpec kBidFields[] = {{"auction", Field::kBidAuction, TypeId::kBigint},
+                                    {"bidder", Field::kBidBidder, TypeId::kBigint},
+                                    {"price", Field::kBidPrice, TypeId::kBigint},
+                                    {"channel", Field::kBidChannel, TypeId::kVarchar},
+                                    {"url", Field::kBidUrl, TypeId::kVarchar},
+                                    {"date_time", Field::kBidTime, TypeId::kTimestamp},
+                                    {"extra", Field::kBidExtra, TypeId::kVarchar}};
 
-void WriteField(Field f, const nexmark::Event& e, exec::Vector* v, size_t row, exec::StringArena* arena) {
+void WriteField(Field f, const nexmark::Event& e, exec::Vector* v, size_t row,
+                exec::StringArena* arena) {
   auto i64 = [&](int64_t x) { v->data<int64_t>()[row] = x; };
   auto ts = [&](int64_t ms) { v->data<int64_t>()[row] = ms * 1000; };
   auto str = [&](const std::string& s) { v->data<exec::StringRef>()[row] = arena->Add(s); };
   switch (f) {
-    case Field::kPersonId: return i64(e.person.id);
-    case Field::kPersonName: return str(e.person.name);
-    case Field::kPersonEmail: return str(e.person.email_address);
-    case Field::kPersonCard: return str(e.person.credit_card);
-    case Field::kPersonCity: return str(e.person.city);
-    case Field::kPersonState: return str(e.person.state);
-    case Field::kPersonTime: return ts(e.person.date_time_ms);
-    case Field::kPersonExtra: return str(e.person.extra);
-    case Field::kAuctionId: return i64(e.auction.id);
-    case Field::kAuctionItem: return str(e.auction.item_name);
-    case Field::kAuctionDescription: return str(e.auction.description);
-    case Field::kAuctionInitialBid: return i64(e.auction.initial_bid);
-    case Field::kAuctionReserve: return i64(e.auction.reserve);
-    case Field::kAuctionTime: return ts(e.auction.date_time_ms);
-    case Field::kAuctionExpires: return ts(e.auction.expires_ms);
-    case Field::kAuctionSeller: return i64(e.auction.seller);
-    case Field::kAuctionCategory: return i64(e.auction.category);
-    case Field::kAuctionExtra: return str(e.auction.extra);
-    case Field::kBidAuction: return i64(e.bid.auction);
-    case Field::kBidBidder: return i64(e.bid.bidder);
-    case Field::kBidPrice: return i64(e.bid.price);
-    case Field::kBidChannel: return str(e.bid.channel);
-    case Field::kBidUrl: return str(e.bid.url);
-    case Field::kBidTime: return ts(e.bid.date_time_ms);
-    case Field::kBidExtra: return str(e.bid.extra);
+    case Field::kPersonId:
+      return i64(e.person.id);
+    case Field::kPersonName:
+      return str(e.person.name);
+    case Field::kPersonEmail:
+      return str(e.person.email_address);
+    case Field::kPersonCard:
+      return str(e.person.credit_card);
+    case Field::kPersonCity:
+      return str(e.person.city);
+    case Field::kPersonState:
+      return str(e.person.state);
+    case Field::kPersonTime:
+      return ts(e.person.date_time_ms);
+    case Field::kPersonExtra:
+      return str(e.person.extra);
+    case Field::kAuctionId:
+      return i64(e.auction.id);
+    case Field::kAuctionItem:
+      return str(e.auction.item_name);
+    case Field::kAuctionDescription:
+      return str(e.auction.description);
+    case Field::kAuctionInitialBid:
+      return i64(e.auction.initial_bid);
+    case Field::kAuctionReserve:
+      return i64(e.auction.reserve);
+    case Field::kAuctionTime:
+      return ts(e.auction.date_time_ms);
+    case Field::kAuctionExpires:
+      return ts(e.auction.expires_ms);
+    case Field::kAuctionSeller:
+      return i64(e.auction.seller);
+    case Field::kAuctionCategory:
+      return i64(e.auction.category);
+    case Field::kAuctionExtra:
+      return str(e.auction.extra);
+    case Field::kBidAuction:
+      return i64(e.bid.auction);
+    case Field::kBidBidder:
+      return i64(e.bid.bidder);
+    case Field::kBidPrice:
+      return i64(e.bid.price);
+    case Field::kBidChannel:
+      return str(e.bid.channel);
+    case Field::kBidUrl:
+      return str(e.bid.url);
+    case Field::kBidTime:
+      return ts(e.bid.date_time_ms);
+    case Field::kBidExtra:
+      return str(e.bid.extra);
   }
 }
 
@@ -180,7 +231,8 @@ Result<InProcessInput> PlanInput(const exec::DataflowInput& input) {
     out.kind = EventKind::kBid;
     specs = kBidFields;
   } else {
-    return Status::InvalidArgument(fmt::format("--in-process reads only person, auction and bid, not \"{}\"", name));
+    return Status::InvalidArgument(
+        fmt::format("--in-process reads only person, auction and bid, not \"{}\"", name));
   }
   for (size_t c = 0; c < input.relation.columns.size(); ++c) {
     const sql::ColumnSchema& column = input.relation.columns[c];
@@ -188,10 +240,11 @@ Result<InProcessInput> PlanInput(const exec::DataflowInput& input) {
       out.fields.push_back(std::nullopt);
       continue;
     }
-    auto spec = std::find_if(specs.begin(), specs.end(), [&](const FieldSpec& s) { return s.name == column.name; });
+    auto spec = std::find_if(specs.begin(), specs.end(),
+                             [&](const FieldSpec& s) { return s.name == column.name; });
     if (spec == specs.end() || spec->type != column.type.id) {
-      return Status::InvalidArgument(fmt::format("--in-process needs {}.{} as in bench/nexmark/sources.sql", name,
-                                                 column.name));
+      return Status::InvalidArgument(fmt::format(
+          "--in-process needs {}.{} as in bench/nexmark/sources.sql", name, column.name));
     }
     out.fields.push_back(spec->field);
   }
@@ -224,12 +277,15 @@ struct RunResult {
 Result<RunResult> RunInProcess(const engine::SqlExecutor& sql, std::string_view query_text,
                                const nexmark::Options& gen, int64_t events) {
   SLUICE_ASSIGN_OR_RETURN(sql::StatementPtr stmt, sql::ParseOne(query_text));
-  if (stmt->kind != sql::StatementKind::kSelect) return Status::InvalidArgument("a Nexmark query must be a SELECT");
+  if (stmt->kind != sql::StatementKind::kSelect)
+    return Status::InvalidArgument("a Nexmark query must be a SELECT");
   sql::QueryBinder binder(&sql.catalog());
-  SLUICE_ASSIGN_OR_RETURN(sql::BoundQuery bound, binder.Bind(*static_cast<const sql::SelectStatement&>(*stmt).query));
+  SLUICE_ASSIGN_OR_RETURN(sql::BoundQuery bound,
+                          binder.Bind(*static_cast<const sql::SelectStatement&>(*stmt).query));
   exec::DataflowOptions flow;
   flow.now_micros = Clock::Real()->Now().value() * 1000;
-  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<exec::Dataflow> dataflow, exec::Dataflow::Build(*bound.plan, flow));
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<exec::Dataflow> dataflow,
+                          exec::Dataflow::Build(*bound.plan, flow));
   std::vector<InProcessInput> inputs;
   for (size_t i = 0; i < dataflow->input_count(); ++i) {
     SLUICE_ASSIGN_OR_RETURN(InProcessInput in, PlanInput(dataflow->input(i)));
@@ -302,13 +358,16 @@ Result<LoadStats> LoadLog(log::Log& log, const nexmark::Options& gen, int64_t ev
   nexmark::Event event;
   std::string value;
   LoadStats stats;
-  const TimestampMs now = Clock::Real()->Now();  // log time: now, so retention leaves the data alone
+  const TimestampMs now =
+      Clock::Real()->Now();  // log time: now, so retention leaves the data alone
   auto flush = [&](int k) -> Status {
     if (builders[k].record_count() == 0) return Status::Ok();
     std::promise<Status> done;
-    topics[k]->partition(PartitionId(0)).Append(builders[k].Finish(), [&](Result<log::AppendResult> r) {
-      done.set_value(r.ok() ? Status::Ok() : r.status());
-    });
+    topics[k]
+        ->partition(PartitionId(0))
+        .Append(builders[k].Finish(), [&](Result<log::AppendResult> r) {
+          done.set_value(r.ok() ? Status::Ok() : r.status());
+        });
     return done.get_future().get();
   };
   for (int64_t n = 0; n < events; ++n) {
@@ -373,7 +432,8 @@ int RunBenchNexmark(const BenchNexmarkOptions& o) {
     return kExitUsage;
   }
 
-  std::string dir = (std::filesystem::temp_directory_path() / "sluice-bench-nexmark-XXXXXX").string();
+  std::string dir =
+      (std::filesystem::temp_directory_path() / "sluice-bench-nexmark-XXXXXX").string();
   if (::mkdtemp(dir.data()) == nullptr) {
     fmt::print(stderr, "sluice bench nexmark: cannot create a temp dir\n");
     return kExitRuntimeError;
@@ -398,18 +458,21 @@ int RunBenchNexmark(const BenchNexmarkOptions& o) {
       return fail("bench/nexmark/sources.sql", created.status());
     }
 
-    fmt::print("bench nexmark {}: {} events (seed {}, {} events/s of event time), {}, one thread, {} run{}\n", o.query,
-               o.events, o.seed, o.rate,
-               o.in_process ? "in-process (generated rows straight into the dataflow: no JSON, no log)"
-                            : "JSON through the log (ad-hoc query: log read + JSON decode + operators)",
-               o.runs, o.runs > 1 ? "s, median" : "");
+    fmt::print(
+        "bench nexmark {}: {} events (seed {}, {} events/s of event time), {}, one thread, {} "
+        "run{}\n",
+        o.query, o.events, o.seed, o.rate,
+        o.in_process ? "in-process (generated rows straight into the dataflow: no JSON, no log)"
+                     : "JSON through the log (ad-hoc query: log read + JSON decode + operators)",
+        o.runs, o.runs > 1 ? "s, median" : "");
     double generator_secs = 0;
     if (o.in_process) {
       generator_secs = GeneratorOnlySeconds(gen, o.events);
     } else {
       Result<LoadStats> load = LoadLog(*log, gen, o.events);
       if (!load.ok()) return fail("loading the log", load.status());
-      fmt::print("  load:        {:.2f} s (generate + JSON + append), {:.0f} B of JSON per event\n", load->seconds,
+      fmt::print("  load:        {:.2f} s (generate + JSON + append), {:.0f} B of JSON per event\n",
+                 load->seconds,
                  static_cast<double>(load->json_bytes) / static_cast<double>(o.events));
     }
 
@@ -418,15 +481,18 @@ int RunBenchNexmark(const BenchNexmarkOptions& o) {
     uint64_t checksum = 0;
     size_t rows = 0;
     for (int run = 0; run < o.runs; ++run) {
-      Result<RunResult> r = o.in_process ? RunInProcess(*sql, *query, gen, o.events) : RunThroughLog(*sql, *query);
+      Result<RunResult> r =
+          o.in_process ? RunInProcess(*sql, *query, gen, o.events) : RunThroughLog(*sql, *query);
       if (!r.ok()) {
         rc = fail(o.query, r.status());
         break;
       }
       const uint64_t sum = ResultChecksum(r->rows);
       if (run > 0 && (sum != checksum || r->rows.size() != rows)) {
-        fmt::print(stderr, "sluice bench nexmark: run {} gave a different result ({} rows, checksum {:016x})\n", run,
-                   r->rows.size(), sum);
+        fmt::print(
+            stderr,
+            "sluice bench nexmark: run {} gave a different result ({} rows, checksum {:016x})\n",
+            run, r->rows.size(), sum);
         rc = kExitRuntimeError;
       }
       checksum = sum;
@@ -439,12 +505,14 @@ int RunBenchNexmark(const BenchNexmarkOptions& o) {
       const double wall = Median(walls), cpu = Median(cpus);
       const double events = static_cast<double>(o.events);
       fmt::print("  throughput:  {:.0f} events/s ({:.3f} s wall)\n", events / wall, wall);
-      fmt::print("  CPU:         {:.3f} s -> {:.0f} events/s per core\n", cpu, cpu > 0 ? events / cpu : 0.0);
+      fmt::print("  CPU:         {:.3f} s -> {:.0f} events/s per core\n", cpu,
+                 cpu > 0 ? events / cpu : 0.0);
       if (o.in_process) {
-        fmt::print("  of which the generator alone takes ~{:.3f} s ({:.0f} events/s)\n", generator_secs,
-                   generator_secs > 0 ? events / generator_secs : 0.0);
+        fmt::print("  of which the generator alone takes ~{:.3f} s ({:.0f} events/s)\n",
+                   generator_secs, generator_secs > 0 ? events / generator_secs : 0.0);
       }
-      fmt::print("  peak RSS:    {:.1f} MiB (process, during the query)\n", static_cast<double>(Median(rss)) / 1048576.0);
+      fmt::print("  peak RSS:    {:.1f} MiB (process, during the query)\n",
+                 static_cast<double>(Median(rss)) / 1048576.0);
       fmt::print("  result:      {} rows, checksum {:016x}\n", rows, checksum);
     }
     sql.reset();

@@ -1,5 +1,6 @@
 // `sluice gen nexmark`: the Nexmark streams sent to a server (or written to NDJSON files).
 
+#include <fmt/format.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -8,8 +9,6 @@
 #include <filesystem>
 #include <fstream>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "cli/commands.h"
 #include "cli/gen_loop.h"
@@ -44,7 +43,8 @@ int WriteFiles(const GenNexmarkOptions& options) {
   }
   std::ofstream files[3];
   for (int k = 0; k < 3; ++k) {
-    const std::string path = fmt::format("{}/{}.ndjson", options.output_dir, nexmark::TopicOf(kKinds[k]));
+    const std::string path =
+        fmt::format("{}/{}.ndjson", options.output_dir, nexmark::TopicOf(kKinds[k]));
     files[k].open(path, std::ios::binary | std::ios::trunc);
     if (!files[k]) {
       fmt::print(stderr, "sluice gen nexmark: cannot write {}\n", path);
@@ -67,7 +67,8 @@ int WriteFiles(const GenNexmarkOptions& options) {
     }
   }
   if (!options.quiet) {
-    fmt::print("wrote {} events to {}/{{person,auction,bid}}.ndjson\n", options.events, options.output_dir);
+    fmt::print("wrote {} events to {}/{{person,auction,bid}}.ndjson\n", options.events,
+               options.output_dir);
   }
   return kExitOk;
 }
@@ -79,9 +80,10 @@ int SendEvents(const GenNexmarkOptions& options, const std::atomic<bool>& stop) 
     return kExitUsage;
   }
   std::unique_ptr<HttpClient> client = std::move(client_or).value();
-  const std::string run_id = options.run_id.empty() ? fmt::format("nexmark-{}-{}", options.nexmark.seed,
-                                                                  options.nexmark.base_time.value())
-                                                    : options.run_id;
+  const std::string run_id =
+      options.run_id.empty()
+          ? fmt::format("nexmark-{}-{}", options.nexmark.seed, options.nexmark.base_time.value())
+          : options.run_id;
   nexmark::Generator generator(options.nexmark);
   Clock* clock = Clock::Real();
   const int64_t t0 = clock->MonotonicNanos();
@@ -94,7 +96,8 @@ int SendEvents(const GenNexmarkOptions& options, const std::atomic<bool>& stop) 
     const int64_t count = std::min<int64_t>(options.batch, remaining);
     if (!options.max_speed) {
       // Paced so that wall-clock time follows event time.
-      const int64_t due = t0 + static_cast<int64_t>(static_cast<double>(sent) / options.nexmark.rate * 1e9);
+      const int64_t due =
+          t0 + static_cast<int64_t>(static_cast<double>(sent) / options.nexmark.rate * 1e9);
       const int64_t now = clock->MonotonicNanos();
       if (due > now) std::this_thread::sleep_for(std::chrono::nanoseconds(due - now));
     }
@@ -117,15 +120,18 @@ int SendEvents(const GenNexmarkOptions& options, const std::atomic<bool>& stop) 
     sent += count;
     const int64_t now = clock->MonotonicNanos();
     if (!options.quiet && now - last_report >= 1'000'000'000) {
-      fmt::print(stderr, "sluice gen nexmark: {} events sent ({} rejected, {} retries), {:.0f} events/s\n", sent,
-                 rejected, retries, sent / ((now - t0) / 1e9));
+      fmt::print(stderr,
+                 "sluice gen nexmark: {} events sent ({} rejected, {} retries), {:.0f} events/s\n",
+                 sent, rejected, retries, sent / ((now - t0) / 1e9));
       last_report = now;
     }
   }
   const double secs = std::max((clock->MonotonicNanos() - t0) / 1e9, 1e-9);
   if (!options.quiet) {
-    fmt::print("sent {} nexmark events to person/auction/bid in {:.2f} s: {:.0f} events/s ({} rejected, {} retries)\n",
-               sent, secs, sent / secs, rejected, retries);
+    fmt::print(
+        "sent {} nexmark events to person/auction/bid in {:.2f} s: {:.0f} events/s ({} rejected, "
+        "{} retries)\n",
+        sent, secs, sent / secs, rejected, retries);
   }
   return rejected > 0 ? kExitRuntimeError : kExitOk;
 }

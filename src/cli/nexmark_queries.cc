@@ -1,10 +1,10 @@
 #include "cli/nexmark_queries.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <string>
-
-#include <fmt/format.h>
 
 namespace sluice::cli::nexmark {
 namespace {
@@ -22,7 +22,8 @@ std::vector<QueryFile> Queries() {
   for (const QueryFile& f : kFiles) {
     if (f.name.size() > 1 && f.name[0] == 'q') out.push_back(f);
   }
-  std::sort(out.begin(), out.end(), [](const QueryFile& a, const QueryFile& b) { return Number(a.name) < Number(b.name); });
+  std::sort(out.begin(), out.end(),
+            [](const QueryFile& a, const QueryFile& b) { return Number(a.name) < Number(b.name); });
   return out;
 }
 

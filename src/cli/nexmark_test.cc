@@ -1,12 +1,12 @@
 #include "cli/nexmark.h"
 
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
 #include <algorithm>
 #include <map>
 #include <set>
 #include <string>
-
-#include <gtest/gtest.h>
-#include <simdjson.h>
 
 #include "common/time_format.h"
 
@@ -40,7 +40,9 @@ TEST(NexmarkTest, KindsFollowTheEventNumberInProportion1To3To46) {
     g.Next(&e);
     ++counts[e.kind];
     const int64_t rem = n % 50;
-    const EventKind want = rem == 0 ? EventKind::kPerson : rem <= 3 ? EventKind::kAuction : EventKind::kBid;
+    const EventKind want = rem == 0   ? EventKind::kPerson
+                           : rem <= 3 ? EventKind::kAuction
+                                      : EventKind::kBid;
     ASSERT_EQ(e.kind, want) << "event " << n;
   }
   EXPECT_EQ(counts[EventKind::kPerson], kEvents / 50);
@@ -79,7 +81,8 @@ TEST(NexmarkTest, IdsAreDenseAndReferencesPointAtExistingOrInFlightRows) {
     // lead of 10 ids ahead of the newest one.
     auto check_person = [&](int64_t id, const char* what) {
       const int64_t base0 = id - kFirstPersonId;
-      EXPECT_GE(base0, std::max<int64_t>(last_person + 1 - o.num_active_people, 0)) << what << " at event " << n;
+      EXPECT_GE(base0, std::max<int64_t>(last_person + 1 - o.num_active_people, 0))
+          << what << " at event " << n;
       EXPECT_LE(base0, last_person + 10) << what << " at event " << n;
       if (base0 > last_person) ++ahead;
     };
@@ -104,7 +107,8 @@ TEST(NexmarkTest, IdsAreDenseAndReferencesPointAtExistingOrInFlightRows) {
         const Bid& b = e.bid;
         ++bids;
         const int64_t base0 = b.auction - kFirstAuctionId;
-        EXPECT_GE(base0, std::max<int64_t>(last_auction - o.num_in_flight_auctions, 0)) << "event " << n;
+        EXPECT_GE(base0, std::max<int64_t>(last_auction - o.num_in_flight_auctions, 0))
+            << "event " << n;
         EXPECT_LE(base0, last_auction + 10) << "event " << n;
         if (base0 == last_auction / 100 * 100) ++hot_auction;
         check_person(b.bidder, "bidder");
@@ -157,14 +161,19 @@ TEST(NexmarkTest, ExtraPadsEachEventToItsAverageSize) {
   for (int64_t n = 0; n < kEvents; ++n) {
     g.Next(&e);
     const int64_t size = SpecSizeOf(e);
-    const int64_t average = e.kind == EventKind::kPerson ? 200 : e.kind == EventKind::kAuction ? 500 : 100;
+    const int64_t average = e.kind == EventKind::kPerson    ? 200
+                            : e.kind == EventKind::kAuction ? 500
+                                                            : 100;
     ASSERT_GE(size, average * 8 / 10) << "event " << n;
     ASSERT_LE(size, average * 12 / 10) << "event " << n;
     totals[e.kind].first += size;
     ++totals[e.kind].second;
   }
-  for (auto [kind, want] : {std::pair{EventKind::kPerson, 200.0}, {EventKind::kAuction, 500.0}, {EventKind::kBid, 100.0}}) {
-    const double mean = static_cast<double>(totals[kind].first) / static_cast<double>(totals[kind].second);
+  for (auto [kind, want] : {std::pair{EventKind::kPerson, 200.0},
+                            {EventKind::kAuction, 500.0},
+                            {EventKind::kBid, 100.0}}) {
+    const double mean =
+        static_cast<double>(totals[kind].first) / static_cast<double>(totals[kind].second);
     EXPECT_NEAR(mean, want, want * 0.02) << TopicOf(kind);
   }
 }
@@ -193,24 +202,27 @@ TEST(NexmarkTest, JsonHasTheSpecFieldsAndTypes) {
     };
     switch (e.kind) {
       case EventKind::kPerson: {
-        EXPECT_EQ(keys, (std::vector<std::string>{"id", "name", "email_address", "credit_card", "city", "state",
-                                                  "date_time", "extra"}));
+        EXPECT_EQ(keys, (std::vector<std::string>{"id", "name", "email_address", "credit_card",
+                                                  "city", "state", "date_time", "extra"}));
         EXPECT_EQ(time_of("date_time"), e.person.date_time_ms);
         std::string_view card = object["credit_card"].get_string().value();
         EXPECT_EQ(card.size(), 19u) << card;
-        EXPECT_NE(std::string_view(object["email_address"].get_string().value()).find('@'), std::string_view::npos);
+        EXPECT_NE(std::string_view(object["email_address"].get_string().value()).find('@'),
+                  std::string_view::npos);
         states.emplace(object["state"].get_string().value());
         cities.emplace(object["city"].get_string().value());
         break;
       }
       case EventKind::kAuction:
-        EXPECT_EQ(keys, (std::vector<std::string>{"id", "item_name", "description", "initial_bid", "reserve",
-                                                  "date_time", "expires", "seller", "category", "extra"}));
+        EXPECT_EQ(keys, (std::vector<std::string>{"id", "item_name", "description", "initial_bid",
+                                                  "reserve", "date_time", "expires", "seller",
+                                                  "category", "extra"}));
         EXPECT_EQ(time_of("expires"), e.auction.expires_ms);
         EXPECT_EQ(object["seller"].get_int64().value(), e.auction.seller);
         break;
       case EventKind::kBid: {
-        EXPECT_EQ(keys, (std::vector<std::string>{"auction", "bidder", "price", "channel", "url", "date_time", "extra"}));
+        EXPECT_EQ(keys, (std::vector<std::string>{"auction", "bidder", "price", "channel", "url",
+                                                  "date_time", "extra"}));
         ++bids;
         std::string channel(object["channel"].get_string().value());
         std::string url(object["url"].get_string().value());
@@ -220,7 +232,9 @@ TEST(NexmarkTest, JsonHasTheSpecFieldsAndTypes) {
           if (url.find("&channel_id=") != std::string::npos) ++with_channel_id;
         } else {
           ++hot_channel;
-          EXPECT_TRUE(channel == "Google" || channel == "Facebook" || channel == "Baidu" || channel == "Apple") << channel;
+          EXPECT_TRUE(channel == "Google" || channel == "Facebook" || channel == "Baidu" ||
+                      channel == "Apple")
+              << channel;
         }
         if (object["price"].get_int64().value() < 10'000) ++cheap;
         break;
@@ -233,7 +247,8 @@ TEST(NexmarkTest, JsonHasTheSpecFieldsAndTypes) {
   // id in the URL.
   EXPECT_NEAR(static_cast<double>(hot_channel) / static_cast<double>(bids), 0.5, 0.02);
   EXPECT_GT(channels.size(), 5000u);
-  EXPECT_NEAR(static_cast<double>(with_channel_id) / static_cast<double>(bids - hot_channel), 0.9, 0.03);
+  EXPECT_NEAR(static_cast<double>(with_channel_id) / static_cast<double>(bids - hot_channel), 0.9,
+              0.03);
   // Prices are 10^U[0,6) * 100 cents: a third of them below 100.00.
   EXPECT_NEAR(static_cast<double>(cheap) / static_cast<double>(bids), 1.0 / 3, 0.02);
 }
