@@ -102,7 +102,8 @@ int Main(int argc, char** argv) {
   std::string start_time;
   gen->add_option("workload", gen_options.gen.workload, "clickstream | transactions | nexmark")->required();
   gen->add_option("--url", gen_options.url, "Server URL (default http://127.0.0.1:8080)");
-  gen->add_option("--rate", gen_options.gen.rate, "Events/s (default 1000; 0 = as fast as possible)");
+  gen->add_option("--rate", gen_options.gen.rate,
+                  "Events/s (default 1000; 0 = as fast as possible); nexmark: of event time (default 10000)");
   gen->add_option("--events", gen_options.events, "Stop after N events (default: until Ctrl-C)");
   gen->add_option("--batch", gen_options.batch, "Events per request (default 500)")->check(CLI::Range(1, 1000000));
   gen->add_option("--seed", gen_options.gen.seed, "Random seed (default 42)");
@@ -114,7 +115,8 @@ int Main(int argc, char** argv) {
   gen->add_option("--late", gen_options.gen.late, "Fraction of events far behind the stream (late data)");
   gen->add_option("--duplicates", gen_options.gen.duplicates, "Fraction of events that repeat an earlier one");
   gen->add_option("--malformed", gen_options.gen.malformed, "Fraction of lines that are not valid JSON events");
-  gen->add_option("--start-time", start_time, "Event time of the first event (RFC 3339 or epoch ms; default now)");
+  gen->add_option("--start-time", start_time,
+                  "Event time of the first event (RFC 3339 or epoch ms; default now, nexmark 2026-01-01)");
   gen->add_option("--run-id", gen_options.run_id, "Prefix of the Idempotency-Keys (default from seed + start time)");
   gen->add_flag("--quiet", gen_options.quiet, "No progress output");
   GenNexmarkOptions nexmark_options;
