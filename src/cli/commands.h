@@ -6,6 +6,7 @@
 
 #include "cli/config.h"
 #include "cli/generator.h"
+#include "cli/nexmark.h"
 
 namespace sluice::cli {
 
@@ -85,6 +86,32 @@ struct BenchSqlOptions {
 };
 // Ad-hoc queries over events already in the log (JSON decoding included), one thread.
 int RunBenchSql(const BenchSqlOptions& options);
+
+// `sluice gen nexmark`: the Nexmark person/auction/bid streams (docs/nexmark.md) sent to the
+// topics `person`, `auction` and `bid` over HTTP, or written as NDJSON files.
+struct GenNexmarkOptions {
+  nexmark::Options nexmark;
+  std::string url = "http://127.0.0.1:8080";
+  int64_t events = -1;     // -1 = until interrupted
+  int batch = 1000;        // events generated per round (split into one request per topic)
+  bool max_speed = false;  // send as fast as possible (event time still follows --rate)
+  std::string output_dir;  // non-empty: write <dir>/{person,auction,bid}.ndjson instead of sending
+  bool quiet = false;
+  std::string run_id;      // prefix of Idempotency-Keys; default derived from seed and start time
+};
+int RunGenNexmark(const GenNexmarkOptions& options);
+
+// `sluice bench nexmark`: one Nexmark query over N generated events, one thread.
+struct BenchNexmarkOptions {
+  std::string query = "q0";  // q0..q22 (those bench/nexmark/ has)
+  int64_t events = 1'000'000;
+  uint64_t seed = 42;
+  double rate = 10'000'000;  // event time rate (the published suite's 10M events/s)
+  bool in_process = false;   // generated rows straight into the dataflow (no JSON, no log)
+  int runs = 1;
+  bool list = false;         // print the available queries and exit
+};
+int RunBenchNexmark(const BenchNexmarkOptions& options);
 
 // Blocks SIGINT and SIGTERM in the calling thread (call before starting threads so they
 // inherit the mask) and returns a function that waits for one of them.

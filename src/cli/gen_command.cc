@@ -25,6 +25,26 @@ struct Progress {
 
 }  // namespace
 
+Result<int64_t> PostWithRetry(HttpClient& client, const std::string& target, const std::string& body,
+                              const std::string& idempotency_key, const std::atomic<bool>& stop, int64_t* retries) {
+  int backoff_ms = 50;
+  while (true) {
+    auto res = client.Request("POST", target, body, "application/x-ndjson", {{"Idempotency-Key", idempotency_key}});
+    if (res.ok() && res->status == 200) {
+      size_t pos = res->body.find("\"rejected\":");
+      return pos == std::string::npos ? 0 : std::atoll(res->body.c_str() + pos + 11);
+    }
+    bool retryable = !res.ok() || res->status == 429 || res->status == 503 || res->status == 409;
+    if (!retryable) return Status::FailedPrecondition(fmt::format("server answered {}: {}", res->status, res->body));
+    if (stop.load()) return Status::Unavailable("stopped while retrying");
+    ++*retries;
+    int wait_ms = backoff_ms;
+    if (res.ok() && !res->retry_after.empty()) wait_ms = std::max(wait_ms, std::atoi(res->retry_after.c_str()) * 1000);
+    std::this_thread::sleep_for(milliseconds(std::min(wait_ms, 2000)));
+    backoff_ms = std::min(backoff_ms * 2, 2000);
+  }
+}
+
 int RunGenLoop(const GenRunOptions& options, const std::atomic<bool>& stop) {
   Status valid = ValidateGenOptions(options.gen);
   if (!valid.ok()) {
@@ -70,27 +90,14 @@ int RunGenLoop(const GenRunOptions& options, const std::atomic<bool>& stop) {
     for (int64_t i = 0; i < count; ++i) generator.Next(&body, source_ts);
 
     const std::string key = fmt::format("{}-{}", run_id, batch_no);
-    int backoff_ms = 50;
-    while (true) {
-      auto res = client->Request("POST", target, body, "application/x-ndjson", {{"Idempotency-Key", key}});
-      if (res.ok() && res->status == 200) {
-        progress.sent += count;
-        size_t pos = res->body.find("\"rejected\":");
-        if (pos != std::string::npos) progress.rejected += std::atoll(res->body.c_str() + pos + 11);
-        break;
-      }
-      bool retryable = !res.ok() || res->status == 429 || res->status == 503 || res->status == 409;
-      if (!retryable) {
-        fmt::print(stderr, "sluice gen: server answered {}: {}\n", res->status, res->body);
-        return kExitRuntimeError;
-      }
-      if (stop.load()) break;
-      ++progress.retries;
-      int wait_ms = backoff_ms;
-      if (res.ok() && !res->retry_after.empty()) wait_ms = std::max(wait_ms, std::atoi(res->retry_after.c_str()) * 1000);
-      std::this_thread::sleep_for(milliseconds(std::min(wait_ms, 2000)));
-      backoff_ms = std::min(backoff_ms * 2, 2000);
+    Result<int64_t> rejected = PostWithRetry(*client, target, body, key, stop, &progress.retries);
+    if (!rejected.ok()) {
+      if (rejected.status().code() == StatusCode::kUnavailable && stop.load()) break;
+      fmt::print(stderr, "sluice gen: {}\n", rejected.status().message());
+      return kExitRuntimeError;
     }
+    progress.sent += count;
+    progress.rejected += *rejected;
 
     int64_t now = clock->MonotonicNanos();
     if (!options.quiet && now - last_report >= 1'000'000'000) {

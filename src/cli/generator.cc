@@ -33,7 +33,7 @@ double Uniform(std::mt19937_64& rng) {
 Status ValidateGenOptions(const GenOptions& o) {
   if (o.workload != "clickstream" && o.workload != "transactions") {
     return Status::InvalidArgument(
-        fmt::format("unknown workload '{}' (known: clickstream, transactions)", o.workload));
+        fmt::format("unknown workload '{}' (known: clickstream, transactions, nexmark)", o.workload));
   }
   if (o.rate < 0) return Status::InvalidArgument("--rate must be >= 0 (0 = as fast as possible)");
   if (o.keys < 1) return Status::InvalidArgument("--keys must be >= 1");

@@ -2,8 +2,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -97,9 +100,10 @@ int Main(int argc, char** argv) {
   CLI::App* gen = app.add_subcommand("gen", "Send a synthetic workload to a server");
   GenRunOptions gen_options;
   std::string start_time;
-  gen->add_option("workload", gen_options.gen.workload, "clickstream | transactions")->required();
+  gen->add_option("workload", gen_options.gen.workload, "clickstream | transactions | nexmark")->required();
   gen->add_option("--url", gen_options.url, "Server URL (default http://127.0.0.1:8080)");
-  gen->add_option("--rate", gen_options.gen.rate, "Events/s (default 1000; 0 = as fast as possible)");
+  gen->add_option("--rate", gen_options.gen.rate,
+                  "Events/s (default 1000; 0 = as fast as possible); nexmark: of event time (default 10000)");
   gen->add_option("--events", gen_options.events, "Stop after N events (default: until Ctrl-C)");
   gen->add_option("--batch", gen_options.batch, "Events per request (default 500)")->check(CLI::Range(1, 1000000));
   gen->add_option("--seed", gen_options.gen.seed, "Random seed (default 42)");
@@ -111,9 +115,13 @@ int Main(int argc, char** argv) {
   gen->add_option("--late", gen_options.gen.late, "Fraction of events far behind the stream (late data)");
   gen->add_option("--duplicates", gen_options.gen.duplicates, "Fraction of events that repeat an earlier one");
   gen->add_option("--malformed", gen_options.gen.malformed, "Fraction of lines that are not valid JSON events");
-  gen->add_option("--start-time", start_time, "Event time of the first event (RFC 3339 or epoch ms; default now)");
+  gen->add_option("--start-time", start_time,
+                  "Event time of the first event (RFC 3339 or epoch ms; default now, nexmark 2026-01-01)");
   gen->add_option("--run-id", gen_options.run_id, "Prefix of the Idempotency-Keys (default from seed + start time)");
   gen->add_flag("--quiet", gen_options.quiet, "No progress output");
+  GenNexmarkOptions nexmark_options;
+  gen->add_flag("--max-speed", nexmark_options.max_speed, "nexmark: send as fast as possible (event time keeps --rate)");
+  gen->add_option("--output", nexmark_options.output_dir, "nexmark: write DIR/{person,auction,bid}.ndjson instead of sending");
 
   // topics
   CLI::App* topics = app.add_subcommand("topics", "List, create, describe or delete topics");
@@ -166,6 +174,16 @@ int Main(int argc, char** argv) {
   bench_log->add_option("--event-bytes", log_options.event_bytes, "Value size (default 100)");
   bench_log->add_option("--dir", log_options.dir, "Directory (default: a temp dir, removed afterwards)");
 
+  CLI::App* bench_nexmark = bench->add_subcommand("nexmark", "A Nexmark query over generated events (one thread)");
+  BenchNexmarkOptions nexmark_bench;
+  bench_nexmark->add_option("--query", nexmark_bench.query, "q0..q22, those in bench/nexmark (default q0; see --list)");
+  bench_nexmark->add_option("--events", nexmark_bench.events, "Events generated (default 1000000)");
+  bench_nexmark->add_option("--seed", nexmark_bench.seed, "Generator seed (default 42)");
+  bench_nexmark->add_option("--rate", nexmark_bench.rate, "Event-time rate, events/s (default 10000000)");
+  bench_nexmark->add_option("--runs", nexmark_bench.runs, "Runs; the median is printed (default 1)");
+  bench_nexmark->add_flag("--in-process", nexmark_bench.in_process, "Rows straight into the dataflow (no JSON, no log)");
+  bench_nexmark->add_flag("--list", nexmark_bench.list, "Print the available queries");
+
   CLI::App* bench_sql = bench->add_subcommand("sql", "SQL over events already in the log (one thread)");
   BenchSqlOptions sql_bench_options;
   bench_sql->add_option("--events", sql_bench_options.events, "Events in the log (default 2000000)");
@@ -196,18 +214,40 @@ int Main(int argc, char** argv) {
   }
   (void)ConfigureLogging("warn");
   if (gen->parsed()) {
-    if (start_time.empty()) {
-      gen_options.gen.start_time = Clock::Real()->Now();
-    } else if (std::all_of(start_time.begin(), start_time.end(), ::isdigit)) {
-      gen_options.gen.start_time = TimestampMs(std::stoll(start_time));
-    } else {
+    std::optional<TimestampMs> start;
+    if (std::all_of(start_time.begin(), start_time.end(), ::isdigit) && !start_time.empty()) {
+      start = TimestampMs(std::stoll(start_time));
+    } else if (!start_time.empty()) {
       auto ts = ParseRfc3339(start_time);
       if (!ts.ok()) {
         fmt::print(stderr, "sluice gen: --start-time: {}\n", ts.status().message());
         return kExitUsage;
       }
-      gen_options.gen.start_time = *ts;
+      start = *ts;
     }
+    const bool nexmark = gen_options.gen.workload == "nexmark";
+    for (const char* flag : {"--topic", "--keys", "--key-skew", "--out-of-order", "--max-disorder-ms", "--late",
+                             "--duplicates", "--malformed", "--max-speed", "--output"}) {
+      const bool nexmark_flag = std::string_view(flag) == "--max-speed" || std::string_view(flag) == "--output";
+      if (gen->count(flag) > 0 && nexmark != nexmark_flag) {
+        fmt::print(stderr, "sluice gen: {} applies to {} only\n", flag,
+                   nexmark_flag ? "the nexmark workload" : "the clickstream and transactions workloads");
+        return kExitUsage;
+      }
+    }
+    if (nexmark) {
+      // Deterministic by default: a fixed start time unless --start-time is given (docs/nexmark.md).
+      nexmark_options.url = gen_options.url;
+      nexmark_options.events = gen_options.events;
+      nexmark_options.quiet = gen_options.quiet;
+      nexmark_options.run_id = gen_options.run_id;
+      nexmark_options.nexmark.seed = gen_options.gen.seed;
+      if (gen->count("--batch") > 0) nexmark_options.batch = gen_options.batch;
+      if (gen->count("--rate") > 0) nexmark_options.nexmark.rate = gen_options.gen.rate;
+      if (start) nexmark_options.nexmark.base_time = *start;
+      return RunGenNexmark(nexmark_options);
+    }
+    gen_options.gen.start_time = start ? *start : Clock::Real()->Now();
     return RunGen(gen_options);
   }
   if (topics->parsed()) return RunTopics(topics_options);
@@ -222,6 +262,7 @@ int Main(int argc, char** argv) {
   }
   if (bench_log->parsed()) return RunBenchLog(log_options);
   if (bench_sql->parsed()) return RunBenchSql(sql_bench_options);
+  if (bench_nexmark->parsed()) return RunBenchNexmark(nexmark_bench);
   return kExitUsage;
 }
 

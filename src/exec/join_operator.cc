@@ -62,6 +62,43 @@ Status HashJoinOperator::Push(const DataChunk&) {
   return Status::Internal("a join takes its input through its ports");
 }
 
+template <typename MakeValues>
+int HashJoinOperator::UpdateBucket(Bucket& bucket, const std::string& row_key, int64_t weight, MakeValues make_values) {
+  std::vector<StoredRow>& rows = bucket.rows;
+  size_t pos = rows.size();
+  if (!bucket.index.empty()) {
+    auto it = bucket.index.find(row_key);
+    if (it != bucket.index.end()) pos = it->second;
+  } else {
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (rows[i].row_key == row_key) {
+        pos = i;
+        break;
+      }
+    }
+  }
+  int change = 0;
+  if (pos == rows.size()) {
+    rows.push_back(StoredRow{row_key, make_values(), 0});
+    if (!bucket.index.empty()) {
+      bucket.index.emplace(row_key, static_cast<uint32_t>(pos));
+    } else if (rows.size() > kIndexFrom) {
+      for (size_t i = 0; i < rows.size(); ++i) bucket.index.emplace(rows[i].row_key, static_cast<uint32_t>(i));
+    }
+    change = 1;
+  }
+  rows[pos].count += weight;
+  if (rows[pos].count != 0) return change;
+  // Gone: move the last row into its place.
+  if (!bucket.index.empty()) {
+    bucket.index.erase(rows[pos].row_key);
+    if (pos + 1 != rows.size()) bucket.index[rows.back().row_key] = static_cast<uint32_t>(pos);
+  }
+  if (pos + 1 != rows.size()) rows[pos] = std::move(rows.back());
+  rows.pop_back();
+  return change - 1;
+}
+
 Status HashJoinOperator::PushSide(int side, const DataChunk& chunk) {
   const int other = 1 - side;
   const bool store = spec_.lookup_side < 0 || spec_.lookup_side == side;
@@ -92,7 +129,7 @@ Status HashJoinOperator::PushSide(int side, const DataChunk& chunk) {
       auto it = state_[other].find(key_);
       if (it != state_[other].end()) {
         const uint32_t probe_row = static_cast<uint32_t>(row);
-        for (const StoredRow& stored : it->second) {
+        for (const StoredRow& stored : it->second.rows) {
           for (int64_t copy = 0; copy < stored.count; ++copy) {
             if (candidates_.size() == candidates_.capacity()) SLUICE_RETURN_IF_ERROR(EmitCandidates());
             const size_t r = candidates_.size();
@@ -114,22 +151,12 @@ Status HashJoinOperator::PushSide(int side, const DataChunk& chunk) {
       row_key.clear();
       for (size_t c = 0; c < chunk.column_count(); ++c) AppendKeyBytes(chunk.column(c), row, &row_key);
       Bucket& bucket = state_[side][key_];
-      auto same = std::find_if(bucket.begin(), bucket.end(), [&](const StoredRow& s) { return s.row_key == row_key; });
-      if (same == bucket.end()) {
-        StoredRow stored;
-        stored.row_key = row_key;
-        for (size_t c = 0; c < chunk.column_count(); ++c) stored.values.push_back(GetValue(chunk.column(c), row));
-        bucket.push_back(std::move(stored));
-        same = bucket.end() - 1;
-        ++stored_rows_[side];
-      }
-      same->count += w;
-      if (same->count == 0) {
-        *same = std::move(bucket.back());
-        bucket.pop_back();
-        --stored_rows_[side];
-        if (bucket.empty()) state_[side].erase(key_);
-      }
+      stored_rows_[side] += UpdateBucket(bucket, row_key, w, [&] {
+        std::vector<sql::Value> values;
+        for (size_t c = 0; c < chunk.column_count(); ++c) values.push_back(GetValue(chunk.column(c), row));
+        return values;
+      });
+      if (bucket.rows.empty()) state_[side].erase(key_);
     }
   }
   if (!probe) return Status::Ok();
@@ -192,8 +219,8 @@ Status HashJoinOperator::Snapshot(sql::StateWriter* out) const {
     out->U64(state_[side].size());
     for (const auto& [key, bucket] : state_[side]) {
       out->Bytes(key);
-      out->U64(bucket.size());
-      for (const StoredRow& row : bucket) {
+      out->U64(bucket.rows.size());
+      for (const StoredRow& row : bucket.rows) {
         out->Bytes(row.row_key);
         out->Row(row.values);
         out->I64(row.count);
@@ -215,12 +242,12 @@ Status HashJoinOperator::Restore(sql::StateReader* in) {
       SLUICE_ASSIGN_OR_RETURN(uint64_t rows, in->Count());
       Bucket& bucket = state_[side][key];
       for (uint64_t r = 0; r < rows; ++r) {
-        StoredRow row;
-        SLUICE_ASSIGN_OR_RETURN(row.row_key, in->Bytes());
-        SLUICE_ASSIGN_OR_RETURN(row.values, in->Row());
-        SLUICE_ASSIGN_OR_RETURN(row.count, in->I64());
-        bucket.push_back(std::move(row));
-        ++stored_rows_[side];
+        SLUICE_ASSIGN_OR_RETURN(std::string row_key, in->Bytes());
+        SLUICE_ASSIGN_OR_RETURN(std::vector<sql::Value> values, in->Row());
+        SLUICE_ASSIGN_OR_RETURN(int64_t count, in->I64());
+        if (count <= 0) return Status::Corruption("join state has a row with no copies");
+        const int added = UpdateBucket(bucket, row_key, count, [&] { return std::move(values); });
+        stored_rows_[side] += static_cast<size_t>(std::max(added, 0));
       }
     }
   }

@@ -64,7 +64,19 @@ class HashJoinOperator final : public Operator {
     std::vector<sql::Value> values;
     int64_t count = 0;
   };
-  using Bucket = std::vector<StoredRow>;
+  // The rows of one join key. Equal rows share one entry (found by row_key); once a bucket
+  // holds more than kIndexFrom rows they are found through `index` rather than by a scan, so
+  // keys with many rows (a window start, a category) do not make storing quadratic.
+  struct Bucket {
+    std::vector<StoredRow> rows;
+    absl::flat_hash_map<std::string, uint32_t> index;  // row_key -> position; empty while small
+  };
+  static constexpr size_t kIndexFrom = 16;
+  // Adds `weight` copies of the row to the bucket (removing the entry when its count drops to
+  // zero); `make_values` is called only for a row not stored yet. Returns the change in the
+  // number of distinct stored rows (-1, 0, +1).
+  template <typename MakeValues>
+  static int UpdateBucket(Bucket& bucket, const std::string& row_key, int64_t weight, MakeValues make_values);
 
   HashJoinOperator() = default;
   Status PushSide(int side, const DataChunk& chunk);
