@@ -55,18 +55,10 @@ void DecodeRejectReporter::Report(const std::string& source, const std::string& 
   if (fresh.empty()) return;
   if (counter_ != nullptr) counter_->WithLabels({source})->Inc(static_cast<double>(fresh.size()));
   const std::string dlq_name = topic + std::string(kDlqSuffix);
-  Result<std::shared_ptr<log::Topic>> dlq = log_->GetTopic(dlq_name);
+  Result<std::shared_ptr<log::Topic>> dlq = log::GetOrCreateTopic(log_, dlq_name, 1);
   if (!dlq.ok()) {
-    log::TopicConfig config;
-    config.name = dlq_name;
-    config.partitions = 1;
-    Status created = log_->CreateTopic(config);
-    if (!created.ok() && created.code() != StatusCode::kAlreadyExists) {
-      SLUICE_LOG_WARN("source {}: cannot create {}: {}", source, dlq_name, created.message());
-      return;
-    }
-    dlq = log_->GetTopic(dlq_name);
-    if (!dlq.ok()) return;
+    SLUICE_LOG_WARN("source {}: cannot create {}: {}", source, dlq_name, dlq.status().message());
+    return;
   }
   log::RecordBatchBuilder builder;
   for (const DecodeReject* r : fresh) {

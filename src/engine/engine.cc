@@ -260,13 +260,7 @@ Result<std::shared_ptr<log::Topic>> EngineImpl::GetTopic(std::string_view name, 
   if (log::IsInternalTopicName(name)) {
     return Status::InvalidArgument(fmt::format("topic names starting with '.' are reserved: '{}'", name));
   }
-  log::TopicConfig config;
-  config.name = std::string(name);
-  config.partitions = partitions;
-  Status created = log_->CreateTopic(config);
-  // Another request may have created it meanwhile.
-  if (!created.ok() && created.code() != StatusCode::kAlreadyExists) return created;
-  return log_->GetTopic(name);
+  return log::GetOrCreateTopic(log_.get(), name, partitions);
 }
 
 void EngineImpl::CountRequest(std::string_view topic_label, std::string_view result) {

@@ -560,19 +560,12 @@ bool MaterializedView::WriteSinkBatch() {
 
 void MaterializedView::WriteLate(Input& input, std::vector<LateEvent> events) {
   if (!input.late_topic) {
-    Result<std::shared_ptr<log::Topic>> topic = log_->GetTopic(input.late_topic_name);
+    Result<std::shared_ptr<log::Topic>> topic = log::GetOrCreateTopic(log_, input.late_topic_name, 1);
     if (!topic.ok()) {
-      log::TopicConfig config;
-      config.name = input.late_topic_name;
-      config.partitions = 1;
-      Status created = log_->CreateTopic(config);
-      if (!created.ok() && created.code() != StatusCode::kAlreadyExists) {
-        SLUICE_LOG_WARN("materialized view {}: cannot create {}: {}", view_.name, config.name, created.message());
-        return;
-      }
-      topic = log_->GetTopic(input.late_topic_name);
+      SLUICE_LOG_WARN("materialized view {}: cannot create {}: {}", view_.name, input.late_topic_name,
+                      topic.status().message());
+      return;
     }
-    if (!topic.ok()) return;
     input.late_topic = std::move(topic).value();
   }
   const log::RecordHeader headers[] = {{"sluice-view", view_.name}, {"sluice-reason", "late"}};

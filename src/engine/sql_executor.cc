@@ -390,15 +390,8 @@ Status SqlExecutor::StartView(const CatalogEntry& entry, std::unique_ptr<exec::D
   std::optional<SinkTarget> sink;
   if (entry.kind == ObjectKind::kSink) {
     // The topic is created when missing; its partition 0 receives the changes in order.
-    if (!log_->GetTopic(entry.topic).ok()) {
-      log::TopicConfig topic;
-      topic.name = entry.topic;
-      topic.partitions = 1;
-      Status created = log_->CreateTopic(topic);
-      if (!created.ok() && created.code() != StatusCode::kAlreadyExists) return created;
-    }
     SinkTarget target;
-    SLUICE_ASSIGN_OR_RETURN(target.topic, log_->GetTopic(entry.topic));
+    SLUICE_ASSIGN_OR_RETURN(target.topic, log::GetOrCreateTopic(log_, entry.topic, 1));
     for (const sql::ColumnSchema& c : entry.columns) target.columns.push_back(c.name);
     sink = std::move(target);
   }

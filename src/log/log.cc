@@ -572,4 +572,15 @@ Result<std::unique_ptr<Log>> Log::Open(LogOptions options) {
   return std::unique_ptr<Log>(std::move(log));
 }
 
+Result<std::shared_ptr<Topic>> GetOrCreateTopic(Log* log, std::string_view name, int32_t partitions) {
+  Result<std::shared_ptr<Topic>> topic = log->GetTopic(name);
+  if (topic.ok() || topic.status().code() != StatusCode::kNotFound) return topic;
+  TopicConfig config;
+  config.name = std::string(name);
+  config.partitions = partitions;
+  Status created = log->CreateTopic(config);
+  if (!created.ok() && created.code() != StatusCode::kAlreadyExists) return created;
+  return log->GetTopic(name);
+}
+
 }  // namespace sluice::log

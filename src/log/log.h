@@ -59,6 +59,12 @@ struct TopicConfig {
 // Returns ok if `name` is a valid topic name, else kInvalidArgument saying why.
 Status ValidateTopicName(std::string_view name);
 
+class Log;
+class Topic;
+// The topic `name`, created with `partitions` partitions (other settings default) if it does
+// not exist yet; a concurrent creation by someone else is not an error.
+Result<std::shared_ptr<Topic>> GetOrCreateTopic(Log* log, std::string_view name, int32_t partitions);
+
 // Names starting with '.' are valid but reserved for sluice's own topics; the edges refuse them
 // from users (the log itself accepts them).
 bool IsInternalTopicName(std::string_view name);
