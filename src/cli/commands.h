@@ -1,6 +1,8 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -117,5 +119,8 @@ int RunBenchNexmark(const BenchNexmarkOptions& options);
 // inherit the mask) and returns a function that waits for one of them.
 void BlockTerminationSignals();
 int WaitForTerminationSignal();
+// Runs `work` with SIGINT/SIGTERM turned into `stop` becoming true (so a loop can end cleanly
+// and print its summary); returns what `work` returns.
+int RunUntilSignalled(const std::function<int(const std::atomic<bool>& stop)>& work);
 
 }  // namespace sluice::cli

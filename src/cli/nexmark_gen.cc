@@ -155,27 +155,8 @@ int RunGenNexmark(const GenNexmarkOptions& options) {
     }
     return WriteFiles(options);
   }
-  BlockTerminationSignals();
-  std::atomic<bool> stop{false};
-  std::atomic<bool> done{false};
-  // A helper thread turns Ctrl-C into a clean stop (the summary still prints).
-  std::thread waiter([&] {
-    while (!done.load()) {
-      sigset_t set;
-      sigemptyset(&set);
-      sigaddset(&set, SIGINT);
-      sigaddset(&set, SIGTERM);
-      timespec timeout{0, 100'000'000};
-      if (sigtimedwait(&set, nullptr, &timeout) > 0) {
-        stop = true;
-        return;
-      }
-    }
-  });
-  int rc = SendEvents(options, stop);
-  done = true;
-  waiter.join();
-  return rc;
+  // Ctrl-C ends the run cleanly (the summary still prints).
+  return RunUntilSignalled([&](const std::atomic<bool>& stop) { return SendEvents(options, stop); });
 }
 
 }  // namespace sluice::cli

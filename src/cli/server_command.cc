@@ -30,6 +30,29 @@ void BlockTerminationSignals() {
   signal(SIGPIPE, SIG_IGN);
 }
 
+int RunUntilSignalled(const std::function<int(const std::atomic<bool>& stop)>& work) {
+  BlockTerminationSignals();
+  std::atomic<bool> stop{false};
+  std::atomic<bool> done{false};
+  std::thread waiter([&] {
+    while (!done.load()) {
+      sigset_t set;
+      sigemptyset(&set);
+      sigaddset(&set, SIGINT);
+      sigaddset(&set, SIGTERM);
+      timespec timeout{0, 100'000'000};
+      if (sigtimedwait(&set, nullptr, &timeout) > 0) {
+        stop = true;
+        return;
+      }
+    }
+  });
+  const int rc = work(stop);
+  done = true;
+  waiter.join();
+  return rc;
+}
+
 int WaitForTerminationSignal() {
   sigset_t set;
   sigemptyset(&set);
