@@ -12,6 +12,7 @@
 #include "common/result.h"
 #include "common/types.h"
 #include "engine/sql_executor.h"
+#include "engine/subscription.h"
 #include "log/log.h"
 
 namespace sluice::engine {
@@ -29,6 +30,8 @@ struct EngineOptions {
   // acknowledged again without appending twice. Survives restarts (rebuilt from the log).
   int64_t idempotency_window_ms = 10 * 60 * 1000;
   size_t max_event_bytes = 1 << 20;  // one event (one JSON object) at most
+  // Subscriptions: per-subscriber buffers and per-view history (engine/subscription.h).
+  SubscriptionLimits subscriptions;
 };
 
 enum class BodyFormat : uint8_t {
@@ -95,6 +98,16 @@ class Engine {
   virtual Result<std::vector<StatementResult>> ExecuteSql(std::string_view sql) = 0;
   // The columns one statement would return, without running it (SqlExecutor::Describe).
   virtual Result<std::vector<ResultColumn>> DescribeSql(std::string_view sql) = 0;
+
+  // Subscribes to a materialized view's changes (SqlExecutor::Subscribe; docs/subscriptions.md):
+  // Poll the result for a snapshot, then change batches, then the end (view dropped, server
+  // stopping). `notify` runs (on any thread, must not block) when there is something new to Poll.
+  // Delivery never makes the view wait: a subscriber that falls behind is resynced.
+  virtual Result<std::unique_ptr<Subscription>> Subscribe(SubscribeRequest request, std::function<void()> notify) {
+    (void)request;
+    (void)notify;
+    return Status::Unavailable("this engine has no subscriptions");
+  }
 
   virtual log::Log& log() = 0;
   virtual const EngineOptions& options() const = 0;

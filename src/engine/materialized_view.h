@@ -12,6 +12,7 @@
 #include "common/metrics.h"
 #include "common/result.h"
 #include "engine/source_reader.h"
+#include "engine/subscription.h"
 #include "exec/dataflow.h"
 #include "log/record_batch.h"
 #include "log/log.h"
@@ -83,6 +84,19 @@ class MaterializedView {
   void Subscribe(ChangeQueue* queue);
   void Unsubscribe(ChangeQueue* queue);
 
+  // Server-side subscriptions (engine/subscription.h).
+  // The view's change feed, created and attached to its output at the first call (later calls
+  // return it, whatever `limits`). kFailedPrecondition if the view's maintenance stopped.
+  Result<std::shared_ptr<ChangeFeed>> Feed(const SubscriptionLimits& limits);
+  // The view's rows, like Snapshot(); `under_lock` runs while no round can run, so that the
+  // caller can tell which changes the rows include.
+  Result<std::vector<std::vector<sql::Value>>> SnapshotWith(const std::function<void()>& under_lock) const;
+  // The error that stopped the view's maintenance, if that can be seen without waiting for a
+  // round to finish (Ok while a round runs). Never blocks.
+  Status FailureIfIdle() const;
+  // Ends the view's subscriptions with `reason` (DROP: the view is going away).
+  void EndSubscriptions(Status reason);
+
  private:
   struct Input {
     sql::ObjectKind kind = sql::ObjectKind::kSource;
@@ -132,6 +146,8 @@ class MaterializedView {
   bool sink_failing_ = false;
   Counter* sink_records_ = nullptr;
   std::thread thread_;
+  // Last member, so destroyed first (after the thread has stopped): ends the subscriptions.
+  FeedOwner feed_;  // guarded by mu_
 };
 
 }  // namespace sluice::engine

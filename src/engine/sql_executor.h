@@ -14,6 +14,7 @@
 #include "sql/ast.h"
 #include "sql/catalog.h"
 #include "sql/value.h"
+#include "engine/subscription.h"
 
 namespace sluice::exec {
 class Dataflow;
@@ -60,6 +61,13 @@ class SqlExecutor {
   Result<std::vector<ResultColumn>> Describe(std::string_view sql);
 
   const sql::Catalog& catalog() const { return *catalog_; }
+
+  // Subscribes to a materialized view's changes (engine/subscription.h). `request.sql` may be
+  // `SELECT <expressions> FROM <view> [WHERE <predicate>]`: anything else (aggregates, joins,
+  // windows, DISTINCT, ORDER BY, LIMIT, several relations) is kInvalidArgument. kNotFound for an
+  // unknown name; kInvalidArgument for a source, table or sink.
+  Result<std::unique_ptr<Subscription>> Subscribe(const SubscribeRequest& request, std::function<void()> notify,
+                                                  const SubscriptionLimits& limits);
 
   // Stops every materialized view's maintenance thread (before the log closes). Idempotent.
   void StopViews();
