@@ -77,6 +77,12 @@ size_t ChangeBatch::row_count() const {
   return n;
 }
 
+std::shared_ptr<const std::string> ChangeBatch::Encoded(const std::function<std::string()>& encode) const {
+  std::lock_guard<std::mutex> lock(encoded_mu_);
+  if (!encoded_) encoded_ = std::make_shared<const std::string>(encode());
+  return encoded_;
+}
+
 std::vector<WeightedRow> Consolidate(const ChangeBatch& batch) {
   std::vector<WeightedRow> rows;
   absl::flat_hash_map<std::string, size_t> index;
