@@ -18,7 +18,7 @@ int64_t NowMs() {
 }
 
 size_t ChunkBytes(const exec::DataChunk& chunk) {
-  size_t bytes = sizeof(exec::DataChunk) + chunk.weights().size() + chunk.arena().bytes_allocated();
+  size_t bytes = sizeof(exec::DataChunk) + chunk.weights().size() + const_cast<exec::DataChunk&>(chunk).arena().bytes_allocated();
   for (size_t c = 0; c < chunk.column_count(); ++c) {
     const exec::Vector& v = chunk.column(c);
     bytes += sizeof(exec::Vector) + v.capacity() * exec::PhysicalSize(v.physical()) + v.capacity() / 8;

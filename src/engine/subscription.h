@@ -11,14 +11,11 @@
 #include <vector>
 
 #include "common/result.h"
+#include "exec/dataflow.h"
 #include "exec/operator.h"
 #include "exec/vector.h"
 #include "sql/catalog.h"
 #include "sql/value.h"
-
-namespace sluice::exec {
-class Dataflow;
-}
 
 namespace sluice::engine {
 

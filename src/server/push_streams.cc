@@ -408,7 +408,7 @@ class WsStream final : public Stream {
     if (closing_) return;
     if (!text) {
       Send(EncodeError(Status::InvalidArgument("binary messages are not supported: send JSON text")));
-      return CloseWith(websocket::close_code::bad_payload, "binary messages are not supported");
+      return CloseWith(websocket::close_code::unknown_data, "binary messages are not supported");
     }
     auto request = SubscribeRequestFromJson(message);
     if (!request.ok()) {

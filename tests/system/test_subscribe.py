@@ -645,7 +645,8 @@ class SubscribeTest(unittest.TestCase):
                                  "-d", "sluice", "-c", "SUBSCRIBE psqlsub WITH (SNAPSHOT = false)"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         time.sleep(1.5)
-        self.assertIsNone(proc.poll(), "SUBSCRIBE returned instead of streaming: %s" % (proc.communicate(),))
+        if proc.poll() is not None:
+            self.fail("SUBSCRIBE returned instead of streaming: %s" % (proc.communicate(),))
         proc.send_signal(signal.SIGINT)  # psql sends a CancelRequest
         _, err = proc.communicate(timeout=10)
         self.assertNotEqual(proc.returncode, 0)
