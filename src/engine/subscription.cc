@@ -1,10 +1,10 @@
 #include "engine/subscription.h"
 
-#include <chrono>
-#include <random>
-
 #include <absl/container/flat_hash_map.h>
 #include <fmt/format.h>
+
+#include <chrono>
+#include <random>
 
 #include "exec/dataflow.h"
 #include "exec/vector_value.h"
@@ -13,15 +13,18 @@ namespace sluice::engine {
 namespace {
 
 int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
 size_t ChunkBytes(const exec::DataChunk& chunk) {
-  size_t bytes = sizeof(exec::DataChunk) + chunk.weights().size() + const_cast<exec::DataChunk&>(chunk).arena().bytes_allocated();
+  size_t bytes = sizeof(exec::DataChunk) + chunk.weights().size() +
+                 const_cast<exec::DataChunk&>(chunk).arena().bytes_allocated();
   for (size_t c = 0; c < chunk.column_count(); ++c) {
     const exec::Vector& v = chunk.column(c);
-    bytes += sizeof(exec::Vector) + v.capacity() * exec::PhysicalSize(v.physical()) + v.capacity() / 8;
+    bytes +=
+        sizeof(exec::Vector) + v.capacity() * exec::PhysicalSize(v.physical()) + v.capacity() / 8;
   }
   return bytes;
 }
@@ -77,7 +80,8 @@ size_t ChangeBatch::row_count() const {
   return n;
 }
 
-std::shared_ptr<const std::string> ChangeBatch::Encoded(const std::function<std::string()>& encode) const {
+std::shared_ptr<const std::string> ChangeBatch::Encoded(
+    const std::function<std::string()>& encode) const {
   std::lock_guard<std::mutex> lock(encoded_mu_);
   if (!encoded_) encoded_ = std::make_shared<const std::string>(encode());
   return encoded_;
@@ -90,12 +94,14 @@ std::vector<WeightedRow> Consolidate(const ChangeBatch& batch) {
   for (const exec::DataChunk& chunk : batch.chunks) {
     for (size_t r = 0; r < chunk.size(); ++r) {
       key.clear();
-      for (size_t c = 0; c < chunk.column_count(); ++c) exec::AppendKeyBytes(chunk.column(c), r, &key);
+      for (size_t c = 0; c < chunk.column_count(); ++c)
+        exec::AppendKeyBytes(chunk.column(c), r, &key);
       auto [it, inserted] = index.try_emplace(key, rows.size());
       if (inserted) {
         WeightedRow row;
         row.values.reserve(chunk.column_count());
-        for (size_t c = 0; c < chunk.column_count(); ++c) row.values.push_back(exec::GetValue(chunk.column(c), r));
+        for (size_t c = 0; c < chunk.column_count(); ++c)
+          row.values.push_back(exec::GetValue(chunk.column(c), r));
         rows.push_back(std::move(row));
       }
       rows[it->second].weight += chunk.weight(r);
@@ -116,9 +122,9 @@ struct SubscriberState {
   std::deque<std::shared_ptr<const ChangeBatch>> buffer;  // GUARDED_BY(mu)
   size_t buffered_bytes = 0;                              // GUARDED_BY(mu)
   bool need_snapshot = true;                              // GUARDED_BY(mu)
-  bool resync = false;       // GUARDED_BY(mu): the next snapshot replaces what was sent before
-  uint64_t covered_seq = 0;  // GUARDED_BY(mu): batches up to this are in the output already
-  bool notified = false;     // GUARDED_BY(mu): notify called and Poll not yet
+  bool resync = false;        // GUARDED_BY(mu): the next snapshot replaces what was sent before
+  uint64_t covered_seq = 0;   // GUARDED_BY(mu): batches up to this are in the output already
+  bool notified = false;      // GUARDED_BY(mu): notify called and Poll not yet
   std::optional<Status> end;  // GUARDED_BY(mu)
   bool end_delivered = false;
 
@@ -163,8 +169,8 @@ struct SubscriberState {
 
 // ---- ChangeFeed ------------------------------------------------------------------------------
 
-ChangeFeed::ChangeFeed(ViewAccess view, std::string view_name, std::vector<sql::ColumnSchema> columns,
-                       SubscriptionLimits limits)
+ChangeFeed::ChangeFeed(ViewAccess view, std::string view_name,
+                       std::vector<sql::ColumnSchema> columns, SubscriptionLimits limits)
     : view_(std::move(view)),
       view_name_(std::move(view_name)),
       columns_(std::move(columns)),
@@ -229,7 +235,8 @@ Result<std::unique_ptr<Subscription>> ChangeFeed::Subscribe(const SubscribeReque
                                                             std::function<void()> notify) {
   auto state = std::make_shared<SubscriberState>();
   state->notify = std::move(notify);
-  state->max_batches = std::max<size_t>(1, request.buffer_batches ? request.buffer_batches : limits_.buffer_batches);
+  state->max_batches =
+      std::max<size_t>(1, request.buffer_batches ? request.buffer_batches : limits_.buffer_batches);
   state->max_bytes = request.buffer_bytes ? request.buffer_bytes : limits_.buffer_bytes;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -266,7 +273,8 @@ Result<std::unique_ptr<Subscription>> ChangeFeed::Subscribe(const SubscribeReque
 
 void ChangeFeed::Remove(SubscriberState* state) {
   std::lock_guard<std::mutex> lock(mu_);
-  std::erase_if(subscribers_, [state](const std::shared_ptr<SubscriberState>& s) { return s.get() == state; });
+  std::erase_if(subscribers_,
+                [state](const std::shared_ptr<SubscriberState>& s) { return s.get() == state; });
 }
 
 void ChangeFeed::End(Status reason) {
@@ -303,7 +311,8 @@ uint64_t ChangeFeed::last_seq() const {
   return last_seq_;
 }
 
-Result<std::shared_ptr<const SubscriptionSnapshot>> ChangeFeed::SnapshotFor(SubscriberState* state) {
+Result<std::shared_ptr<const SubscriptionSnapshot>> ChangeFeed::SnapshotFor(
+    SubscriberState* state) {
   std::shared_lock<std::shared_mutex> view_lock(view_mu_);
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -315,7 +324,8 @@ Result<std::shared_ptr<const SubscriptionSnapshot>> ChangeFeed::SnapshotFor(Subs
       return cached_snapshot_;
     }
   }
-  if (!view_.snapshot) return Status::Unavailable(fmt::format("materialized view \"{}\" stopped", view_name_));
+  if (!view_.snapshot)
+    return Status::Unavailable(fmt::format("materialized view \"{}\" stopped", view_name_));
   auto snapshot = std::make_shared<SubscriptionSnapshot>();
   SLUICE_ASSIGN_OR_RETURN(snapshot->rows, view_.snapshot([&] {
     // No round runs now: the rows are exactly the result of batches 1..last_seq_.
@@ -333,7 +343,9 @@ Result<std::shared_ptr<const SubscriptionSnapshot>> ChangeFeed::SnapshotFor(Subs
 }
 
 FeedOwner::~FeedOwner() {
-  if (feed) feed->End(Status::Unavailable("the materialized view is no longer maintained (server shutting down)"));
+  if (feed)
+    feed->End(Status::Unavailable(
+        "the materialized view is no longer maintained (server shutting down)"));
 }
 
 // ---- Subscription ----------------------------------------------------------------------------
@@ -422,10 +434,12 @@ void Subscription::CheckView() {
   if (!failure.ok()) feed_->End(failure);
 }
 
-Result<std::shared_ptr<const ChangeBatch>> Subscription::Filter(std::shared_ptr<const ChangeBatch> batch) {
+Result<std::shared_ptr<const ChangeBatch>> Subscription::Filter(
+    std::shared_ptr<const ChangeBatch> batch) {
   if (!filter_) return batch;
   filter_out_.clear();
-  for (const exec::DataChunk& chunk : batch->chunks) SLUICE_RETURN_IF_ERROR(filter_->Push(0, chunk));
+  for (const exec::DataChunk& chunk : batch->chunks)
+    SLUICE_RETURN_IF_ERROR(filter_->Push(0, chunk));
   SLUICE_RETURN_IF_ERROR(filter_->FlushChanges());
   auto out = std::make_shared<ChangeBatch>();
   out->seq = batch->seq;
@@ -455,7 +469,8 @@ Result<std::shared_ptr<const SubscriptionSnapshot>> Subscription::Filter(
     for (size_t r = 0; r < chunk.size(); ++r) {
       std::vector<sql::Value> row;
       row.reserve(chunk.column_count());
-      for (size_t c = 0; c < chunk.column_count(); ++c) row.push_back(exec::GetValue(chunk.column(c), r));
+      for (size_t c = 0; c < chunk.column_count(); ++c)
+        row.push_back(exec::GetValue(chunk.column(c), r));
       for (int w = 1; w < chunk.weight(r); ++w) out->rows.push_back(row);
       if (chunk.weight(r) > 0) out->rows.push_back(std::move(row));
     }

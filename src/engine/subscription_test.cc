@@ -19,7 +19,8 @@ class FakeView {
  public:
   FakeView(SubscriptionLimits limits = {}) {
     ChangeFeed::ViewAccess access;
-    access.snapshot = [this](const std::function<void()>& under_lock) -> Result<std::vector<std::vector<Value>>> {
+    access.snapshot =
+        [this](const std::function<void()>& under_lock) -> Result<std::vector<std::vector<Value>>> {
       std::lock_guard<std::mutex> lock(mu_);
       if (!failure_.ok()) return failure_;
       under_lock();
@@ -31,14 +32,16 @@ class FakeView {
       std::lock_guard<std::mutex> lock(mu_);
       return failure_;
     };
-    feed = std::make_shared<ChangeFeed>(std::move(access), "v", std::vector<sql::ColumnSchema>{{"x", sql::DataType::Bigint()}},
-                                        limits);
+    feed = std::make_shared<ChangeFeed>(
+        std::move(access), "v", std::vector<sql::ColumnSchema>{{"x", sql::DataType::Bigint()}},
+        limits);
   }
 
   // One round: inserts then deletes, published as one batch.
   void Round(std::vector<int64_t> inserts, std::vector<int64_t> deletes = {}) {
     std::lock_guard<std::mutex> lock(mu_);
-    exec::DataChunk chunk({sql::DataType::Bigint()}, std::max<size_t>(1, inserts.size() + deletes.size()));
+    exec::DataChunk chunk({sql::DataType::Bigint()},
+                          std::max<size_t>(1, inserts.size() + deletes.size()));
     chunk.weights().resize(inserts.size() + deletes.size());
     size_t r = 0;
     for (int64_t v : inserts) {
@@ -84,9 +87,11 @@ std::vector<int64_t> Inserted(const ChangeBatch& batch) {
   return out;
 }
 
-std::unique_ptr<Subscription> Subscribe(FakeView& view, std::atomic<int>* notified, SubscribeRequest request = {}) {
+std::unique_ptr<Subscription> Subscribe(FakeView& view, std::atomic<int>* notified,
+                                        SubscribeRequest request = {}) {
   request.view = "v";
-  auto sub = view.feed->Subscribe(request, nullptr, view.feed->columns(), [notified] { notified->fetch_add(1); });
+  auto sub = view.feed->Subscribe(request, nullptr, view.feed->columns(),
+                                  [notified] { notified->fetch_add(1); });
   EXPECT_TRUE(sub.ok()) << sub.status().message();
   return std::move(sub).value();
 }
@@ -213,7 +218,7 @@ TEST(SubscriptionTest, ResumeThatCannotBeServedResyncs) {
   FakeView view(limits);
   for (int i = 0; i < 5; ++i) view.Round({i});
   std::atomic<int> notified{0};
-  for (auto resume : {std::make_pair(view.feed->stream_id(), uint64_t{1}),      // fell out of history
+  for (auto resume : {std::make_pair(view.feed->stream_id(), uint64_t{1}),  // fell out of history
                       std::make_pair(std::string("other-stream"), uint64_t{4}),  // view restarted
                       std::make_pair(view.feed->stream_id(), uint64_t{99})}) {   // from the future
     SubscribeRequest request;
@@ -312,7 +317,8 @@ TEST(SubscriptionTest, ConcurrentRoundsAndPollsStayConsistent) {
   };
   while (!done) {
     apply(sub->Poll());
-    if (last_seq % 7 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));  // fall behind now and then
+    if (last_seq % 7 == 0)
+      std::this_thread::sleep_for(std::chrono::microseconds(200));  // fall behind now and then
   }
   producer.join();
   apply(sub->Poll());

@@ -1,9 +1,9 @@
 #include "server/push_encoding.h"
 
-#include <charconv>
-
 #include <fmt/format.h>
 #include <simdjson.h>
+
+#include <charconv>
 
 #include "common/json_writer.h"
 #include "sql/value_json.h"
@@ -27,26 +27,31 @@ Result<std::optional<std::pair<std::string, uint64_t>>> ResumePoint(std::string_
   if (id.empty()) return std::optional<std::pair<std::string, uint64_t>>();
   auto parsed = ParseEventId(id);
   if (!parsed) {
-    return Status::InvalidArgument(fmt::format("malformed last event id \"{}\" (expected <stream>-<seq>)", id.substr(0, 64)));
+    return Status::InvalidArgument(
+        fmt::format("malformed last event id \"{}\" (expected <stream>-<seq>)", id.substr(0, 64)));
   }
   return parsed;
 }
 
 Status CheckOneOf(bool has_view, bool has_sql) {
   if (has_view == has_sql) {
-    return Status::InvalidArgument(has_view ? "give either a view or a sql query, not both"
-                                            : "name the view to subscribe to (view=NAME) or give a query (sql=SELECT ...)");
+    return Status::InvalidArgument(
+        has_view ? "give either a view or a sql query, not both"
+                 : "name the view to subscribe to (view=NAME) or give a query (sql=SELECT ...)");
   }
   return Status::Ok();
 }
 
 }  // namespace
 
-std::string FormatEventId(std::string_view stream_id, uint64_t seq) { return fmt::format("{}-{}", stream_id, seq); }
+std::string FormatEventId(std::string_view stream_id, uint64_t seq) {
+  return fmt::format("{}-{}", stream_id, seq);
+}
 
 std::optional<std::pair<std::string, uint64_t>> ParseEventId(std::string_view id) {
   const size_t dash = id.rfind('-');
-  if (dash == std::string_view::npos || dash == 0 || dash + 1 >= id.size() || id.size() > 128) return std::nullopt;
+  if (dash == std::string_view::npos || dash == 0 || dash + 1 >= id.size() || id.size() > 128)
+    return std::nullopt;
   uint64_t seq = 0;
   const char* begin = id.data() + dash + 1;
   const char* end = id.data() + id.size();
@@ -55,7 +60,8 @@ std::optional<std::pair<std::string, uint64_t>> ParseEventId(std::string_view id
   return std::make_pair(std::string(id.substr(0, dash)), seq);
 }
 
-std::string EncodeSnapshot(const engine::Subscription& sub, const engine::SubscriptionSnapshot& snapshot, bool resync) {
+std::string EncodeSnapshot(const engine::Subscription& sub,
+                           const engine::SubscriptionSnapshot& snapshot, bool resync) {
   std::string out;
   out.reserve(128 + snapshot.rows.size() * 32);
   JsonWriter json(&out);
@@ -145,7 +151,8 @@ Result<engine::SubscribeRequest> SubscribeRequestFromJson(std::string_view messa
   simdjson::dom::parser parser;
   simdjson::dom::element root;
   if (auto error = parser.parse(simdjson::padded_string(message)).get(root); error) {
-    return Status::InvalidArgument(fmt::format("message is not valid JSON: {}", simdjson::error_message(error)));
+    return Status::InvalidArgument(
+        fmt::format("message is not valid JSON: {}", simdjson::error_message(error)));
   }
   simdjson::dom::object object;
   if (root.get_object().get(object) != simdjson::SUCCESS) {
@@ -169,11 +176,13 @@ Result<engine::SubscribeRequest> SubscribeRequestFromJson(std::string_view messa
     } else if (field.key == "last_event_id") {
       id = value;
     } else {
-      return Status::InvalidArgument(fmt::format("unknown field \"{}\" (known: subscribe, sql, last_event_id)", field.key));
+      return Status::InvalidArgument(
+          fmt::format("unknown field \"{}\" (known: subscribe, sql, last_event_id)", field.key));
     }
   }
   SLUICE_RETURN_IF_ERROR(CheckOneOf(has_view, has_sql));
-  if (request.view.empty() && request.sql.empty()) return Status::InvalidArgument("the subscription names no view");
+  if (request.view.empty() && request.sql.empty())
+    return Status::InvalidArgument("the subscription names no view");
   SLUICE_ASSIGN_OR_RETURN(request.resume_after, ResumePoint(id));
   return request;
 }
@@ -181,17 +190,23 @@ Result<engine::SubscribeRequest> SubscribeRequestFromJson(std::string_view messa
 SubscriptionMetrics SubscriptionMetrics::For(MetricsRegistry* metrics, std::string_view transport) {
   SubscriptionMetrics m;
   const std::vector<std::string> labels{std::string(transport)};
-  m.active = metrics->AddGauge("sluice_subscriptions", "Open subscriptions to views, by transport", {"transport"})
+  m.active = metrics
+                 ->AddGauge("sluice_subscriptions", "Open subscriptions to views, by transport",
+                            {"transport"})
                  ->WithLabels(labels);
-  m.events = metrics
-                 ->AddCounter("sluice_subscription_events_total",
-                              "Subscription events sent (snapshots and change batches), by transport", {"transport"})
-                 ->WithLabels(labels);
-  m.resyncs = metrics
-                  ->AddCounter("sluice_subscription_resyncs_total",
-                               "Subscribers that fell behind: their buffer was dropped and a fresh snapshot sent",
-                               {"transport"})
-                  ->WithLabels(labels);
+  m.events =
+      metrics
+          ->AddCounter("sluice_subscription_events_total",
+                       "Subscription events sent (snapshots and change batches), by transport",
+                       {"transport"})
+          ->WithLabels(labels);
+  m.resyncs =
+      metrics
+          ->AddCounter(
+              "sluice_subscription_resyncs_total",
+              "Subscribers that fell behind: their buffer was dropped and a fresh snapshot sent",
+              {"transport"})
+          ->WithLabels(labels);
   return m;
 }
 

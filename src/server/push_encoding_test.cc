@@ -17,7 +17,8 @@ TEST(PushEncodingTest, EventIdsRoundTrip) {
 }
 
 TEST(PushEncodingTest, SseEventFraming) {
-  EXPECT_EQ(SseEvent("s-1", "snapshot", R"({"a":1})"), "id: s-1\nevent: snapshot\ndata: {\"a\":1}\n\n");
+  EXPECT_EQ(SseEvent("s-1", "snapshot", R"({"a":1})"),
+            "id: s-1\nevent: snapshot\ndata: {\"a\":1}\n\n");
   EXPECT_EQ(SseEvent("", "", "{}"), "data: {}\n\n");
 }
 
@@ -34,8 +35,8 @@ TEST(PushEncodingTest, SubscribeRequestFromQuery) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->resume_after->first, "cd");
 
-  for (std::string_view bad : {"/v1/subscribe", "/v1/subscribe?view=a&sql=SELECT%201", "/v1/subscribe?view=",
-                               "/v1/subscribe?view=a&last_event_id=nope"}) {
+  for (std::string_view bad : {"/v1/subscribe", "/v1/subscribe?view=a&sql=SELECT%201",
+                               "/v1/subscribe?view=", "/v1/subscribe?view=a&last_event_id=nope"}) {
     auto t = ParseRequestTarget(bad);
     ASSERT_TRUE(t.ok());
     auto bad_request = SubscribeRequestFromTarget(*t, "");
@@ -50,15 +51,17 @@ TEST(PushEncodingTest, SubscribeRequestFromJson) {
   r = SubscribeRequestFromJson(R"({"sql": "SELECT a FROM v WHERE a > 1"})");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->sql, "SELECT a FROM v WHERE a > 1");
-  for (std::string_view bad : {"", "nope", "[1]", R"({"subscribe": 1})", R"({"subscribe": "v", "sql": "x"})",
-                               R"({"other": "v"})", R"({})", R"({"subscribe": ""})"}) {
+  for (std::string_view bad :
+       {"", "nope", "[1]", R"({"subscribe": 1})", R"({"subscribe": "v", "sql": "x"})",
+        R"({"other": "v"})", R"({})", R"({"subscribe": ""})"}) {
     EXPECT_EQ(SubscribeRequestFromJson(bad).status().code(), StatusCode::kInvalidArgument) << bad;
   }
 }
 
 TEST(PushEncodingTest, EndAndErrorMessages) {
-  EXPECT_EQ(EncodeEnd(Status::NotFound("materialized view \"v\" was dropped")),
-            R"({"type":"end","error":{"code":"not_found","message":"materialized view \"v\" was dropped"}})");
+  EXPECT_EQ(
+      EncodeEnd(Status::NotFound("materialized view \"v\" was dropped")),
+      R"({"type":"end","error":{"code":"not_found","message":"materialized view \"v\" was dropped"}})");
   EXPECT_EQ(EncodeError(Status::InvalidArgument("bad")),
             R"({"type":"error","error":{"code":"invalid_argument","message":"bad"}})");
 }

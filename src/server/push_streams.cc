@@ -1,16 +1,16 @@
 #include "server/push_streams.h"
 
+#include <fmt/format.h>
+
 #include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/websocket.hpp>
 #include <chrono>
 #include <deque>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
-
-#include <boost/asio.hpp>
-#include <boost/beast/websocket.hpp>
-#include <fmt/format.h>
 
 #include "common/logging.h"
 #include "server/http_errors.h"
@@ -95,11 +95,12 @@ class Stream : public std::enable_shared_from_this<Stream> {
   // Subscribes; notifications hop onto `executor` (the strand) and call Pump.
   Status Subscribe(engine::SubscribeRequest request, const asio::any_io_executor& executor) {
     std::weak_ptr<Stream> weak = weak_from_this();
-    auto sub = hub_->engine->Subscribe(hub_->WithBufferLimits(std::move(request)), [weak, executor] {
-      asio::post(executor, [weak] {
-        if (auto self = weak.lock()) self->Pump();
-      });
-    });
+    auto sub =
+        hub_->engine->Subscribe(hub_->WithBufferLimits(std::move(request)), [weak, executor] {
+          asio::post(executor, [weak] {
+            if (auto self = weak.lock()) self->Pump();
+          });
+        });
     if (!sub.ok()) return sub.status();
     sub_ = std::move(sub).value();
     subscribed_ = true;
@@ -123,14 +124,16 @@ class Stream : public std::enable_shared_from_this<Stream> {
   };
 
   // The messages for `events`; sets *end when the stream is over.
-  std::vector<Message> Encode(const std::vector<engine::SubscriptionEvent>& events, std::optional<Status>* end) {
+  std::vector<Message> Encode(const std::vector<engine::SubscriptionEvent>& events,
+                              std::optional<Status>* end) {
     std::vector<Message> out;
     for (const engine::SubscriptionEvent& e : events) {
       switch (e.kind) {
         case engine::SubscriptionEvent::Kind::kSnapshot:
           if (e.resync) metrics_.resyncs->Inc();
-          out.push_back({"snapshot", FormatEventId(sub_->stream_id(), e.snapshot->seq),
-                         std::make_shared<const std::string>(EncodeSnapshot(*sub_, *e.snapshot, e.resync))});
+          out.push_back(
+              {"snapshot", FormatEventId(sub_->stream_id(), e.snapshot->seq),
+               std::make_shared<const std::string>(EncodeSnapshot(*sub_, *e.snapshot, e.resync))});
           break;
         case engine::SubscriptionEvent::Kind::kBatch: {
           const std::string& stream_id = sub_->stream_id();
@@ -172,8 +175,10 @@ class SseStream final : public Stream {
   void Start(engine::SubscribeRequest request, std::string method) {
     Register();
     stream_.expires_never();
-    if (hub_->stopping.load()) return SendError(Status::Unavailable("the server is shutting down"), method);
-    if (Status s = Subscribe(std::move(request), stream_.get_executor()); !s.ok()) return SendError(s, method);
+    if (hub_->stopping.load())
+      return SendError(Status::Unavailable("the server is shutting down"), method);
+    if (Status s = Subscribe(std::move(request), stream_.get_executor()); !s.ok())
+      return SendError(s, method);
     hub_->router->CountStream(kSubscribeRoute, method, 200);
     std::string header =
         "HTTP/1.1 200 OK\r\nServer: sluice\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
@@ -187,9 +192,9 @@ class SseStream final : public Stream {
   }
 
   void Abort() override {
-    asio::post(stream_.get_executor(), [self = std::static_pointer_cast<SseStream>(shared_from_this())] {
-      self->Finish();
-    });
+    asio::post(
+        stream_.get_executor(),
+        [self = std::static_pointer_cast<SseStream>(shared_from_this())] { self->Finish(); });
   }
 
  private:
@@ -197,7 +202,8 @@ class SseStream final : public Stream {
     if (closed_ || finishing_ || writing_) return;
     if (sub_) {
       std::optional<Status> end;
-      for (const Message& m : Encode(sub_->Poll(), &end)) pending_ += SseEvent(m.id, m.event, *m.json);
+      for (const Message& m : Encode(sub_->Poll(), &end))
+        pending_ += SseEvent(m.id, m.event, *m.json);
       if (end) return Finish();
     }
     Flush();
@@ -212,17 +218,19 @@ class SseStream final : public Stream {
     stall_.expires_after(std::chrono::milliseconds(hub_->options.stall_timeout_ms));
     stall_.async_wait([self = shared_from_this(), this](error_code ec) {
       if (!ec) {
-        SLUICE_LOG_DEBUG("sse: closing a subscriber that read nothing for {} ms", hub_->options.stall_timeout_ms);
+        SLUICE_LOG_DEBUG("sse: closing a subscriber that read nothing for {} ms",
+                         hub_->options.stall_timeout_ms);
         Close();
       }
     });
-    asio::async_write(stream_, asio::buffer(out_), [self = shared_from_this(), this](error_code ec, size_t) {
-      stall_.cancel();
-      writing_ = false;
-      if (ec) return Close();
-      if (finishing_) return Finish();
-      Pump();
-    });
+    asio::async_write(stream_, asio::buffer(out_),
+                      [self = shared_from_this(), this](error_code ec, size_t) {
+                        stall_.cancel();
+                        writing_ = false;
+                        if (ec) return Close();
+                        if (finishing_) return Finish();
+                        Pump();
+                      });
   }
 
   // Moves pending_ into *out as one chunk (or as is without chunked encoding).
@@ -253,19 +261,21 @@ class SseStream final : public Stream {
     stall_.async_wait([self = shared_from_this(), this](error_code ec) {
       if (!ec) Close();
     });
-    asio::async_write(stream_, asio::buffer(out_), [self = shared_from_this(), this](error_code, size_t) {
-      writing_ = false;
-      stall_.cancel();
-      Close();
-    });
+    asio::async_write(stream_, asio::buffer(out_),
+                      [self = shared_from_this(), this](error_code, size_t) {
+                        writing_ = false;
+                        stall_.cancel();
+                        Close();
+                      });
   }
 
   // The client sends nothing after its request: a read completes only when it goes away.
   void WatchClient() {
-    stream_.async_read_some(asio::buffer(scratch_), [self = shared_from_this(), this](error_code ec, size_t) {
-      if (ec) return Close();
-      WatchClient();
-    });
+    stream_.async_read_some(asio::buffer(scratch_),
+                            [self = shared_from_this(), this](error_code ec, size_t) {
+                              if (ec) return Close();
+                              WatchClient();
+                            });
   }
 
   void ScheduleHeartbeat() {
@@ -292,10 +302,11 @@ class SseStream final : public Stream {
     response->body() = std::move(r.body);
     response->prepare_payload();
     writing_ = true;
-    http::async_write(stream_, *response, [self = shared_from_this(), this, response](error_code, size_t) {
-      writing_ = false;
-      Close();
-    });
+    http::async_write(stream_, *response,
+                      [self = shared_from_this(), this, response](error_code, size_t) {
+                        writing_ = false;
+                        Close();
+                      });
   }
 
   void Close() {
@@ -333,7 +344,8 @@ class WsStream final : public Stream {
         heartbeat_(ws_.get_executor()),
         stall_(ws_.get_executor()) {}
 
-  void Start(http::request<http::string_body> request, std::optional<engine::SubscribeRequest> initial) {
+  void Start(http::request<http::string_body> request,
+             std::optional<engine::SubscribeRequest> initial) {
     Register();
     request_ = std::move(request);
     initial_ = std::move(initial);
@@ -346,7 +358,8 @@ class WsStream final : public Stream {
     ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& res) { res.set(http::field::server, "sluice"); }));
     ws_.read_message_max(hub_->options.ws_max_message_bytes);
-    ws_.control_callback([this](websocket::frame_type, beast::string_view) { last_heard_ = Now(); });
+    ws_.control_callback(
+        [this](websocket::frame_type, beast::string_view) { last_heard_ = Now(); });
     const std::string method(request_.method_string());
     ws_.async_accept(request_, [self = shared_from_this(), this, method](error_code ec) {
       if (ec) {
@@ -358,7 +371,8 @@ class WsStream final : public Stream {
       last_heard_ = Now();
       Read();
       ScheduleHeartbeat();
-      if (hub_->stopping.load()) return CloseWith(websocket::close_code::going_away, "server shutting down");
+      if (hub_->stopping.load())
+        return CloseWith(websocket::close_code::going_away, "server shutting down");
       if (initial_) StartSubscription(std::move(*initial_));
     });
   }
@@ -375,7 +389,8 @@ class WsStream final : public Stream {
 
  private:
   static int64_t Now() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
         .count();
   }
 
@@ -407,7 +422,8 @@ class WsStream final : public Stream {
   void OnMessage(const std::string& message, bool text) {
     if (closing_) return;
     if (!text) {
-      Send(EncodeError(Status::InvalidArgument("binary messages are not supported: send JSON text")));
+      Send(EncodeError(
+          Status::InvalidArgument("binary messages are not supported: send JSON text")));
       return CloseWith(websocket::close_code::unknown_data, "binary messages are not supported");
     }
     auto request = SubscribeRequestFromJson(message);
@@ -416,7 +432,8 @@ class WsStream final : public Stream {
       return CloseWith(websocket::close_code::policy_error, request.status().message());
     }
     if (subscribed_) {
-      Send(EncodeError(Status::FailedPrecondition("already subscribed: one subscription per connection")));
+      Send(EncodeError(
+          Status::FailedPrecondition("already subscribed: one subscription per connection")));
       return;
     }
     StartSubscription(std::move(request).value());
@@ -428,7 +445,8 @@ class WsStream final : public Stream {
     for (Message& m : Encode(sub_->Poll(), &end)) queue_.push_back(std::move(m.json));
     if (end) {
       const bool dropped = end->code() == StatusCode::kNotFound;
-      return CloseWith(dropped ? websocket::close_code::normal : websocket::close_code::going_away, end->message());
+      return CloseWith(dropped ? websocket::close_code::normal : websocket::close_code::going_away,
+                       end->message());
     }
     WriteNext();
   }
@@ -450,7 +468,8 @@ class WsStream final : public Stream {
     stall_.expires_after(std::chrono::milliseconds(hub_->options.stall_timeout_ms));
     stall_.async_wait([self = shared_from_this(), this](error_code ec) {
       if (!ec) {
-        SLUICE_LOG_DEBUG("ws: closing a subscriber that read nothing for {} ms", hub_->options.stall_timeout_ms);
+        SLUICE_LOG_DEBUG("ws: closing a subscriber that read nothing for {} ms",
+                         hub_->options.stall_timeout_ms);
         Close();
       }
     });
@@ -495,7 +514,8 @@ class WsStream final : public Stream {
     heartbeat_.async_wait([self = shared_from_this(), this](error_code ec) {
       if (ec || closed_ || closing_) return;
       if (Now() - last_heard_ > hub_->options.stall_timeout_ms) {
-        SLUICE_LOG_DEBUG("ws: closing a client that answered no ping for {} ms", hub_->options.stall_timeout_ms);
+        SLUICE_LOG_DEBUG("ws: closing a client that answered no ping for {} ms",
+                         hub_->options.stall_timeout_ms);
         return Close();
       }
       if (sub_) sub_->CheckView();
@@ -542,8 +562,8 @@ class WsStream final : public Stream {
 };
 
 // Answers a request that never becomes a stream, then closes.
-void SendPlainError(PushState& hub, beast::tcp_stream stream, std::string_view route, std::string_view method,
-                    HttpResponse r) {
+void SendPlainError(PushState& hub, beast::tcp_stream stream, std::string_view route,
+                    std::string_view method, HttpResponse r) {
   hub.router->CountStream(route, method, r.status);
   struct Pending {
     beast::tcp_stream stream;
@@ -569,8 +589,8 @@ void SendPlainError(PushState& hub, beast::tcp_stream stream, std::string_view r
 
 }  // namespace
 
-PushHub::PushHub(engine::Engine* engine, MetricsRegistry* metrics, Router* router, Gauge* open_connections,
-                 PushOptions options)
+PushHub::PushHub(engine::Engine* engine, MetricsRegistry* metrics, Router* router,
+                 Gauge* open_connections, PushOptions options)
     : state_(std::make_shared<PushState>(engine, metrics, router, open_connections, options)) {}
 
 PushHub::~PushHub() { Stop(); }
@@ -585,18 +605,22 @@ void PushHub::Serve(beast::tcp_stream stream, http::request<http::string_body> r
   const std::string_view path = PathOf(request.target());
   const std::string_view route = path == kWebSocketRoute ? kWebSocketRoute : kSubscribeRoute;
   if (request.method() != http::verb::get) {
-    HttpResponse r = ErrorResponse(405, "method_not_allowed",
-                                   fmt::format("{} is not allowed on {} (allowed: GET)", method.substr(0, 16), route));
+    HttpResponse r = ErrorResponse(
+        405, "method_not_allowed",
+        fmt::format("{} is not allowed on {} (allowed: GET)", method.substr(0, 16), route));
     r.headers.emplace_back("Allow", "GET");
     return SendPlainError(*state_, std::move(stream), route, method, std::move(r));
   }
   Result<RequestTarget> target = ParseRequestTarget(request.target());
-  if (!target.ok()) return SendPlainError(*state_, std::move(stream), route, method, ErrorResponse(target.status()));
+  if (!target.ok())
+    return SendPlainError(*state_, std::move(stream), route, method,
+                          ErrorResponse(target.status()));
 
   if (route == kSubscribeRoute) {
     auto subscribe = SubscribeRequestFromTarget(*target, request["Last-Event-ID"]);
     if (!subscribe.ok()) {
-      return SendPlainError(*state_, std::move(stream), route, method, ErrorResponse(subscribe.status()));
+      return SendPlainError(*state_, std::move(stream), route, method,
+                            ErrorResponse(subscribe.status()));
     }
     auto sse = std::make_shared<SseStream>(state_, std::move(stream), request.version() >= 11);
     sse->Start(std::move(subscribe).value(), method);
@@ -604,8 +628,9 @@ void PushHub::Serve(beast::tcp_stream stream, http::request<http::string_body> r
   }
 
   if (!websocket::is_upgrade(request)) {
-    HttpResponse r = ErrorResponse(426, "upgrade_required",
-                                   "/v1/ws is a WebSocket endpoint: send an Upgrade: websocket request");
+    HttpResponse r =
+        ErrorResponse(426, "upgrade_required",
+                      "/v1/ws is a WebSocket endpoint: send an Upgrade: websocket request");
     r.headers.emplace_back("Upgrade", "websocket");
     r.headers.emplace_back("Connection", "Upgrade");
     return SendPlainError(*state_, std::move(stream), route, method, std::move(r));
@@ -614,7 +639,8 @@ void PushHub::Serve(beast::tcp_stream stream, http::request<http::string_body> r
   if (target->Param("view") || target->Param("sql")) {
     auto subscribe = SubscribeRequestFromTarget(*target, "");
     if (!subscribe.ok()) {
-      return SendPlainError(*state_, std::move(stream), route, method, ErrorResponse(subscribe.status()));
+      return SendPlainError(*state_, std::move(stream), route, method,
+                            ErrorResponse(subscribe.status()));
     }
     initial = std::move(subscribe).value();
   }
