@@ -143,7 +143,7 @@ Status LoadConfigFile(const std::string& path, ServerConfig* config) {
   }
   root = std::move(parsed).table();
 #endif
-  SLUICE_RETURN_IF_ERROR(CheckKeys(root, "top level", {"server", "log", "ingest", "pgwire"}).WithContext(path));
+  SLUICE_RETURN_IF_ERROR(CheckKeys(root, "top level", {"server", "log", "ingest", "pgwire", "subscriptions"}).WithContext(path));
 
   if (const toml::table* s = root["server"].as_table()) {
     SLUICE_RETURN_IF_ERROR(CheckKeys(*s, "server",
@@ -198,6 +198,34 @@ Status LoadConfigFile(const std::string& path, ServerConfig* config) {
     uint64_t max_event = config->engine.max_event_bytes;
     SLUICE_RETURN_IF_ERROR(GetBytes(*i, "ingest", "max_event_bytes", &max_event));
     config->engine.max_event_bytes = max_event;
+  }
+  if (const toml::table* t = root["subscriptions"].as_table()) {
+    SLUICE_RETURN_IF_ERROR(CheckKeys(*t, "subscriptions",
+                                     {"buffer_batches", "buffer_bytes", "history_batches", "history_bytes",
+                                      "heartbeat", "stall_timeout", "max_message_bytes"})
+                               .WithContext(path));
+    engine::SubscriptionLimits& limits = config->engine.subscriptions;
+    server::PushOptions& push = config->http.push;
+    uint64_t bytes = limits.buffer_bytes;
+    SLUICE_RETURN_IF_ERROR(Get(*t, "subscriptions", "buffer_batches", &limits.buffer_batches));
+    SLUICE_RETURN_IF_ERROR(GetBytes(*t, "subscriptions", "buffer_bytes", &bytes));
+    limits.buffer_bytes = bytes;
+    bytes = limits.history_bytes;
+    SLUICE_RETURN_IF_ERROR(Get(*t, "subscriptions", "history_batches", &limits.history_batches));
+    SLUICE_RETURN_IF_ERROR(GetBytes(*t, "subscriptions", "history_bytes", &bytes));
+    limits.history_bytes = bytes;
+    SLUICE_RETURN_IF_ERROR(GetDuration(*t, "subscriptions", "heartbeat", &push.heartbeat_ms));
+    SLUICE_RETURN_IF_ERROR(GetDuration(*t, "subscriptions", "stall_timeout", &push.stall_timeout_ms));
+    bytes = push.ws_max_message_bytes;
+    SLUICE_RETURN_IF_ERROR(GetBytes(*t, "subscriptions", "max_message_bytes", &bytes));
+    push.ws_max_message_bytes = bytes;
+    if (limits.buffer_batches < 1 || limits.history_batches < 1) {
+      return Status::InvalidArgument(fmt::format("{}: [subscriptions] buffer_batches and history_batches must be at least 1", path));
+    }
+    if (push.heartbeat_ms < 100 || push.stall_timeout_ms < 1000) {
+      return Status::InvalidArgument(
+          fmt::format("{}: [subscriptions] heartbeat must be at least 100ms and stall_timeout at least 1s", path));
+    }
   }
   if (const toml::table* p = root["pgwire"].as_table()) {
     SLUICE_RETURN_IF_ERROR(CheckKeys(*p, "pgwire",

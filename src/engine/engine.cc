@@ -167,6 +167,10 @@ class EngineImpl final : public Engine {
     if (!ready()) return Status::Unavailable("the engine is not ready");
     return sql_->Verify(view);
   }
+  Result<std::unique_ptr<Subscription>> Subscribe(SubscribeRequest request, std::function<void()> notify) override {
+    if (!ready()) return Status::Unavailable("the engine is not ready");
+    return sql_->Subscribe(request, std::move(notify), options_.subscriptions);
+  }
   log::Log& log() override { return *log_; }
   const EngineOptions& options() const override { return options_; }
   bool ready() const override { return ready_.load(std::memory_order_acquire); }

@@ -12,6 +12,7 @@
 #include "common/result.h"
 #include "common/types.h"
 #include "engine/sql_executor.h"
+#include "engine/subscription.h"
 #include "log/log.h"
 
 namespace sluice::engine {
@@ -31,6 +32,8 @@ struct EngineOptions {
   size_t max_event_bytes = 1 << 20;  // one event (one JSON object) at most
   // Views and sinks checkpoint their state under <data_dir>/checkpoints this often.
   int64_t checkpoint_interval_ms = 1000;
+  // Subscriptions: per-subscriber buffers and per-view history (engine/subscription.h).
+  SubscriptionLimits subscriptions;
 };
 
 enum class BodyFormat : uint8_t {
@@ -99,6 +102,16 @@ class Engine {
   virtual Result<std::vector<ResultColumn>> DescribeSql(std::string_view sql) = 0;
   // Recomputes a view in batch and compares it with its state (SqlExecutor::Verify).
   virtual Result<SqlExecutor::VerifyReport> VerifyView(std::string_view view) = 0;
+
+  // Subscribes to a materialized view's changes (SqlExecutor::Subscribe; docs/subscriptions.md):
+  // Poll the result for a snapshot, then change batches, then the end (view dropped, server
+  // stopping). `notify` runs (on any thread, must not block) when there is something new to Poll.
+  // Delivery never makes the view wait: a subscriber that falls behind is resynced.
+  virtual Result<std::unique_ptr<Subscription>> Subscribe(SubscribeRequest request, std::function<void()> notify) {
+    (void)request;
+    (void)notify;
+    return Status::Unavailable("this engine has no subscriptions");
+  }
 
   virtual log::Log& log() = 0;
   virtual const EngineOptions& options() const = 0;

@@ -269,6 +269,48 @@ Result<MaterializedView::Cut> MaterializedView::SnapshotWithOffsets() const {
   return cut;
 }
 
+Result<std::shared_ptr<ChangeFeed>> MaterializedView::Feed(const SubscriptionLimits& limits) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!failure_.ok()) {
+    return Status::FailedPrecondition(fmt::format("materialized view \"{}\" stopped: {}", view_.name, failure_.message()));
+  }
+  if (!feed_.feed) {
+    // Between rounds: every earlier change is in the rows, every later one reaches the feed.
+    ChangeFeed::ViewAccess access;
+    access.snapshot = [this](const std::function<void()>& under_lock) { return SnapshotWith(under_lock); };
+    access.failure = [this] { return FailureIfIdle(); };
+    feed_.feed = std::make_shared<ChangeFeed>(std::move(access), view_.name, view_.columns, limits);
+    (void)feed_.feed->OnWatermark(dataflow_->sink().watermark());
+    dataflow_->sink().AddListener(feed_.feed.get());
+  }
+  return feed_.feed;
+}
+
+Result<std::vector<std::vector<sql::Value>>> MaterializedView::SnapshotWith(
+    const std::function<void()>& under_lock) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!failure_.ok()) {
+    return Status::FailedPrecondition(fmt::format("materialized view \"{}\" stopped: {}", view_.name, failure_.message()));
+  }
+  under_lock();
+  return dataflow_->CurrentRows();
+}
+
+Status MaterializedView::FailureIfIdle() const {
+  std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
+  if (!lock.owns_lock() || failure_.ok()) return Status::Ok();
+  return Status::FailedPrecondition(fmt::format("materialized view \"{}\" stopped: {}", view_.name, failure_.message()));
+}
+
+void MaterializedView::EndSubscriptions(Status reason) {
+  std::shared_ptr<ChangeFeed> feed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    feed = feed_.feed;
+  }
+  if (feed) feed->End(std::move(reason));
+}
+
 void MaterializedView::Run() {
   while (!stop_.load()) {
     Result<int64_t> applied = Round();

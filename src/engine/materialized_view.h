@@ -14,6 +14,7 @@
 #include "common/result.h"
 #include "engine/decode_rejects.h"
 #include "engine/source_reader.h"
+#include "engine/subscription.h"
 #include "exec/dataflow.h"
 #include "log/record_batch.h"
 #include "log/log.h"
@@ -106,6 +107,19 @@ class MaterializedView {
   void Subscribe(ChangeQueue* queue);
   void Unsubscribe(ChangeQueue* queue);
 
+  // Server-side subscriptions (engine/subscription.h).
+  // The view's change feed, created and attached to its output at the first call (later calls
+  // return it, whatever `limits`). kFailedPrecondition if the view's maintenance stopped.
+  Result<std::shared_ptr<ChangeFeed>> Feed(const SubscriptionLimits& limits);
+  // The view's rows, like Snapshot(); `under_lock` runs while no round can run, so that the
+  // caller can tell which changes the rows include.
+  Result<std::vector<std::vector<sql::Value>>> SnapshotWith(const std::function<void()>& under_lock) const;
+  // The error that stopped the view's maintenance, if that can be seen without waiting for a
+  // round to finish (Ok while a round runs). Never blocks.
+  Status FailureIfIdle() const;
+  // Ends the view's subscriptions with `reason` (DROP: the view is going away).
+  void EndSubscriptions(Status reason);
+
  private:
   struct Input {
     sql::ObjectKind kind = sql::ObjectKind::kSource;
@@ -170,6 +184,8 @@ class MaterializedView {
   Gauge* checkpoint_bytes_ = nullptr;
   Gauge* checkpoint_time_ = nullptr;
   std::thread thread_;
+  // Last member, so destroyed first (after the thread has stopped): ends the subscriptions.
+  FeedOwner feed_;  // guarded by mu_
 };
 
 }  // namespace sluice::engine

@@ -630,6 +630,8 @@ Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text)
         if (s.object == ObjectKind::kView || s.object == ObjectKind::kSink) {
           auto running = views_.find(s.name);
           if (running != views_.end()) {
+            running->second->EndSubscriptions(
+                Status::NotFound(fmt::format("materialized view \"{}\" was dropped", s.name)));
             const uint64_t id = running->second->entry().id;
             views_.erase(running);
             if (!checkpoint_dir_.empty()) (void)fs_->RemoveAll(JoinPath(checkpoint_dir_, std::to_string(id)));
@@ -728,6 +730,87 @@ Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text)
     }
   }
   return results;
+}
+
+namespace {
+
+// A subscription's query may only select and filter the rows of one view: each change maps to
+// at most one output change, so no state is needed per subscriber.
+Status CheckSubscriptionPlan(const sql::LogicalOperator& op) {
+  switch (op.kind) {
+    case sql::LogicalKind::kScan:
+      if (op.relation.kind != ObjectKind::kView) {
+        return Status::InvalidArgument(fmt::format(
+            "cannot subscribe to {} \"{}\": only materialized views have a change stream",
+            sql::ObjectKindName(op.relation.kind), op.relation.name));
+      }
+      return Status::Ok();
+    case sql::LogicalKind::kFilter:
+    case sql::LogicalKind::kProject:
+      if (op.children.size() != 1) break;
+      return CheckSubscriptionPlan(*op.children[0]);
+    default:
+      break;
+  }
+  return Status::InvalidArgument(
+      "not supported yet: a subscription query is SELECT <columns or expressions> FROM <materialized view> "
+      "[WHERE <condition>]; aggregates, joins, windows, DISTINCT, ORDER BY and LIMIT need a materialized view "
+      "of their own");
+}
+
+const sql::LogicalOperator& ScanOf(const sql::LogicalOperator& op) {
+  return op.kind == sql::LogicalKind::kScan ? op : ScanOf(*op.children[0]);
+}
+
+// SELECT * (every column in order, nothing filtered): the view's own stream.
+bool IsIdentity(const sql::LogicalOperator& op, size_t columns) {
+  if (op.kind == sql::LogicalKind::kScan) return true;
+  if (op.kind != sql::LogicalKind::kProject || op.exprs.size() != columns) return false;
+  for (size_t i = 0; i < op.exprs.size(); ++i) {
+    if (op.exprs[i]->kind != sql::BoundExprKind::kColumn || op.exprs[i]->column != static_cast<int>(i)) return false;
+  }
+  return op.children[0]->kind == sql::LogicalKind::kScan;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Subscription>> SqlExecutor::Subscribe(const SubscribeRequest& request,
+                                                             std::function<void()> notify,
+                                                             const SubscriptionLimits& limits) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string name = request.view;
+  std::unique_ptr<exec::Dataflow> filter;
+  std::vector<sql::ColumnSchema> columns;
+  if (!request.sql.empty()) {
+    SLUICE_ASSIGN_OR_RETURN(sql::StatementPtr stmt, sql::ParseOne(request.sql));
+    if (stmt->kind != sql::StatementKind::kSelect) {
+      return Status::InvalidArgument("a subscription query must be a SELECT over one materialized view");
+    }
+    sql::QueryBinder binder(catalog_.get());
+    SLUICE_ASSIGN_OR_RETURN(sql::BoundQuery bound, binder.Bind(*static_cast<const sql::SelectStatement&>(*stmt).query));
+    if (bound.emit_on_window_close) return Status::InvalidArgument("EMIT ON WINDOW CLOSE is for materialized views");
+    SLUICE_RETURN_IF_ERROR(CheckSubscriptionPlan(*bound.plan));
+    const sql::LogicalOperator& scan = ScanOf(*bound.plan);
+    name = scan.relation.name;
+    columns = bound.plan->schema;
+    if (!IsIdentity(*bound.plan, scan.relation.columns.size())) {
+      exec::DataflowOptions flow;
+      flow.now_micros = Clock::Real()->Now().value() * 1000;
+      flow.keep_rows = false;
+      SLUICE_ASSIGN_OR_RETURN(filter, exec::Dataflow::Build(*bound.plan, flow));
+    }
+  } else {
+    SLUICE_ASSIGN_OR_RETURN(CatalogEntry entry, catalog_->Find(name));
+    if (entry.kind != ObjectKind::kView) {
+      return Status::InvalidArgument(fmt::format("cannot subscribe to {} \"{}\": only materialized views have a change stream",
+                                                 sql::ObjectKindName(entry.kind), entry.name));
+    }
+    columns = entry.columns;
+  }
+  auto it = views_.find(name);
+  if (it == views_.end()) return Status::Unavailable(fmt::format("materialized view \"{}\" is not running", name));
+  SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<ChangeFeed> feed, it->second->Feed(limits));
+  return feed->Subscribe(request, std::move(filter), std::move(columns), std::move(notify));
 }
 
 Result<std::vector<ResultColumn>> SqlExecutor::Describe(std::string_view text) {

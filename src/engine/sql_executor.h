@@ -15,6 +15,7 @@
 #include "sql/ast.h"
 #include "sql/catalog.h"
 #include "sql/value.h"
+#include "engine/subscription.h"
 
 namespace sluice::exec {
 class Dataflow;
@@ -76,6 +77,12 @@ class SqlExecutor {
     std::vector<std::vector<sql::Value>> only_in_batch;
   };
   Result<VerifyReport> Verify(std::string_view view);
+  // Subscribes to a materialized view's changes (engine/subscription.h). `request.sql` may be
+  // `SELECT <expressions> FROM <view> [WHERE <predicate>]`: anything else (aggregates, joins,
+  // windows, DISTINCT, ORDER BY, LIMIT, several relations) is kInvalidArgument. kNotFound for an
+  // unknown name; kInvalidArgument for a source, table or sink.
+  Result<std::unique_ptr<Subscription>> Subscribe(const SubscribeRequest& request, std::function<void()> notify,
+                                                  const SubscriptionLimits& limits);
 
   // Stops every materialized view's maintenance thread (before the log closes). Idempotent.
   void StopViews();

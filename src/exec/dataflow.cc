@@ -469,7 +469,7 @@ Status Dataflow::Restore(std::string_view in) {
 Status Dataflow::FlushChanges() {
   for (size_t i = 0; i < inputs_.size(); ++i) SLUICE_RETURN_IF_ERROR(FlushInput(i));
   if (no_input_entry_ != nullptr) SLUICE_RETURN_IF_ERROR(no_input_entry_->Flush());
-  return Status::Ok();
+  return sink_->NotifyFlushed();
 }
 
 Result<std::vector<std::vector<Value>>> Dataflow::Finish() {

@@ -73,6 +73,9 @@ class ChangeListener {
   virtual ~ChangeListener() = default;
   virtual Status OnChanges(const DataChunk& chunk) = 0;
   virtual Status OnWatermark(int64_t watermark_us) = 0;
+  // Every change of one unit of work (one round of a view: Dataflow::FlushChanges) has been
+  // passed on: what came since the last call is one consistent step of the result.
+  virtual Status OnFlushed() { return Status::Ok(); }
 };
 
 // The end of a pipeline: keeps every row with its weight applied (a +1 then a -1 of the same
@@ -92,6 +95,8 @@ class CollectSink final : public Operator {
 
   void AddListener(ChangeListener* listener) { listeners_.push_back(listener); }
   void RemoveListener(ChangeListener* listener);
+  // Tells the listeners that the changes since the last call form one step (OnFlushed).
+  Status NotifyFlushed();
   // The output watermark (INT64_MIN before the first).
   int64_t watermark() const { return watermark_; }
 

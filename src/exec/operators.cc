@@ -198,6 +198,11 @@ Status CollectSink::Restore(sql::StateReader* in) {
   return Status::Ok();
 }
 
+Status CollectSink::NotifyFlushed() {
+  for (ChangeListener* l : listeners_) SLUICE_RETURN_IF_ERROR(l->OnFlushed());
+  return Status::Ok();
+}
+
 void CollectSink::RemoveListener(ChangeListener* listener) {
   listeners_.erase(std::remove(listeners_.begin(), listeners_.end(), listener), listeners_.end());
 }

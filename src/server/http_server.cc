@@ -44,6 +44,7 @@ struct ServerState {
         router(engine, metrics) {
     open_connections =
         metrics->AddGauge("sluice_http_open_connections", "Open HTTP connections")->WithLabels({});
+    push = std::make_unique<PushHub>(engine, metrics, &router, open_connections, options.push);
     bytes_received =
         metrics
             ->AddCounter("sluice_http_bytes_received_total", "Bytes received on HTTP connections")
@@ -56,6 +57,7 @@ struct ServerState {
   asio::steady_timer accept_retry;
   Router router;
   Gauge* open_connections;
+  std::unique_ptr<PushHub> push;  // the streaming routes
   Counter* bytes_received;
 
   std::atomic<bool> stopping{false};
@@ -71,7 +73,7 @@ struct ServerState {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(std::shared_ptr<ServerState> state, tcp::socket socket)
-      : state_(std::move(state)), stream_(std::move(socket)) {
+      : state_(std::move(state)), stream_(std::move(socket)), executor_(stream_.get_executor()) {
     state_->open_connections->Inc();
   }
 
@@ -91,7 +93,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Closes the connection now, whatever it is doing. Thread-safe (posts to the strand).
   void Abort() {
-    asio::post(stream_.get_executor(), [self = shared_from_this()] { self->CloseSocket(); });
+    asio::post(executor_, [self = shared_from_this()] { self->CloseSocket(); });
   }
 
  private:
@@ -174,6 +176,13 @@ class Session : public std::enable_shared_from_this<Session> {
 
     http::request<http::string_body> message = parser_->release();
     parser_.reset();
+    if (PushHub::IsStreamTarget(message.target())) {
+      // A subscription: the connection becomes a long-lived stream, owned by the hub from here
+      // (no idle or read timeout applies to it; it has heartbeats and a stall timeout instead).
+      handed_off_ = true;
+      state_->push->Serve(std::move(stream_), std::move(message));
+      return;
+    }
     const bool keep_alive = message.keep_alive();
     HttpRequest request;
     request.method = std::string(message.method_string());
@@ -251,6 +260,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void CloseSocket() {
+    if (handed_off_) return;
     error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.socket().close(ignored);
@@ -258,10 +268,12 @@ class Session : public std::enable_shared_from_this<Session> {
 
   std::shared_ptr<ServerState> state_;
   beast::tcp_stream stream_;
+  const asio::any_io_executor executor_;  // the strand (stream_ may be handed off)
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::string_body>> response_;
   bool in_request_ = false;
+  bool handed_off_ = false;  // the stream was moved to the PushHub
 };
 
 void Accept(std::shared_ptr<ServerState> state) {
@@ -386,6 +398,7 @@ void HttpServerImpl::Stop() {
   }
   for (auto& session : sessions) session->Abort();
   sessions.clear();
+  state.push->Stop();
 
   // With the acceptor and every socket closed, run() returns once the handlers drain.
   work_.reset();

@@ -7,6 +7,7 @@
 #include "common/metrics.h"
 #include "common/status.h"
 #include "engine/engine.h"
+#include "server/push_streams.h"
 
 namespace sluice::server {
 
@@ -17,6 +18,7 @@ struct HttpOptions {
   size_t max_body_bytes = 64ull << 20;  // larger bodies get 413
   int64_t idle_timeout_ms = 60'000;     // keep-alive connections idle this long are closed
   int64_t read_timeout_ms = 30'000;     // a request (headers + body) must arrive within this
+  PushOptions push;                     // /v1/subscribe and /v1/ws (no idle or read timeout)
 };
 
 // The HTTP/1.1 edge (Boost.Beast): the routes of SPEC §2, mapped onto engine::Engine.

@@ -203,6 +203,12 @@ void Router::CountUnrouted(std::string_view method, unsigned status) {
   Count(Route::kUnmatched, method, status, 0);
 }
 
+void Router::CountStream(std::string_view route_template, std::string_view method, unsigned status) {
+  requests_total_
+      ->WithLabels({std::string(route_template), std::string(MethodLabel(method)), std::to_string(status)})
+      ->Inc();
+}
+
 void Router::Handle(HttpRequest request, ReplyFn reply) {
   const auto start = std::chrono::steady_clock::now();
   Result<RequestTarget> target = ParseRequestTarget(request.target);

@@ -23,8 +23,9 @@ struct HttpRequest {
 
 using ReplyFn = std::function<void(HttpResponse)>;
 
-// The routes of SPEC §2 (except SQL and subscriptions) mapped onto engine::Engine, and the HTTP
-// request metrics (labelled by route template, never by raw path).
+// The routes of SPEC §2 mapped onto engine::Engine, and the HTTP request metrics (labelled by
+// route template, never by raw path). The streaming routes (GET /v1/subscribe, /v1/ws) are
+// served by PushHub (push_streams.h), which counts them here.
 //
 //   POST   /v1/topics/{topic}/events   ingest (NDJSON, JSON array or single object)
 //   GET    /v1/topics/{topic}/events   replay read: ?partition=P&offset=O|from_time=T&limit=N
@@ -50,6 +51,8 @@ class Router {
   // Counts a response the connection produced without routing (413 for an oversized body,
   // 400 for malformed HTTP).
   void CountUnrouted(std::string_view method, unsigned status);
+  // Counts the response that starts (or refuses) a stream: /v1/subscribe, /v1/ws (PushHub).
+  void CountStream(std::string_view route_template, std::string_view method, unsigned status);
 
  private:
   enum class Route : uint8_t {

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "common/logging.h"
+#include "server/push_encoding.h"
 
 namespace sluice::server::pgwire {
 
@@ -49,6 +50,10 @@ struct ServerState {
     session_metrics.auth_failures =
         metrics->AddCounter("sluice_pgwire_auth_failures_total", "Failed PostgreSQL wire authentications")
             ->WithLabels({});
+    const SubscriptionMetrics subscriptions = SubscriptionMetrics::For(metrics, "pgwire");
+    session_metrics.subscriptions = subscriptions.active;
+    session_metrics.subscription_events = subscriptions.events;
+    session_metrics.subscription_resyncs = subscriptions.resyncs;
     bytes_received = metrics->AddCounter("sluice_pgwire_bytes_received_total", "Bytes received on PostgreSQL wire connections")
                          ->WithLabels({});
     bytes_sent =
@@ -90,8 +95,10 @@ bool IsLoopback(const asio::ip::address& a) {
 }
 
 // One client connection. Socket work runs on the connection's strand; Session::Process runs on
-// the query pool. The two never overlap: the strand starts no read or write while Process
-// runs, and Process is posted only when no socket operation is outstanding.
+// the query pool. Process never overlaps a write or a Feed: the strand writes only between
+// Process runs. While a SUBSCRIBE streams (Progress::wait) a read stays outstanding to see the
+// client leave; bytes it brings while Process runs or output is being written wait in
+// pending_input_ until the next Process.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(std::shared_ptr<ServerState> state, tcp::socket socket, int32_t pid, int32_t secret, bool loopback)
@@ -120,6 +127,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
       std::lock_guard<std::mutex> lock(state_->connections_mu);
       state_->connections[session_.pid()] = weak_from_this();
     }
+    session_.set_wake([weak = weak_from_this(), executor = socket_.get_executor()] {
+      asio::post(executor, [weak] {
+        if (auto self = weak.lock()) self->OnWake();
+      });
+    });
     asio::dispatch(socket_.get_executor(), [self = shared_from_this(), reject] {
       if (reject) {
         ErrorFields e;
@@ -159,23 +171,49 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   void Read() {
-    if (state_->stopping.load()) return TerminateAndClose();
+    if (state_->stopping.load() && !processing_ && !writing_) return TerminateAndClose();
+    if (reading_ || closed_) return;
     reading_ = true;
     socket_.async_read_some(asio::buffer(read_buffer_), [self = shared_from_this()](error_code ec, size_t n) {
       self->reading_ = false;
+      const bool busy = self->processing_ || self->writing_;
       if (ec) {
         if (ec == asio::error::operation_aborted && self->state_->stopping.load() && !self->closed_) {
+          if (busy) return;  // AfterProcess / the write's completion sees `stopping`
           return self->TerminateAndClose();
         }
         return self->CloseSocket();  // client gone, or closed by a timer
       }
       self->state_->bytes_received->Inc(static_cast<double>(n));
+      if (busy) {
+        // A streaming SUBSCRIBE's connection: keep the bytes for the next Process.
+        self->pending_input_.append(self->read_buffer_.data(), n);
+        return;
+      }
+      self->waiting_ = false;
       self->session_.Feed(std::string_view(self->read_buffer_.data(), n));
       self->RunProcess();
     });
   }
 
+  // The session's subscription has news (or a cancel came): process it now or after this run.
+  void OnWake() {
+    if (closed_) return;
+    if (processing_ || writing_ || !waiting_) {
+      wake_pending_ = true;
+      return;
+    }
+    waiting_ = false;
+    RunProcess();
+  }
+
   void RunProcess() {
+    if (!pending_input_.empty()) {
+      session_.Feed(pending_input_);
+      pending_input_.clear();
+    }
+    processing_ = true;
+    wake_pending_ = false;
     asio::post(state_->pool, [self = shared_from_this()] {
       const Session::Progress progress = self->session_.Process();
       asio::post(self->socket_.get_executor(), [self, progress] { self->AfterProcess(progress); });
@@ -183,6 +221,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void AfterProcess(Session::Progress progress) {
+    processing_ = false;
     if (session_.authenticated()) auth_timer_.cancel();
     if (state_->stopping.load() && !progress.close) {
       session_.Terminate();
@@ -196,6 +235,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (session_.output().empty()) return Next(progress);
     write_buffer_.clear();
     write_buffer_.swap(session_.output());
+    writing_ = true;
     write_timer_.expires_after(std::chrono::milliseconds(state_->options.write_timeout_ms));
     write_timer_.async_wait([self = shared_from_this()](error_code ec) {
       if (!ec) {
@@ -205,6 +245,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     });
     asio::async_write(socket_, asio::buffer(write_buffer_),
                       [self = shared_from_this(), progress](error_code ec, size_t n) {
+                        self->writing_ = false;
                         self->write_timer_.cancel();
                         self->state_->bytes_sent->Inc(static_cast<double>(n));
                         if (ec) return self->CloseSocket();
@@ -214,7 +255,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void Next(Session::Progress progress) {
     if (progress.close) return CloseSocket();
-    if (progress.more) return RunProcess();
+    if (state_->stopping.load() && !closed_) return TerminateAndClose();
+    if (progress.more || !pending_input_.empty()) return RunProcess();
+    if (progress.wait) {
+      if (wake_pending_) return RunProcess();
+      waiting_ = true;
+    }
     Read();
   }
 
@@ -242,6 +288,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string write_buffer_;
   bool reading_ = false;
   bool closed_ = false;
+  bool processing_ = false;    // Session::Process is running on the pool
+  bool writing_ = false;       // output is being written
+  bool waiting_ = false;       // a SUBSCRIBE waits for news (OnWake) or input
+  bool wake_pending_ = false;  // news came while processing or writing
+  std::string pending_input_;  // read while processing or writing
 };
 
 void ServerState::Cancel(int32_t pid, int32_t secret) {

@@ -106,6 +106,115 @@ std::string SettingValue(std::string_view text) {
   return std::string(text);
 }
 
+// SUBSCRIBE [TO] name | SUBSCRIBE [TO] (SELECT ...) [WITH (SNAPSHOT [=] true | false)]
+// (Materialize's syntax; its other options are not supported). nullopt: not a SUBSCRIBE.
+struct SubscribeStatement {
+  engine::SubscribeRequest request;
+  bool snapshot = true;
+};
+
+void SkipSpace(std::string_view text, size_t* i) {
+  while (*i < text.size()) {
+    const size_t next = text[*i] == '-' || text[*i] == '/' ? SkipQuoted(text, *i) : *i;
+    if (next != *i) {
+      *i = next;
+    } else if (text[*i] == ' ' || text[*i] == '\t' || text[*i] == '\n' || text[*i] == '\r') {
+      ++*i;
+    } else {
+      break;
+    }
+  }
+}
+
+bool IsWordChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+         static_cast<unsigned char>(c) >= 0x80;
+}
+
+std::string ReadWord(std::string_view text, size_t* i) {
+  const size_t begin = *i;
+  while (*i < text.size() && IsWordChar(text[*i])) ++*i;
+  return Lower(text.substr(begin, *i - begin));
+}
+
+Status SyntaxErrorAt(std::string_view text, size_t i) {
+  std::string_view near = text.substr(i, 16);
+  near = near.substr(0, near.find_first_of(" \t\n"));
+  if (near.empty()) return Status::InvalidArgument("syntax error at end of input");
+  return Status::InvalidArgument(fmt::format("syntax error at or near \"{}\"", near));
+}
+
+std::optional<Result<SubscribeStatement>> ParseSubscribe(std::string_view text) {
+  size_t i = 0;
+  SkipSpace(text, &i);
+  if (ReadWord(text, &i) != "subscribe") return std::nullopt;
+  SubscribeStatement out;
+  SkipSpace(text, &i);
+  const size_t before_to = i;
+  if (ReadWord(text, &i) != "to") i = before_to;
+  SkipSpace(text, &i);
+  if (i < text.size() && text[i] == '(') {
+    // The query runs to the matching parenthesis.
+    int depth = 0;
+    const size_t begin = i + 1;
+    size_t end = std::string_view::npos;
+    for (size_t j = i; j < text.size();) {
+      const size_t skipped = SkipQuoted(text, j);
+      if (skipped != j) {
+        j = skipped;
+        continue;
+      }
+      if (text[j] == '(') ++depth;
+      if (text[j] == ')' && --depth == 0) {
+        end = j;
+        break;
+      }
+      ++j;
+    }
+    if (end == std::string_view::npos) return Result<SubscribeStatement>(SyntaxErrorAt(text, text.size()));
+    out.request.sql = std::string(text.substr(begin, end - begin));
+    i = end + 1;
+  } else if (i < text.size() && text[i] == '"') {
+    const size_t close = text.find('"', i + 1);
+    if (close == std::string_view::npos) return Result<SubscribeStatement>(SyntaxErrorAt(text, i));
+    out.request.view = std::string(text.substr(i + 1, close - i - 1));
+    i = close + 1;
+  } else {
+    out.request.view = ReadWord(text, &i);
+    if (out.request.view.empty()) return Result<SubscribeStatement>(SyntaxErrorAt(text, i));
+  }
+  SkipSpace(text, &i);
+  if (i < text.size()) {
+    const size_t at = i;
+    if (ReadWord(text, &i) != "with") return Result<SubscribeStatement>(SyntaxErrorAt(text, at));
+    SkipSpace(text, &i);
+    if (i >= text.size() || text[i] != '(') return Result<SubscribeStatement>(SyntaxErrorAt(text, i));
+    ++i;
+    SkipSpace(text, &i);
+    const size_t option_at = i;
+    if (ReadWord(text, &i) != "snapshot") {
+      return Result<SubscribeStatement>(Status::InvalidArgument(fmt::format(
+          "not supported yet: SUBSCRIBE option \"{}\" (supported: SNAPSHOT)", ReadWord(text, &(i = option_at)))));
+    }
+    SkipSpace(text, &i);
+    if (i < text.size() && text[i] == '=') ++i;
+    SkipSpace(text, &i);
+    const size_t value_at = i;
+    const std::string value = ReadWord(text, &i);
+    if (value == "false" || value == "off") {
+      out.snapshot = false;
+    } else if (value != "true" && value != "on" && !value.empty()) {
+      return Result<SubscribeStatement>(SyntaxErrorAt(text, value_at));
+    }
+    SkipSpace(text, &i);
+    if (i >= text.size() || text[i] != ')') return Result<SubscribeStatement>(SyntaxErrorAt(text, i));
+    ++i;
+    SkipSpace(text, &i);
+    if (i < text.size()) return Result<SubscribeStatement>(SyntaxErrorAt(text, i));
+  }
+  return Result<SubscribeStatement>(std::move(out));
+}
+
 }  // namespace
 
 std::string_view AuthMethodName(AuthMethod method) {
@@ -150,6 +259,14 @@ Session::Progress Session::Process() {
   for (;;) {
     if (close_ || phase_ == Phase::kClosed) return {.close = true};
     if (output_.size() >= kOutputHighWater) return {.more = true};
+    if (subscribe_) {
+      PumpSubscription();
+      if (subscribe_ && subscribe_->idle) {
+        subscribe_->idle = false;
+        return {.wait = true};
+      }
+      continue;
+    }
     if (stream_) {
       PumpRows();
       continue;
@@ -201,6 +318,8 @@ void Session::Fatal(std::string_view sqlstate, std::string message) {
   close_ = true;
   stream_.reset();
   simple_.reset();
+  if (subscribe_ && metrics_.subscriptions != nullptr) metrics_.subscriptions->Dec();
+  subscribe_.reset();
 }
 
 void Session::SendError(const ErrorFields& e) { MessageWriter(&output_).ErrorResponse(e); }
@@ -429,6 +548,13 @@ void Session::RunNextSimpleStatement() {
     return fail(Error(sqlstate::kInFailedTransaction,
                       "current transaction is aborted, commands ignored until end of transaction block"));
   }
+  if (auto subscribe = ParseSubscribe(statement)) {
+    if (!subscribe->ok()) return fail(ErrorFromStatus(subscribe->status(), q.text));
+    auto fields = StartSubscription((*subscribe)->request, (*subscribe)->snapshot, {}, /*extended=*/false);
+    if (!fields.ok()) return fail(ErrorFromStatus(fields.status(), q.text));
+    MessageWriter(&output_).RowDescription(*fields);
+    return;
+  }
   auto result = RunStatement(statement, PlaceAtOriginalPosition(q.text, span));
   if (cancel_.exchange(false, std::memory_order_relaxed)) return fail(CanceledError());
   if (!result.ok()) return fail(ErrorFromStatus(result.status(), q.text));
@@ -584,6 +710,16 @@ void Session::HandleDescribe(std::string_view body) {
   }
   Portal& portal = it->second;
   if (portal.empty) return w.NoData();
+  if (auto subscribe = ParseSubscribe(portal.sql)) {
+    if (!subscribe->ok()) return ExtendedError(ErrorFromStatus(subscribe->status(), portal.sql));
+    auto columns = SubscribeColumns((*subscribe)->request);
+    if (!columns.ok()) return ExtendedError(ErrorFromStatus(columns.status(), portal.sql));
+    auto formats = ResolveFormats(portal.result_format_codes, columns->size());
+    if (!formats.ok()) return ExtendedError(Error(sqlstate::kProtocolViolation, formats.status().message()));
+    std::vector<FieldDescription> fields;
+    for (size_t i = 0; i < columns->size(); ++i) fields.push_back(DescribeField((*columns)[i].name, (*columns)[i].type, (*formats)[i]));
+    return w.RowDescription(fields);
+  }
   if (!portal.executed) {
     if (!ReturnsRows(portal.sql)) return w.NoData();
     // A query that returns rows runs now: its rows are what Execute sends.
@@ -620,6 +756,21 @@ void Session::HandleExecute(std::string_view body) {
   Portal& portal = it->second;
   MessageWriter w(&output_);
   if (portal.empty) return w.EmptyQueryResponse();
+  if (auto subscribe = ParseSubscribe(portal.sql)) {
+    if (!subscribe->ok()) return ExtendedError(ErrorFromStatus(subscribe->status(), portal.sql));
+    if (portal.subscribed) {
+      return ExtendedError(Error(sqlstate::kFeatureNotSupported, "not supported yet: executing a SUBSCRIBE portal twice"));
+    }
+    if (txn_ == TransactionStatus::kFailed) {
+      return ExtendedError(Error(sqlstate::kInFailedTransaction,
+                                 "current transaction is aborted, commands ignored until end of transaction block"));
+    }
+    portal.subscribed = true;
+    auto fields = StartSubscription((*subscribe)->request, (*subscribe)->snapshot, portal.result_format_codes,
+                                    /*extended=*/true);
+    if (!fields.ok()) return ExtendedError(ErrorFromStatus(fields.status(), portal.sql));
+    return;  // rows follow (the client described the portal for their columns)
+  }
   if (!portal.executed) {
     if (txn_ == TransactionStatus::kFailed && !IsTransactionEnd(FirstKeyword(portal.sql))) {
       return ExtendedError(Error(sqlstate::kInFailedTransaction,
@@ -839,11 +990,118 @@ Result<engine::StatementResult> Session::RunStatement(std::string_view statement
 }
 
 Result<std::vector<engine::ResultColumn>> Session::DescribeStatement(std::string_view statement) {
+  if (auto subscribe = ParseSubscribe(statement)) {
+    if (!subscribe->ok()) return subscribe->status();
+    return SubscribeColumns((*subscribe)->request);
+  }
   if (auto own = RunSessionCommand(statement, /*describe_only=*/true)) {
     if (!own->ok()) return own->status();
     return std::move((*own)->columns);
   }
   return engine_->DescribeSql(statement);
+}
+
+// ---- SUBSCRIBE -------------------------------------------------------------------------------
+
+Result<std::vector<engine::ResultColumn>> Session::SubscribeColumns(const engine::SubscribeRequest& request) {
+  std::string query = request.sql;
+  if (query.empty()) {
+    std::string quoted = "\"";
+    for (char c : request.view) {
+      quoted += c;
+      if (c == '"') quoted += '"';
+    }
+    query = "SELECT * FROM " + quoted + "\"";
+  }
+  SLUICE_ASSIGN_OR_RETURN(std::vector<engine::ResultColumn> view_columns, engine_->DescribeSql(query));
+  std::vector<engine::ResultColumn> columns = {{"mz_timestamp", sql::DataType::Bigint()},
+                                               {"mz_diff", sql::DataType::Bigint()}};
+  columns.insert(columns.end(), view_columns.begin(), view_columns.end());
+  return columns;
+}
+
+Result<std::vector<FieldDescription>> Session::StartSubscription(const engine::SubscribeRequest& request, bool snapshot,
+                                                                 const std::vector<int16_t>& format_codes,
+                                                                 bool extended) {
+  cancel_.store(false, std::memory_order_relaxed);
+  std::function<void()> wake = wake_ ? wake_ : [] {};
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<engine::Subscription> sub, engine_->Subscribe(request, std::move(wake)));
+  std::vector<engine::ResultColumn> columns = {{"mz_timestamp", sql::DataType::Bigint()},
+                                               {"mz_diff", sql::DataType::Bigint()}};
+  for (const sql::ColumnSchema& c : sub->columns()) columns.push_back({c.name, c.type});
+  SLUICE_ASSIGN_OR_RETURN(std::vector<int16_t> formats, ResolveFormats(format_codes, columns.size()));
+  std::vector<FieldDescription> fields;
+  for (size_t i = 0; i < columns.size(); ++i) fields.push_back(DescribeField(columns[i].name, columns[i].type, formats[i]));
+  SubscribeStream s;
+  s.sub = std::move(sub);
+  s.formats = std::move(formats);
+  s.extended = extended;
+  s.snapshot = snapshot;
+  subscribe_ = std::move(s);
+  CountQuery(true);
+  if (metrics_.subscriptions != nullptr) metrics_.subscriptions->Inc();
+  return fields;
+}
+
+void Session::PumpSubscription() {
+  SubscribeStream& s = *subscribe_;
+  if (cancel_.exchange(false, std::memory_order_relaxed)) return EndSubscription(CanceledError());
+  std::vector<engine::SubscriptionEvent> events = s.sub->Poll();
+  if (events.empty()) {
+    s.idle = true;
+    return;
+  }
+  MessageWriter w(&output_);
+  std::vector<sql::Value> row;
+  for (const engine::SubscriptionEvent& e : events) {
+    switch (e.kind) {
+      case engine::SubscriptionEvent::Kind::kSnapshot: {
+        if (e.resync) {
+          // A PostgreSQL client cannot be told to start over: end the statement instead.
+          if (metrics_.subscription_resyncs != nullptr) metrics_.subscription_resyncs->Inc();
+          return EndSubscription(Error("53000",
+                                       "SUBSCRIBE fell behind: the client did not read the changes fast enough and "
+                                       "they were dropped; subscribe again"));
+        }
+        const bool send = !s.first || s.snapshot;
+        s.first = false;
+        if (!send) break;
+        for (const auto& values : e.snapshot->rows) {
+          row.clear();
+          row.push_back(sql::Value::Bigint(e.snapshot->ts_ms));
+          row.push_back(sql::Value::Bigint(1));
+          row.insert(row.end(), values.begin(), values.end());
+          AppendDataRow(row, s.formats, &w);
+        }
+        if (metrics_.subscription_events != nullptr) metrics_.subscription_events->Inc();
+        break;
+      }
+      case engine::SubscriptionEvent::Kind::kBatch:
+        for (const engine::WeightedRow& change : engine::Consolidate(*e.batch)) {
+          row.clear();
+          row.push_back(sql::Value::Bigint(e.batch->ts_ms));
+          row.push_back(sql::Value::Bigint(change.weight));
+          row.insert(row.end(), change.values.begin(), change.values.end());
+          AppendDataRow(row, s.formats, &w);
+        }
+        if (metrics_.subscription_events != nullptr) metrics_.subscription_events->Inc();
+        break;
+      case engine::SubscriptionEvent::Kind::kEnd:
+        return EndSubscription(ErrorFromStatus(e.end, ""));
+    }
+  }
+}
+
+void Session::EndSubscription(const ErrorFields& e) {
+  const bool extended = subscribe_->extended;
+  subscribe_.reset();
+  if (metrics_.subscriptions != nullptr) metrics_.subscriptions->Dec();
+  if (extended) return ExtendedError(e);
+  SendError(e);
+  CountQuery(false);
+  if (txn_ == TransactionStatus::kInBlock) txn_ = TransactionStatus::kFailed;
+  simple_.reset();
+  MessageWriter(&output_).ReadyForQuery(txn_);
 }
 
 }  // namespace sluice::server::pgwire

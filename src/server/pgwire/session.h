@@ -42,6 +42,9 @@ struct SessionMetrics {
   Counter* queries_ok = nullptr;
   Counter* queries_error = nullptr;
   Counter* auth_failures = nullptr;
+  Gauge* subscriptions = nullptr;           // SUBSCRIBE statements streaming now
+  Counter* subscription_events = nullptr;   // snapshots and change batches sent
+  Counter* subscription_resyncs = nullptr;  // subscribers ended for falling behind
 };
 
 // One PostgreSQL connection's protocol state machine, independent of sockets and threads:
@@ -62,6 +65,9 @@ class Session {
   struct Progress {
     bool close = false;  // write output(), then close the connection
     bool more = false;   // write output(), then call Process again without reading
+    // A SUBSCRIBE is streaming: write output(), then call Process again when the wake function
+    // runs (new changes, a cancel) or input arrives; keep reading to see the client leave.
+    bool wait = false;
   };
   Progress Process();
 
@@ -69,7 +75,14 @@ class Session {
 
   // Asks the running statement (if any) to stop: its result is dropped and the client gets
   // SQLSTATE 57014. The engine itself finishes the statement. Thread-safe.
-  void Cancel() { cancel_.store(true, std::memory_order_relaxed); }
+  void Cancel() {
+    cancel_.store(true, std::memory_order_relaxed);
+    if (wake_) wake_();
+  }
+
+  // How a streaming SUBSCRIBE asks to be processed again (Progress::wait). Runs on any thread and
+  // must not block. REQUIRES: set before the first Process.
+  void set_wake(std::function<void()> wake) { wake_ = std::move(wake); }
 
   // Appends FATAL 57P01 ("terminating connection due to administrator command").
   void Terminate();
@@ -99,6 +112,7 @@ class Session {
     std::shared_ptr<engine::StatementResult> result;  // once run
     std::vector<int16_t> formats;                     // resolved per result column
     size_t next_row = 0;
+    bool subscribed = false;  // a SUBSCRIBE that has streamed (a portal runs it once)
   };
 
   // Rows being sent: of a simple query's statement or of a portal's Execute.
@@ -109,6 +123,16 @@ class Session {
     size_t end = 0;
     Portal* portal = nullptr;  // set for Execute
     size_t sent = 0;
+  };
+
+  // A SUBSCRIBE streaming its rows: mz_timestamp, mz_diff, then the view's columns.
+  struct SubscribeStream {
+    std::unique_ptr<engine::Subscription> sub;
+    std::vector<int16_t> formats;  // empty = all text
+    bool extended = false;         // started by Execute (errors skip to Sync)
+    bool snapshot = true;          // WITH (SNAPSHOT = false): the first snapshot's rows are not sent
+    bool first = true;             // the first snapshot is still to come
+    bool idle = false;             // the last poll found nothing
   };
 
   struct SimpleQuery {
@@ -136,6 +160,13 @@ class Session {
 
   void RunNextSimpleStatement();
   void PumpRows();
+  // SUBSCRIBE: starts the subscription (RowDescription is the caller's), streams, ends.
+  Result<std::vector<FieldDescription>> StartSubscription(const engine::SubscribeRequest& request, bool snapshot,
+                                                          const std::vector<int16_t>& format_codes, bool extended);
+  void PumpSubscription();
+  void EndSubscription(const ErrorFields& e);
+  // The columns a SUBSCRIBE returns, without subscribing.
+  Result<std::vector<engine::ResultColumn>> SubscribeColumns(const engine::SubscribeRequest& request);
   // An error in the extended protocol: report it and skip messages until Sync.
   void ExtendedError(const ErrorFields& e);
   void SendError(const ErrorFields& e);
@@ -180,6 +211,8 @@ class Session {
   std::map<std::string, Portal, std::less<>> portals_;
   std::optional<SimpleQuery> simple_;
   std::optional<RowStream> stream_;
+  std::optional<SubscribeStream> subscribe_;
+  std::function<void()> wake_;
   std::atomic<bool> cancel_{false};
 };
 
