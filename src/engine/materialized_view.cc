@@ -145,6 +145,12 @@ Result<std::unique_ptr<MaterializedView>> MaterializedView::Start(sql::CatalogEn
       input.reader = std::make_unique<SourceReader>(df, i, input.topic->partition_count(), relation.idle_timeout_ms);
       input.reader->set_keep_rejects(rejects != nullptr);
       if (late_family != nullptr) input.late_events = late_family->WithLabels({name, relation.name});
+      if (metrics != nullptr && relation.dedup_column >= 0) {
+        input.duplicates = metrics
+                               ->AddCounter("sluice_source_duplicates_dropped_total",
+                                            "Events a view dropped as repeats of a source's dedup_key", {"view", "source"})
+                               ->WithLabels({name, relation.name});
+      }
       input.late_topic_name = relation.name + std::string(kLateSuffix);
     }
     mv->inputs_.push_back(std::move(input));
@@ -335,6 +341,7 @@ void MaterializedView::Run() {
 Result<int64_t> MaterializedView::ReadLog(Input& input, size_t max_bytes_per_partition, bool to_end, int64_t now_ms,
                                           SourceReader::Progress* progress) {
   int64_t lag = 0;
+  const int64_t duplicates_before = progress->duplicates;
   for (size_t p = 0; p < input.next.size(); ++p) {
     log::Partition& partition = input.topic->partition(PartitionId(static_cast<int32_t>(p)));
     Offset end = partition.Info().end_offset;
@@ -348,6 +355,7 @@ Result<int64_t> MaterializedView::ReadLog(Input& input, size_t max_bytes_per_par
     lag += std::max<int64_t>(0, end - input.next[p]);
   }
   SLUICE_RETURN_IF_ERROR(input.reader->Finish());
+  if (input.duplicates != nullptr) input.duplicates->Inc(static_cast<double>(progress->duplicates - duplicates_before));
   return lag;
 }
 
@@ -401,7 +409,7 @@ Result<int64_t> MaterializedView::Round() {
       WriteLate(input, std::move(late));
     }
   }
-  const int64_t work = progress.applied + progress.rejected + progress.late + changes;
+  const int64_t work = progress.applied + progress.rejected + progress.late + progress.duplicates + changes;
   if (work > 0 || watermark > last_watermark_) SLUICE_RETURN_IF_ERROR(dataflow_->FlushChanges());
   last_watermark_ = std::max(last_watermark_, watermark);
   work_since_checkpoint_ += work;
@@ -443,7 +451,8 @@ Result<int64_t> MaterializedView::Round() {
 }
 
 namespace {
-constexpr uint64_t kCheckpointPayloadVersion = 1;
+// 2: source readers also hold per-partition record times and the dedup keys.
+constexpr uint64_t kCheckpointPayloadVersion = 2;
 }  // namespace
 
 Result<bool> MaterializedView::RestoreCheckpoint() {

@@ -130,6 +130,7 @@ class MaterializedView {
     MaterializedView* upstream = nullptr;  // views
     std::unique_ptr<ChangeQueue> queue;    // views
     Counter* late_events = nullptr;
+    Counter* duplicates = nullptr;           // sources WITH (dedup_key)
     std::string late_topic_name;             // sources: "{source}.late"
     std::shared_ptr<log::Topic> late_topic;  // created at the first late event
   };

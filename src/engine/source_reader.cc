@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "exec/operator.h"
 #include "log/record_batch.h"
 
 namespace sluice::engine {
@@ -29,6 +30,39 @@ SourceReader::SourceReader(exec::Dataflow* dataflow, size_t input, int32_t parti
   if (relation.kind == sql::ObjectKind::kSource && relation.watermark_column >= 0) {
     time_column_ = relation.watermark_column;
     delay_us_ = relation.watermark_delay_us;
+  }
+  if (relation.kind == sql::ObjectKind::kSource && relation.dedup_column >= 0) {
+    dedup_column_ = relation.dedup_column;
+    dedup_window_ms_ = relation.dedup_window_ms;
+  }
+}
+
+bool SourceReader::IsRepeat(int64_t ts_ms) {
+  const size_t row = chunk_.size() - 1;
+  const exec::Vector& keys = chunk_.column(static_cast<size_t>(dedup_column_));
+  if (keys.IsNull(row)) return false;
+  dedup_key_.clear();
+  exec::AppendKeyBytes(keys, row, &dedup_key_);
+  auto [it, inserted] = dedup_seen_.try_emplace(dedup_key_, ts_ms);
+  if (!inserted) {
+    if (ts_ms - it->second < dedup_window_ms_) return true;
+    it->second = ts_ms;  // seen long enough ago: a new event, remembered from now
+  }
+  dedup_order_.emplace_back(ts_ms, dedup_key_);
+  return false;
+}
+
+void SourceReader::EvictDedupKeys() {
+  int64_t low = INT64_MAX;
+  for (const PartitionTime& p : partitions_) {
+    if (p.max_record_ms != INT64_MIN) low = std::min(low, p.max_record_ms);
+  }
+  if (low == INT64_MAX) return;
+  while (!dedup_order_.empty() && dedup_order_.front().first <= low - dedup_window_ms_) {
+    auto it = dedup_seen_.find(dedup_order_.front().second);
+    // A key seen again later was re-filed with a newer time: only its newest entry removes it.
+    if (it != dedup_seen_.end() && it->second == dedup_order_.front().first) dedup_seen_.erase(it);
+    dedup_order_.pop_front();
   }
 }
 
@@ -66,6 +100,15 @@ Result<bool> SourceReader::ReadStep(log::Partition& partition, Offset* next, Off
       }
       continue;
     }
+    if (dedup_column_ >= 0) {
+      const int64_t ts_ms = record.timestamp.value();
+      times.max_record_ms = std::max(times.max_record_ms, ts_ms);
+      if (IsRepeat(ts_ms)) {
+        chunk_.set_size(chunk_.size() - 1);  // drop the row just decoded
+        ++progress->duplicates;
+        continue;
+      }
+    }
     if (time_column_ >= 0) {
       const size_t row = chunk_.size() - 1;
       const exec::Vector& times_column = chunk_.column(static_cast<size_t>(time_column_));
@@ -87,6 +130,7 @@ Result<bool> SourceReader::ReadStep(log::Partition& partition, Offset* next, Off
     }
   }
   SLUICE_RETURN_IF_ERROR(reader.status());
+  if (dedup_column_ >= 0) EvictDedupKeys();
   times.last_data_ms = now_ms;
   if (started_ms_ < 0) started_ms_ = now_ms;
   const Offset advanced = std::min(std::max(read.next_offset, last + 1), until);
@@ -97,8 +141,24 @@ Result<bool> SourceReader::ReadStep(log::Partition& partition, Offset* next, Off
 
 void SourceReader::Snapshot(sql::StateWriter* out) const {
   out->U64(partitions_.size());
-  for (const PartitionTime& p : partitions_) out->I64(p.max_time);
+  for (const PartitionTime& p : partitions_) {
+    out->I64(p.max_time);
+    out->I64(p.max_record_ms);
+  }
   out->I64(watermark_);
+  // Dedup: the live keys in the order they were filed (stale entries of re-filed keys skipped).
+  size_t live = 0;
+  for (const auto& [ts, key] : dedup_order_) {
+    auto it = dedup_seen_.find(key);
+    live += it != dedup_seen_.end() && it->second == ts ? 1 : 0;
+  }
+  out->U64(live);
+  for (const auto& [ts, key] : dedup_order_) {
+    auto it = dedup_seen_.find(key);
+    if (it == dedup_seen_.end() || it->second != ts) continue;
+    out->I64(ts);
+    out->Bytes(key);
+  }
 }
 
 Status SourceReader::Restore(sql::StateReader* in, int64_t now_ms) {
@@ -106,9 +166,19 @@ Status SourceReader::Restore(sql::StateReader* in, int64_t now_ms) {
   partitions_.assign(std::max<size_t>(partitions_.size(), n), PartitionTime{});
   for (uint64_t i = 0; i < n; ++i) {
     SLUICE_ASSIGN_OR_RETURN(partitions_[i].max_time, in->I64());
+    SLUICE_ASSIGN_OR_RETURN(partitions_[i].max_record_ms, in->I64());
     partitions_[i].last_data_ms = now_ms;
   }
   SLUICE_ASSIGN_OR_RETURN(watermark_, in->I64());
+  SLUICE_ASSIGN_OR_RETURN(uint64_t keys, in->Count());
+  dedup_seen_.clear();
+  dedup_order_.clear();
+  for (uint64_t i = 0; i < keys; ++i) {
+    SLUICE_ASSIGN_OR_RETURN(int64_t ts, in->I64());
+    SLUICE_ASSIGN_OR_RETURN(std::string key, in->Bytes());
+    if (!dedup_seen_.try_emplace(key, ts).second) return Status::Corruption("dedup state holds a key twice");
+    dedup_order_.emplace_back(ts, std::move(key));
+  }
   started_ms_ = now_ms;
   return Status::Ok();
 }

@@ -1,6 +1,9 @@
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
+
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,12 +34,21 @@ struct LateEvent {
 // never goes back. A partition that never delivered data holds the watermark back until the
 // idle timeout has passed since the reader started (as an idle Kafka split does in Flink). Events the dataflow's lateness rule calls late (against the watermark last
 // handed to the dataflow) are not pushed: they are counted and kept for the `.late` topic.
+//
+// Dedup (a source WITH (dedup_key, dedup_window)): an event whose key equals that of an event
+// appended (by the log's record timestamp) less than the window before it is dropped and
+// counted, before the lateness check; a NULL key is never a repeat. Keys are remembered until
+// every partition that has delivered data has moved a window past them, so a repeat in another
+// partition is still found while partitions are read at different speeds. The remembered keys
+// are part of Snapshot, so dedup holds across restarts. Record timestamps come from the log, so
+// a replay drops exactly the events the first reading dropped.
 class SourceReader {
  public:
   struct Progress {
     int64_t applied = 0;   // events decoded and pushed
     int64_t rejected = 0;  // events that do not match the source's schema (skipped)
     int64_t late = 0;      // events dropped as late
+    int64_t duplicates = 0;  // events dropped as repeats (dedup_key)
   };
 
   // `dataflow` must outlive the reader; `input` is the index of the relation read.
@@ -67,12 +79,21 @@ class SourceReader {
   void Snapshot(sql::StateWriter* out) const;
   Status Restore(sql::StateReader* in, int64_t now_ms);
   void set_keep_rejects(bool keep) { keep_rejects_ = keep; }
+  // Keys remembered for dedup.
+  size_t dedup_keys() const { return dedup_seen_.size(); }
 
  private:
   struct PartitionTime {
     int64_t max_time = INT64_MIN;  // largest event time read (micros)
     int64_t last_data_ms = 0;      // when data last came from this partition
+    int64_t max_record_ms = INT64_MIN;  // dedup: largest record timestamp read
   };
+
+  // Dedup of the row just decoded (record timestamp `ts_ms`): true if it repeats a key seen
+  // within the window (the caller drops it).
+  bool IsRepeat(int64_t ts_ms);
+  // Forgets keys every partition has moved a window past.
+  void EvictDedupKeys();
 
   exec::Dataflow* dataflow_;
   size_t input_;
@@ -87,6 +108,11 @@ class SourceReader {
   std::vector<LateEvent> late_;
   bool keep_rejects_ = false;
   std::vector<DecodeReject> rejects_;
+  int dedup_column_ = -1;
+  int64_t dedup_window_ms_ = 0;
+  absl::flat_hash_map<std::string, int64_t> dedup_seen_;       // key bytes -> record timestamp
+  std::deque<std::pair<int64_t, std::string>> dedup_order_;    // (timestamp, key) as first seen
+  std::string dedup_key_;
 };
 
 }  // namespace sluice::engine

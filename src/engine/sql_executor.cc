@@ -120,16 +120,33 @@ Result<CatalogEntry> BuildRelationEntry(const sql::CreateRelationStatement& s) {
   if (!is_table && !entry.primary_key.empty()) {
     return Status::InvalidArgument("a source is append-only and has no PRIMARY KEY; use CREATE TABLE to upsert by key");
   }
-  static const std::set<std::string, std::less<>> kKnown = {"topic", "format", "connector", "idle_timeout"};
-  static const std::set<std::string, std::less<>> kLater = {"dedup_key", "dedup_window", "state_ttl",
-                                                            "properties.bootstrap.servers", "group_id"};
+  static const std::set<std::string, std::less<>> kKnown = {"topic",     "format",       "connector",
+                                                            "idle_timeout", "dedup_key", "dedup_window"};
+  static const std::set<std::string, std::less<>> kLater = {"state_ttl", "properties.bootstrap.servers", "group_id"};
   entry.options = s.options;
   for (const auto& [key, value] : s.options) {
     if (kLater.contains(key)) return NotSupported(fmt::format("option '{}'", key));
     if (!kKnown.contains(key)) {
-      return Status::InvalidArgument(
-          fmt::format("unknown option '{}' (known: connector, format, idle_timeout, topic)", key));
+      return Status::InvalidArgument(fmt::format(
+          "unknown option '{}' (known: connector, dedup_key, dedup_window, format, idle_timeout, topic)", key));
     }
+  }
+  const auto dedup_key = s.options.find("dedup_key");
+  const auto dedup_window = s.options.find("dedup_window");
+  if (dedup_key != s.options.end()) {
+    if (is_table) return Status::InvalidArgument("dedup_key is for sources; a table already keeps one row per key");
+    entry.dedup_column = column_index(dedup_key->second);
+    if (entry.dedup_column < 0) {
+      return Status::InvalidArgument(fmt::format("dedup_key column \"{}\" does not exist", dedup_key->second));
+    }
+    int64_t window_us = 3600LL * 1000 * 1000;  // one hour unless given
+    if (dedup_window != s.options.end()) {
+      SLUICE_ASSIGN_OR_RETURN(window_us, ParseDurationOption("dedup_window", dedup_window->second));
+    }
+    if (window_us < 1000) return Status::InvalidArgument("dedup_window must be at least 1 ms");
+    entry.dedup_window_ms = window_us / 1000;
+  } else if (dedup_window != s.options.end()) {
+    return Status::InvalidArgument("dedup_window needs dedup_key (the column that identifies an event)");
   }
   if (auto it = s.options.find("format"); it != s.options.end() && Lower(it->second) != "json") {
     return NotSupported(fmt::format("format '{}' (json is)", it->second));

@@ -254,6 +254,7 @@ struct Dataflow::Lowering {
     in.lateness.allowed_lateness_us = options.allowed_lateness_us;
     if (&node == eowc_scan) in.lateness = eowc_rule;
     if (in.relation.watermark_column >= 0) in.used[static_cast<size_t>(in.relation.watermark_column)] = true;
+    if (in.relation.dedup_column >= 0) in.used[static_cast<size_t>(in.relation.dedup_column)] = true;
     in.entry = downstream;
     size_t decoded = 0;
     for (bool u : in.used) decoded += u ? 1 : 0;

@@ -37,6 +37,10 @@ struct CatalogEntry {
   int watermark_column = -1;
   int64_t watermark_delay_us = 0;
   int64_t idle_timeout_ms = 5000;  // sources: a partition without data this long is idle
+  // Sources WITH (dedup_key, dedup_window): an event whose dedup_key column equals that of an
+  // event appended less than dedup_window_ms before it is dropped (-1: no dedup).
+  int dedup_column = -1;
+  int64_t dedup_window_ms = 0;
   // Views: whether their output only inserts rows (no retractions).
   bool append_only = true;
 };
