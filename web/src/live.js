@@ -45,7 +45,14 @@ export class LiveView {
     es.addEventListener("end", (e) => {
       const msg = JSON.parse(e.data);
       es.close();
-      this.setStatus("ended", msg.error || { code: "ended", message: "the stream ended" });
+      const error = msg.error || { code: "ended", message: "the stream ended" };
+      if (error.code === "unavailable") {
+        // The server is shutting down: try again until it is back (a new stream, a snapshot).
+        this.setStatus("reconnecting", error);
+        this.retry = setTimeout(() => this.closed || this.open(), 2000);
+        return;
+      }
+      this.setStatus("ended", error);
     });
     es.onopen = () => {
       if (this.status !== "ended") this.setStatus("live", null);
@@ -94,6 +101,7 @@ export class LiveView {
 
   close() {
     this.closed = true;
+    clearTimeout(this.retry);
     if (this.source) this.source.close();
   }
 }
