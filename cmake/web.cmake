@@ -37,7 +37,10 @@ add_custom_command(
   COMMAND "${CMAKE_COMMAND}" -E make_directory "${SLUICE_WEB_WORK}"
   COMMAND "${CMAKE_COMMAND}" -E copy_if_different "${SLUICE_WEB_SRC}/package.json"
           "${SLUICE_WEB_SRC}/package-lock.json" "${SLUICE_WEB_WORK}/"
-  COMMAND "${SLUICE_NPM}" ci --no-audit --no-fund --loglevel=error
+  # npm ci wants every platform's optional packages (rollup's native builds) in the lock; a
+  # registry mirror that only serves this platform's leaves them out, so fall back to npm install,
+  # which keeps the locked versions and skips the missing optional ones.
+  COMMAND sh -c "'${SLUICE_NPM}' ci --no-audit --no-fund --loglevel=error 2>/dev/null || '${SLUICE_NPM}' install --no-audit --no-fund --loglevel=error"
   COMMAND "${CMAKE_COMMAND}" -E touch "${SLUICE_WEB_STAMP}"
   WORKING_DIRECTORY "${SLUICE_WEB_WORK}"
   DEPENDS "${SLUICE_WEB_SRC}/package.json" "${SLUICE_WEB_SRC}/package-lock.json"

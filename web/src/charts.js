@@ -45,7 +45,10 @@ export class TimeSeriesChart {
       tzDate: this.utc ? (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC") : undefined,
       legend: { show: true, live: false },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true } },
+      scales: {
+        // One window alone would otherwise stretch the axis over years: pad it by a minute.
+        x: { time: true, range: (u, min, max) => (min === max ? [min - 60, max + 60] : [min, max]) },
+      },
       axes: [
         { ...AXIS },
         { ...AXIS, size: 60, values: (u, vals) => vals.map((v) => fmtNumber(v)) },

@@ -113,13 +113,15 @@ export function isNumericType(type) {
 }
 
 /**
- * How to draw a view, from its columns: a time series by window when it has window_start or
- * window_end, else top-N bars. Returns {mode, timeIndex, keyIndexes, metricIndexes}.
+ * How to draw a view, from its columns: "timeseries" by window when it has window_start or
+ * window_end, "ranked" (bars of the current window) when it also has a rank column (rn, rank),
+ * else "bars" (top-N over all rows). Returns {mode, timeIndex, timeName, keyIndexes, metricIndexes}.
  */
 export function chartShape(columns) {
   const names = columns.map((c) => c.name.toLowerCase());
   let timeIndex = names.indexOf("window_start");
   if (timeIndex < 0) timeIndex = names.indexOf("window_end");
+  const rankIndex = names.findIndex((n) => n === "rn" || n === "rank" || n === "row_number");
   const metricIndexes = [];
   const keyIndexes = [];
   columns.forEach((c, i) => {
@@ -130,5 +132,22 @@ export function chartShape(columns) {
     if (isNumericType(c.type) && !idLike && name !== "rn" && name !== "rank") metricIndexes.push(i);
     else if (name !== "rn" && name !== "rank") keyIndexes.push(i);
   });
-  return { mode: timeIndex >= 0 ? "timeseries" : "bars", timeIndex, keyIndexes, metricIndexes };
+  const mode = timeIndex < 0 ? "bars" : rankIndex >= 0 ? "ranked" : "timeseries";
+  return { mode, timeIndex, timeName: timeIndex >= 0 ? names[timeIndex] : null, keyIndexes, metricIndexes };
+}
+
+/**
+ * The window that is "now" among `times` (Unix seconds, ascending): by window_start the latest
+ * that has begun, by window_end the first that has not ended (a HOP view's later windows hold
+ * only part of their data yet). Falls back to the last window when all are past or future.
+ */
+export function currentWindow(times, timeName, nowSeconds = Date.now() / 1000) {
+  if (times.length === 0) return null;
+  if (timeName === "window_end") {
+    const open = times.find((t) => t >= nowSeconds);
+    return open ?? times[times.length - 1];
+  }
+  let current = null;
+  for (const t of times) if (t <= nowSeconds) current = t;
+  return current ?? times[0];
 }

@@ -4,7 +4,7 @@
 import { TimeSeriesChart, renderBars } from "./charts.js";
 import { el, fmtCell, fmtNumber, fmtSeconds, parseSqlTimestamp } from "./format.js";
 import { recordPainted } from "./latency.js";
-import { LiveView, chartShape } from "./live.js";
+import { LiveView, chartShape, currentWindow } from "./live.js";
 
 const MAX_WINDOWS = 30;
 const MAX_SERIES = 6;
@@ -45,12 +45,13 @@ export class LivePanel {
       class: "select small",
       "data-testid": "metric-select",
       "aria-label": "measure",
+      hidden: true,
       onchange: () => {
         this.metric = this.metricSelect.value;
         this.requestFrame();
       },
     });
-    this.liveBadge = el("span", { class: "badge live", "data-testid": "live-indicator", text: "LIVE" });
+    this.liveBadge = el("span", { class: "badge live", "data-testid": "live-indicator", text: "LIVE", hidden: true });
     this.staleBadge = el("span", { class: "badge stale", "data-testid": "stale-indicator", hidden: true });
     this.primary = el("div", { class: "big", "data-testid": "live-primary", text: "—" });
     this.primaryLabel = el("div", { class: "big-label", text: "" });
@@ -67,11 +68,10 @@ export class LivePanel {
       class: "panel-empty",
       "data-testid": "view-empty",
       text: "No materialized view to show yet: create one in the SQL console.",
-      hidden: true,
     });
     this.body = el(
       "div",
-      { class: "live-body" },
+      { class: "live-body", hidden: true },
       el(
         "div",
         { class: "numbers" },
@@ -125,6 +125,9 @@ export class LivePanel {
     const mine = views.find((v) => v.name === this.viewName);
     this.lagSeconds = mine ? mine.lagSeconds : null;
     this.emptyBox.hidden = Boolean(this.viewName);
+    this.emptyBox.textContent = names.length
+      ? "Pick a view above to follow it live."
+      : "No materialized view to show yet: create one in the SQL console.";
     this.updateFreshness();
   }
 
@@ -134,6 +137,7 @@ export class LivePanel {
     this.viewName = name;
     this.metric = null;
     this.metricSelect.replaceChildren();
+    this.metricSelect.hidden = true;
     this.viewSelect.value = name || "";
     this.errorBox.hidden = true;
     this.emptyBox.hidden = Boolean(name);
@@ -206,16 +210,19 @@ export class LivePanel {
     this.updatesValue.textContent = fmtNumber(live.batches, 1);
     this.root.dataset.mode = shape.mode;
 
-    if (shape.mode === "timeseries") this.renderTimeSeries(rows, shape, keyOf, valueOf, columns);
-    else this.renderBars(rows, keyOf, valueOf);
+    if (shape.mode === "timeseries") this.renderTimeSeries(rows, shape, keyOf, valueOf);
+    else if (shape.mode === "ranked") this.renderRanked(rows, shape, keyOf, valueOf);
+    else this.renderBars(rows, shape, keyOf, valueOf);
 
     this.version++;
     this.chartBox.dataset.version = String(this.version);
     this.updateFreshness();
   }
 
-  renderTimeSeries(rows, shape, keyOf, valueOf, columns) {
-    const byTime = new Map(); // seconds → Map(key → value)
+  // The measure per window (Unix seconds) and key: Map(t → Map(key → value)), and the windows up
+  // to the current one, ascending.
+  byWindow(rows, shape, keyOf, valueOf) {
+    const byTime = new Map();
     for (const row of rows) {
       const ms = parseSqlTimestamp(row[shape.timeIndex]);
       if (ms === null) continue;
@@ -225,7 +232,28 @@ export class LivePanel {
       const k = keyOf(row);
       m.set(k, (m.get(k) || 0) + valueOf(row));
     }
-    const times = [...byTime.keys()].sort((a, b) => a - b).slice(-MAX_WINDOWS);
+    const all = [...byTime.keys()].sort((a, b) => a - b);
+    const current = currentWindow(all, shape.timeName);
+    return { byTime, times: all.filter((t) => t <= current).slice(-MAX_WINDOWS) };
+  }
+
+  renderRanked(rows, shape, keyOf, valueOf) {
+    const { byTime, times } = this.byWindow(rows, shape, keyOf, valueOf);
+    const current = times.length ? byTime.get(times[times.length - 1]) : new Map();
+    const items = [...current.entries()].map(([label, value]) => ({ label, value })).sort((a, b) => b.value - a.value);
+    this.chartBox.hidden = true;
+    this.chartBox.dataset.points = String(times.length);
+    const when = times.length ? new Date(times[times.length - 1] * 1000).toISOString().slice(11, 16) + " UTC" : "";
+    this.barsTitle.textContent = times.length ? `top ${items.length} · ${shape.timeName} ${when}` : "";
+    renderBars(this.barsBox, items, { limit: 12 });
+    this.primary.textContent = items.length ? fmtNumber(items[0].value) : "—";
+    this.primaryLabel.textContent = items.length ? `${this.metric || "rows"} · #1 ${items[0].label}` : "";
+    this.secondary.textContent = fmtNumber(items.reduce((a, it) => a + it.value, 0));
+    this.secondaryLabel.textContent = `${this.metric || "rows"} · top ${items.length}`;
+  }
+
+  renderTimeSeries(rows, shape, keyOf, valueOf) {
+    const { byTime, times } = this.byWindow(rows, shape, keyOf, valueOf);
     const totals = new Map();
     for (const t of times) for (const [k, v] of byTime.get(t)) totals.set(k, (totals.get(k) || 0) + v);
     const ranked = [...totals.entries()].sort((a, b) => b[1] - a[1]).map(([k]) => k);
@@ -244,9 +272,9 @@ export class LivePanel {
     const latest = times.length ? byTime.get(times[times.length - 1]) : new Map();
     const previous = times.length > 1 ? byTime.get(times[times.length - 2]) : null;
     const sum = (m) => [...m.values()].reduce((a, v) => a + v, 0);
-    const timeName = columns[shape.timeIndex].name;
+    const timeName = shape.timeName;
     this.primary.textContent = fmtNumber(sum(latest));
-    this.primaryLabel.textContent = `${this.metric || "rows"} · latest window`;
+    this.primaryLabel.textContent = `${this.metric || "rows"} · current window`;
     this.secondary.textContent = previous ? fmtNumber(sum(previous)) : "—";
     this.secondaryLabel.textContent = "previous window";
     const last = times.length ? new Date(times[times.length - 1] * 1000).toISOString().slice(11, 16) : "";
@@ -258,7 +286,7 @@ export class LivePanel {
     );
   }
 
-  renderBars(rows, keyOf, valueOf) {
+  renderBars(rows, shape, keyOf, valueOf) {
     const byKey = new Map();
     for (const row of rows) {
       const k = keyOf(row);
@@ -267,7 +295,8 @@ export class LivePanel {
     const items = [...byKey.entries()].map(([label, value]) => ({ label, value })).sort((a, b) => b.value - a.value);
     this.chartBox.hidden = true;
     this.chartBox.dataset.points = String(items.length);
-    this.barsTitle.textContent = `top ${Math.min(items.length, 12)} by ${this.metric || "rows"}`;
+    const keyNames = shape.keyIndexes.map((i) => this.live.columns[i].name);
+    this.barsTitle.textContent = `top ${Math.min(items.length, 12)} ${keyNames.join(" · ")} by ${this.metric || "rows"}`;
     renderBars(this.barsBox, items, { limit: 12 });
     this.primary.textContent = fmtNumber(items.reduce((a, it) => a + it.value, 0));
     this.primaryLabel.textContent = `${this.metric || "rows"} · all keys`;

@@ -88,12 +88,12 @@ export class SqlConsole {
       this.chartBox.hidden = this.barsBox.hidden = true;
       return;
     }
-    const head = el("tr", {}, columns.map((c) => el("th", { title: c.type, text: c.name })));
+    const head = el("tr", {}, columns.map((c) => el("th", { class: isNumericType(c.type) ? "num" : "", title: c.type, text: c.name })));
     const body = rows.slice(0, MAX_TABLE_ROWS).map((r) =>
       el("tr", {}, r.map((v, i) => el("td", { class: isNumericType(columns[i].type) ? "num" : "", text: fmtCell(v) }))),
     );
     const note = rows.length > MAX_TABLE_ROWS ? el("div", { class: "muted", text: `showing ${MAX_TABLE_ROWS} of ${rows.length} rows` }) : null;
-    this.table.replaceChildren(el("table", { class: "grid-table" }, el("thead", {}, head), el("tbody", {}, body)), note);
+    this.table.replaceChildren(el("table", { class: "grid-table" }, el("thead", {}, head), el("tbody", {}, body)), ...(note ? [note] : []));
     this.table.dataset.rows = String(rows.length);
     this.drawChart(columns, rows);
   }
