@@ -50,8 +50,7 @@ std::optional<HttpResponse> StaticAssets::Serve(std::string_view path,
   response.content_type = std::string(asset->content_type);
   const bool hashed = asset->path.starts_with("/assets/");
   response.headers.emplace_back("ETag", std::string(asset->etag));
-  response.headers.emplace_back("Cache-Control",
-                                std::string(hashed ? kImmutable : kRevalidate));
+  response.headers.emplace_back("Cache-Control", std::string(hashed ? kImmutable : kRevalidate));
   if (!if_none_match.empty() && EtagMatches(if_none_match, asset->etag)) {
     response.status = 304;
     return response;

@@ -34,11 +34,11 @@ export class ClusterState {
 
   async poll() {
     try {
-      const [metricsText, topicList, catalog] = await Promise.all([
-        getText("/metrics"),
-        getJson("/v1/topics"),
-        runSql("SHOW MATERIALIZED VIEWS; SHOW SINKS"),
-      ]);
+      // One request at a time: the live panels' SSE streams already hold three of the six
+      // connections a browser opens to one host over HTTP/1.1.
+      const metricsText = await getText("/metrics");
+      const topicList = await getJson("/v1/topics");
+      const catalog = await runSql("SHOW MATERIALIZED VIEWS; SHOW SINKS");
       this.snapshot = this.build(parsePrometheus(metricsText), topicList.topics || [], catalog);
       this.error = null;
     } catch (e) {

@@ -259,7 +259,8 @@ export class LivePanel {
     const ranked = [...totals.entries()].sort((a, b) => b[1] - a[1]).map(([k]) => k);
     const shown = ranked.slice(0, MAX_SERIES);
     const rest = ranked.slice(MAX_SERIES);
-    const series = shown.map((k) => ({ label: k, values: times.map((t) => byTime.get(t).get(k) ?? null) }));
+    // A key absent from a window had nothing in it: 0, so its line stays connected.
+    const series = shown.map((k) => ({ label: k, values: times.map((t) => byTime.get(t).get(k) ?? 0) }));
     if (rest.length) {
       series.push({
         label: `other (${rest.length})`,

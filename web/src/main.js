@@ -11,6 +11,7 @@ import { SqlConsole } from "./sql_console.js";
 const params = new URLSearchParams(location.search);
 const staleSeconds = Number(params.get("stale")) > 0 ? Number(params.get("stale")) : 10;
 const pollMs = Number(params.get("poll")) > 0 ? Number(params.get("poll")) : 2000;
+// ?wall: a screen nobody types at, without the SQL console.
 const requested = [params.get("view"), params.get("view2"), params.get("view3")];
 
 const cluster = new ClusterState(pollMs);
@@ -139,7 +140,7 @@ function main() {
       el("div", { class: "span-4" }, panels[2].root),
       el("section", { class: "panel span-8", "data-testid": "topics-panel" }, el("header", { class: "panel-head" }, el("h2", { text: "Topics" })), topics.node),
       el("section", { class: "panel span-12", "data-testid": "views-panel" }, el("header", { class: "panel-head" }, el("h2", { text: "Views and sinks" })), views.node),
-      el("div", { class: "span-12" }, sql.root),
+      params.has("wall") ? null : el("div", { class: "span-12" }, sql.root),
     ),
   );
 
@@ -152,7 +153,9 @@ function main() {
     if (error) {
       conn.textContent = "unreachable";
       conn.className = "pill bad";
-      banner.textContent = `Server unreachable (${error.message}). Showing the last data${lastOk ? " from " + new Date(lastOk).toISOString().slice(11, 19) + " UTC" : ""}; retrying every ${pollMs / 1000} s.`;
+      const what = error.code === "unreachable" ? "Server unreachable" : `The server answered ${error.status}: ${error.message}`;
+      const since = lastOk ? ` Showing the data of ${new Date(lastOk).toISOString().slice(11, 19)} UTC;` : "";
+      banner.textContent = `${what}.${since} retrying every ${pollMs / 1000} s.`;
       banner.hidden = false;
       document.body.classList.add("disconnected");
       return;
