@@ -16,6 +16,7 @@ export class LiveView {
     this.rows = new Map(); // JSON of the row → {row, count}
     this.batches = 0;
     this.lastChangeAt = null; // Date.now() of the last snapshot or change received
+    this.gaps = []; // seconds between the last updates (at most 10)
     this.lastTs = null;
     this.status = "connecting";
     this.error = null;
@@ -80,7 +81,12 @@ export class LiveView {
   }
 
   received(ts) {
-    this.lastChangeAt = Date.now();
+    const now = Date.now();
+    if (this.lastChangeAt !== null) {
+      this.gaps.push((now - this.lastChangeAt) / 1000);
+      if (this.gaps.length > 10) this.gaps.shift();
+    }
+    this.lastChangeAt = now;
     this.lastTs = ts ?? null;
     if (this.status !== "live") this.setStatus("live", null);
     this.handlers.onData({ ts: ts ?? null, arrived: performance.now() });
@@ -90,6 +96,13 @@ export class LiveView {
     this.status = status;
     this.error = error;
     this.handlers.onStatus(status, error);
+  }
+
+  /** The median gap between the last updates in seconds (0 before two updates). */
+  typicalGap() {
+    if (this.gaps.length === 0) return 0;
+    const sorted = [...this.gaps].sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)];
   }
 
   /** Every row, each as many times as it is present. */

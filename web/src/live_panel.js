@@ -306,18 +306,21 @@ export class LivePanel {
   }
 
   /**
-   * The stale rule: a view is stale when it has not delivered a change for `staleSeconds`, or the
-   * server reports it lagging (sluice_view_lag_seconds) by more than `staleSeconds`.
+   * The stale rule: a view is stale when it has delivered nothing for longer than its limit, or
+   * the server reports it lagging (sluice_view_lag_seconds) by more than `staleSeconds`. The limit
+   * is `staleSeconds`, or twice the view's usual gap between updates when that is longer (an
+   * EMIT ON WINDOW CLOSE view of 1-minute windows updates once a minute and is not stale at 10 s).
    */
   updateFreshness() {
     const live = this.live;
-    const limit = this.options.staleSeconds;
+    const base = this.options.staleSeconds;
+    const limit = live ? Math.max(base, 2 * live.typicalGap()) : base;
     let reason = null;
     if (live && live.status === "live" && live.lastChangeAt) {
       const idle = (Date.now() - live.lastChangeAt) / 1000;
       this.updatedAgo.textContent = idle < 1.5 ? "updated just now" : `updated ${fmtSeconds(idle)} ago`;
       if (idle > limit) reason = `no update for ${fmtSeconds(idle)}`;
-      if (this.lagSeconds !== null && this.lagSeconds > limit) reason = `lagging ${fmtSeconds(this.lagSeconds)}`;
+      if (this.lagSeconds !== null && this.lagSeconds > base) reason = `lagging ${fmtSeconds(this.lagSeconds)}`;
     } else {
       this.updatedAgo.textContent = "";
     }
