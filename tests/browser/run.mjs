@@ -50,9 +50,10 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 class Server {
   async start() {
-    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-browser-"));
-    this.port = await freePort();
-    this.pgPort = await freePort();
+    // A restart keeps the data dir and the ports, as a redeploy would.
+    this.dir ??= fs.mkdtempSync(path.join(os.tmpdir(), "sluice-browser-"));
+    this.port ??= await freePort();
+    this.pgPort ??= await freePort();
     this.url = `http://127.0.0.1:${this.port}`;
     this.logPath = path.join(this.dir, "server.log");
     const log = fs.openSync(this.logPath, "a");
@@ -284,6 +285,18 @@ async function main() {
       await page.locator('[data-testid="conn-error"]').waitFor({ state: "visible", timeout: 10000 });
       assert.match(await text('[data-testid="conn-error"]'), /unreachable/i);
       await shot("07-server-down");
+    });
+
+    await step("the page recovers by itself when the server is back", async () => {
+      await server.start();
+      await page.locator('[data-testid="conn-error"]').waitFor({ state: "hidden", timeout: 15000 });
+      // The view is rebuilt from the log on start; the panel resubscribes and gets its snapshot.
+      await page.waitForSelector(`${P1}[data-status="live"]`, { timeout: 20000 });
+      await eventually("the view's rows after the restart", async () => (await text(`${P1} [data-testid="live-primary"]`)) === "1712", 20000);
+      await page.locator(`${P1} [data-testid="view-error"]`).waitFor({ state: "hidden", timeout: 5000 });
+      await server.ingest("orders", [{ region: "emea", amount: 8, ts: "2026-01-01T00:00:21Z" }]);
+      await eventually("a change after the restart", async () => (await text(`${P1} [data-testid="live-primary"]`)) === "1720");
+      await shot("08-server-back");
     });
 
     assert.deepEqual(pageErrors, [], "uncaught errors in the page");
