@@ -172,6 +172,14 @@ Result<std::unique_ptr<MaterializedView>> MaterializedView::Start(sql::CatalogEn
         metrics
             ->AddGauge("sluice_view_watermark_seconds", "A view's input watermark (event time, Unix seconds)", {"view"})
             ->WithLabels({name});
+    auto* keys = metrics->AddGauge("sluice_view_state_keys",
+                                   "Keys (groups, stored rows) a stateful operator of a view holds", {"view", "operator"});
+    auto* bytes = metrics->AddGauge("sluice_view_state_bytes",
+                                    "Bytes of a stateful operator's state in the view's last checkpoint (uncompressed)",
+                                    {"view", "operator"});
+    for (const exec::Dataflow::OperatorState& s : df->StateStats()) {
+      mv->state_gauges_.push_back({keys->WithLabels({name, s.name}), bytes->WithLabels({name, s.name})});
+    }
   }
   mv->rejects_ = rejects;
   if (sink) {
@@ -421,6 +429,11 @@ Result<int64_t> MaterializedView::Round() {
     input_events_->Inc(static_cast<double>(progress.applied));
     rejected_events_->Inc(static_cast<double>(progress.rejected));
     rows_->Set(static_cast<double>(dataflow_->current_row_count()));
+    const std::vector<exec::Dataflow::OperatorState> stats = dataflow_->StateStats();
+    for (size_t i = 0; i < stats.size() && i < state_gauges_.size(); ++i) {
+      state_gauges_[i].first->Set(static_cast<double>(stats[i].keys));
+      if (stats[i].bytes >= 0) state_gauges_[i].second->Set(static_cast<double>(stats[i].bytes));
+    }
     lag_gauge_->Set(static_cast<double>(lag));
     if (lag == 0 && pending_batch_ == std::nullopt) caught_up_ms_ = now_ms;
     lag_seconds_->Set(caught_up_ms_ < 0 ? 0.0 : static_cast<double>(now_ms - caught_up_ms_) / 1000.0);

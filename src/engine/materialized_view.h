@@ -163,6 +163,7 @@ class MaterializedView {
   Counter* input_events_ = nullptr;
   Counter* rejected_events_ = nullptr;
   Gauge* rows_ = nullptr;
+  std::vector<std::pair<Gauge*, Gauge*>> state_gauges_;  // keys, bytes per stateful operator
   Gauge* lag_gauge_ = nullptr;
   Gauge* watermark_gauge_ = nullptr;
   Gauge* lag_seconds_ = nullptr;

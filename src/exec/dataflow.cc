@@ -127,6 +127,8 @@ struct Dataflow::Lowering {
   AggregateOperator::WindowClose window_close;
   const LogicalOperator* eowc_scan = nullptr;
   LatenessRule eowc_rule;
+  const LogicalOperator* expiry_aggregate = nullptr;
+  AggregateOperator::WindowExpiry expiry;
   Operator* no_input_entry = nullptr;
 
   Result<bool> Retracts(const LogicalOperator& node) {
@@ -161,31 +163,40 @@ struct Dataflow::Lowering {
     }
   }
 
-  // EMIT ON WINDOW CLOSE needs an aggregate grouped by the window of a TUMBLE or HOP over a
-  // source whose WATERMARK is on the window's time column.
-  Status PrepareEmitOnWindowClose(const LogicalOperator& root) {
+  // The top aggregate of a plan, when it is grouped by the window of a TUMBLE or HOP over a
+  // source whose WATERMARK is on the window's time column: the watermark then tells when each
+  // window is complete. Otherwise the reason it is not (EMIT ON WINDOW CLOSE's error).
+  struct WindowedAggregate {
+    const LogicalOperator* aggregate = nullptr;
+    const LogicalOperator* window = nullptr;
+    const LogicalOperator* scan = nullptr;
+    AggregateOperator::WindowClose key;
+  };
+  static Result<WindowedAggregate> FindWindowedAggregate(const LogicalOperator& root) {
     constexpr std::string_view kShape =
         "EMIT ON WINDOW CLOSE needs GROUP BY window_start or window_end of a TUMBLE or HOP window over a source "
         "with a WATERMARK";
-    eowc_aggregate = FindTopAggregate(&root);
-    if (eowc_aggregate == nullptr) return Status::InvalidArgument(std::string(kShape));
-    const LogicalOperator* window = BelowFilters(eowc_aggregate->children[0].get());
+    WindowedAggregate found;
+    found.aggregate = FindTopAggregate(&root);
+    if (found.aggregate == nullptr) return Status::InvalidArgument(std::string(kShape));
+    const LogicalOperator* window = BelowFilters(found.aggregate->children[0].get());
     if (window->kind != LogicalKind::kWindow) return Status::InvalidArgument(std::string(kShape));
     if (window->window == sql::WindowKind::kSession) {
       return Status::InvalidArgument("not supported yet: EMIT ON WINDOW CLOSE with SESSION windows");
     }
+    found.window = window;
     const int width = static_cast<int>(window->schema.size());
-    window_close.group = -1;
-    for (size_t g = 0; g < eowc_aggregate->groups.size(); ++g) {
-      const sql::BoundExpr& e = *eowc_aggregate->groups[g];
+    found.key.group = -1;
+    for (size_t g = 0; g < found.aggregate->groups.size(); ++g) {
+      const sql::BoundExpr& e = *found.aggregate->groups[g];
       if (e.kind != sql::BoundExprKind::kColumn) continue;
       if (e.column == width - 1) {
-        window_close = {static_cast<int>(g), 0};
+        found.key = {static_cast<int>(g), 0};
         break;
       }
-      if (e.column == width - 2 && window_close.group < 0) window_close = {static_cast<int>(g), window->size_us};
+      if (e.column == width - 2 && found.key.group < 0) found.key = {static_cast<int>(g), window->size_us};
     }
-    if (window_close.group < 0) return Status::InvalidArgument(std::string(kShape));
+    if (found.key.group < 0) return Status::InvalidArgument(std::string(kShape));
     const LogicalOperator* scan = BelowFilters(window->children[0].get());
     if (scan->kind != LogicalKind::kScan || scan->relation.kind != sql::ObjectKind::kSource) {
       return Status::InvalidArgument(std::string(kShape));
@@ -199,11 +210,29 @@ struct Dataflow::Lowering {
           "EMIT ON WINDOW CLOSE: the window's time column must be the column the WATERMARK of \"{}\" is on (\"{}\")",
           scan->relation.name, scan->relation.columns[static_cast<size_t>(scan->relation.watermark_column)].name));
     }
-    eowc_scan = scan;
+    found.scan = scan;
+    return found;
+  }
+
+  Status PrepareEmitOnWindowClose(const LogicalOperator& root) {
+    SLUICE_ASSIGN_OR_RETURN(WindowedAggregate found, FindWindowedAggregate(root));
+    eowc_aggregate = found.aggregate;
+    window_close = found.key;
+    eowc_scan = found.scan;
     eowc_rule.kind = LatenessRule::Kind::kWindowClosed;
-    eowc_rule.size_us = window->size_us;
-    eowc_rule.slide_us = window->window == sql::WindowKind::kHop ? window->slide_us : window->size_us;
+    eowc_rule.size_us = found.window->size_us;
+    eowc_rule.slide_us = found.window->window == sql::WindowKind::kHop ? found.window->slide_us : found.window->size_us;
     return Status::Ok();
+  }
+
+  // Without EMIT ON WINDOW CLOSE, a windowed aggregate of that shape forgets each window once
+  // the watermark passes its end + the allowed lateness (AggregateOperator::WindowExpiry).
+  void PrepareWindowExpiry(const LogicalOperator& root) {
+    Result<WindowedAggregate> found = FindWindowedAggregate(root);
+    if (!found.ok()) return;
+    expiry_aggregate = found->aggregate;
+    expiry.window = found->key;
+    expiry.allowed_lateness_us = options.allowed_lateness_us;
   }
 
   // One line of EXPLAIN's physical part, indented by the depth of the node being lowered.
@@ -319,7 +348,11 @@ struct Dataflow::Lowering {
         std::string line = "HashAggregate";
         if (&node == eowc_aggregate) return line + " (emit on window close)";
         Result<bool> input = Retracts(*node.children[0]);
-        return line + (input.ok() && *input ? " (retracting input)" : " (insert-only input)");
+        line += input.ok() && *input ? " (retracting input" : " (insert-only input";
+        if (&node == expiry_aggregate) {
+          line += fmt::format("; windows freed at watermark - {} us", expiry.allowed_lateness_us);
+        }
+        return line + ")";
       }
       case LogicalKind::kDistinctOn: return "DistinctOn";
       case LogicalKind::kRowNumber:
@@ -361,8 +394,10 @@ struct Dataflow::Lowering {
       case LogicalKind::kAggregate: {
         SLUICE_ASSIGN_OR_RETURN(bool input_retracts, Retracts(*node.children[0]));
         std::optional<AggregateOperator::WindowClose> close;
+        std::optional<AggregateOperator::WindowExpiry> expire;
         if (&node == eowc_aggregate) close = window_close;
-        SLUICE_ASSIGN_OR_RETURN(built, AggregateOperator::Create(node, options.now_micros, input_retracts, close));
+        if (&node == expiry_aggregate) expire = expiry;
+        SLUICE_ASSIGN_OR_RETURN(built, AggregateOperator::Create(node, options.now_micros, input_retracts, close, expire));
         break;
       }
       case LogicalKind::kDistinctOn: {
@@ -423,7 +458,11 @@ Result<std::unique_ptr<Dataflow>> Dataflow::Build(const LogicalOperator& plan, c
     node = node->children[0].get();
   }
   Lowering lowering{df.get(), options};
-  if (options.emit_on_window_close) SLUICE_RETURN_IF_ERROR(lowering.PrepareEmitOnWindowClose(*node));
+  if (options.emit_on_window_close) {
+    SLUICE_RETURN_IF_ERROR(lowering.PrepareEmitOnWindowClose(*node));
+  } else if (options.expire_windows) {
+    lowering.PrepareWindowExpiry(*node);
+  }
   SLUICE_ASSIGN_OR_RETURN(bool retracts, lowering.Retracts(*node));
   df->append_only_ = !retracts;
   df->sink_ = std::make_unique<CollectSink>(TypesOf(node->schema), options.keep_rows);
@@ -436,10 +475,12 @@ Result<std::unique_ptr<Dataflow>> Dataflow::Build(const LogicalOperator& plan, c
 Status Dataflow::Snapshot(std::string* out) const {
   sql::StateWriter writer(out);
   writer.U64(operators_.size());
-  for (const auto& op : operators_) {
+  snapshot_bytes_.assign(operators_.size(), -1);
+  for (size_t i = 0; i < operators_.size(); ++i) {
     std::string section;
     sql::StateWriter section_writer(&section);
-    SLUICE_RETURN_IF_ERROR(op->Snapshot(&section_writer));
+    SLUICE_RETURN_IF_ERROR(operators_[i]->Snapshot(&section_writer));
+    snapshot_bytes_[i] = static_cast<int64_t>(section.size());
     writer.Bytes(section);
   }
   std::string section;
@@ -447,6 +488,20 @@ Status Dataflow::Snapshot(std::string* out) const {
   SLUICE_RETURN_IF_ERROR(sink_->Snapshot(&sink_writer));
   writer.Bytes(section);
   return Status::Ok();
+}
+
+std::vector<Dataflow::OperatorState> Dataflow::StateStats() const {
+  std::vector<OperatorState> stats;
+  for (size_t i = 0; i < operators_.size(); ++i) {
+    const char* name = operators_[i]->state_name();
+    if (name == nullptr) continue;
+    OperatorState s;
+    s.name = fmt::format("{}_{}", name, i);
+    s.keys = operators_[i]->StateKeys();
+    if (i < snapshot_bytes_.size()) s.bytes = snapshot_bytes_[i];
+    stats.push_back(std::move(s));
+  }
+  return stats;
 }
 
 Status Dataflow::Restore(std::string_view in) {

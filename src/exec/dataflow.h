@@ -43,6 +43,9 @@ struct DataflowOptions {
   bool emit_on_window_close = false;
   int64_t allowed_lateness_us = 3600LL * 1000 * 1000;
   bool keep_rows = true;  // false: the result is only passed to listeners (sinks)
+  // Windowed aggregates over a watermarked source forget a window's groups once the watermark
+  // passes its end + allowed lateness (AggregateOperator::WindowExpiry).
+  bool expire_windows = true;
 };
 
 // A SELECT lowered into push operators: one or more inputs (a join has two) flowing through
@@ -89,6 +92,24 @@ class Dataflow {
   Status Snapshot(std::string* out) const;
   Status Restore(std::string_view in);
 
+  // The state each stateful operator holds (for metrics): keys now, bytes in the last
+  // Snapshot (-1 before the first). `name` is unique within the dataflow ("aggregate_2").
+  struct OperatorState {
+    std::string name;
+    int64_t keys = 0;
+    int64_t bytes = -1;
+  };
+  std::vector<OperatorState> StateStats() const;
+
+  // The first operator of type T, or nullptr (tests, introspection).
+  template <typename T>
+  const T* FindOperator() const {
+    for (const auto& op : operators_) {
+      if (const T* t = dynamic_cast<const T*>(op.get())) return t;
+    }
+    return nullptr;
+  }
+
   // The physical pipeline, one operator per line (sink first, inputs last), for EXPLAIN.
   const std::string& Explain() const { return explain_; }
 
@@ -99,6 +120,7 @@ class Dataflow {
   std::vector<DataflowInput> inputs_;
   std::vector<std::unique_ptr<Operator>> operators_;
   std::unique_ptr<CollectSink> sink_;
+  mutable std::vector<int64_t> snapshot_bytes_;  // per operator, from the last Snapshot
   std::vector<sql::BoundOrder> order_;  // ORDER BY over the output (empty: none)
   int visible_columns_ = -1;            // >= 0: drop the hidden sort keys after sorting
   int64_t limit_ = -1;

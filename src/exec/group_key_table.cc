@@ -54,6 +54,7 @@ GroupKeyTable::GroupKeyTable(std::vector<DataType> key_types, uint64_t hash_mask
     c.width = PhysicalSize(c.physical);
     columns_.push_back(std::move(c));
   }
+  key_types_ = std::move(key_types);
 }
 
 void GroupKeyTable::HashRows(const Vector* const* keys, const uint32_t* sel, size_t n) {
@@ -161,7 +162,9 @@ uint32_t GroupKeyTable::Insert(const Vector* const* keys, size_t row, uint64_t h
   } else {
     id = static_cast<uint32_t>(hashes_.size());
     hashes_.push_back(hash);
+    live_ids_.push_back(0);
   }
+  live_ids_[id] = 1;
   StoreKey(keys, row, id);
   ++live_;
   return id;
@@ -287,6 +290,7 @@ void GroupKeyTable::Erase(uint32_t id) {
     if (col.physical == PhysicalType::kString) std::string().swap(col.strings[id]);
   }
   free_ids_.push_back(id);
+  live_ids_[id] = 0;
   --live_;
 }
 

@@ -43,6 +43,10 @@ class GroupKeyTable {
   // The value of key column `column` of group `id` (NULL of the column's type if NULL).
   sql::Value KeyValue(uint32_t id, size_t column) const;
 
+  // Whether `id` names a group now (not erased). REQUIRES: id < id_limit().
+  bool IsLive(uint32_t id) const { return live_ids_[id] != 0; }
+  const std::vector<DataType>& key_types() const { return key_types_; }
+
   size_t key_count() const { return columns_.size(); }
   // Live groups.
   size_t size() const { return live_; }
@@ -81,6 +85,8 @@ class GroupKeyTable {
   std::vector<uint64_t> slots_;
   std::vector<uint64_t> hashes_;   // per group id
   std::vector<uint32_t> free_ids_;  // erased ids, reused first
+  std::vector<uint8_t> live_ids_;   // per group id: 1 unless erased
+  std::vector<DataType> key_types_;
   size_t live_ = 0;
   std::vector<uint64_t> row_hashes_;  // scratch: the hashes of one batch
 };

@@ -4,6 +4,8 @@
 
 #include <xxhash.h>
 
+#include "sql/value_codec.h"
+
 namespace sluice::exec {
 
 HyperLogLog::HyperLogLog() : registers_(new uint8_t[kRegisters]()) {}
@@ -31,6 +33,21 @@ int64_t HyperLogLog::Estimate() const {
   // Small range: linear counting is more accurate while registers are still empty.
   if (estimate <= 2.5 * m && zeros > 0) estimate = m * std::log(m / zeros);
   return static_cast<int64_t>(std::llround(estimate));
+}
+
+void HyperLogLog::Snapshot(sql::StateWriter* out) const {
+  out->Bytes(std::string_view(reinterpret_cast<const char*>(registers_.get()), kRegisters));
+}
+
+Status HyperLogLog::Restore(sql::StateReader* in) {
+  SLUICE_ASSIGN_OR_RETURN(std::string bytes, in->Bytes());
+  if (bytes.size() != kRegisters) return Status::Corruption("HyperLogLog state has the wrong register count");
+  for (char c : bytes) {
+    // A rank is at most the 64 - kPrecision remaining bits plus one.
+    if (static_cast<uint8_t>(c) > 64 - kPrecision + 1) return Status::Corruption("HyperLogLog register out of range");
+  }
+  std::copy(bytes.begin(), bytes.end(), registers_.get());
+  return Status::Ok();
 }
 
 }  // namespace sluice::exec

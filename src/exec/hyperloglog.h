@@ -4,6 +4,13 @@
 #include <memory>
 #include <string_view>
 
+#include "common/status.h"
+
+namespace sluice::sql {
+class StateReader;
+class StateWriter;
+}  // namespace sluice::sql
+
 namespace sluice::exec {
 
 // HyperLogLog distinct-count sketch (Flajolet et al. 2007) with 2^12 one-byte registers
@@ -19,6 +26,10 @@ class HyperLogLog {
   void AddHash(uint64_t hash);
   // Estimated number of distinct values added.
   int64_t Estimate() const;
+
+  // Checkpoints: the registers. Restore refuses a register count or rank that cannot be.
+  void Snapshot(sql::StateWriter* out) const;
+  Status Restore(sql::StateReader* in);
 
  private:
   std::unique_ptr<uint8_t[]> registers_;

@@ -56,6 +56,8 @@ class HashJoinOperator final : public Operator {
 
   Status Snapshot(sql::StateWriter* out) const override;
   Status Restore(sql::StateReader* in) override;
+  const char* state_name() const override { return "hash_join"; }
+  int64_t StateKeys() const override { return static_cast<int64_t>(stored_rows_[0] + stored_rows_[1]); }
 
  private:
   class Port;

@@ -42,6 +42,11 @@ class Operator {
   virtual Status Snapshot(sql::StateWriter* out) const { return Status::Ok(); }
   virtual Status Restore(sql::StateReader* in) { return Status::Ok(); }
 
+  // Operators that keep state name it (for metrics: "aggregate", "hash_join", ...) and count
+  // its keys (groups, stored rows); stateless ones return nullptr and 0.
+  virtual const char* state_name() const { return nullptr; }
+  virtual int64_t StateKeys() const { return 0; }
+
   void set_downstream(Operator* downstream) { downstream_ = downstream; }
   const std::vector<DataType>& output_types() const { return output_types_; }
 

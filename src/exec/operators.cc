@@ -569,14 +569,17 @@ AggregateOperator::~AggregateOperator() = default;
 
 Result<std::unique_ptr<AggregateOperator>> AggregateOperator::Create(const sql::LogicalOperator& agg,
                                                                      int64_t now_micros, bool input_retracts,
-                                                                     std::optional<WindowClose> emit_on_close) {
+                                                                     std::optional<WindowClose> emit_on_close,
+                                                                     std::optional<WindowExpiry> expiry) {
   auto op = std::unique_ptr<AggregateOperator>(new AggregateOperator());
   op->input_retracts_ = input_retracts;
+  auto valid = [&](const WindowClose& w) { return w.group >= 0 && static_cast<size_t>(w.group) < agg.groups.size(); };
   if (emit_on_close) {
-    if (emit_on_close->group < 0 || static_cast<size_t>(emit_on_close->group) >= agg.groups.size()) {
-      return Status::Internal("EMIT ON WINDOW CLOSE without a window key");
-    }
+    if (!valid(*emit_on_close)) return Status::Internal("EMIT ON WINDOW CLOSE without a window key");
     op->emit_on_close_ = emit_on_close;
+  } else if (expiry) {
+    if (!valid(expiry->window)) return Status::Internal("window expiry without a window key");
+    op->expiry_ = expiry;
   }
   std::vector<DataType> key_types, arg_types;
   for (const auto& g : agg.groups) {
@@ -639,6 +642,7 @@ void AggregateOperator::InitGroups() {
     group_dirty_.resize(limit);
     has_emitted_.resize(limit);
     emitted_.resize(limit);
+    window_end_.resize(limit, INT64_MIN);
     for (auto& s : states_) s->Resize(limit);
   }
   for (uint32_t g : created_) {
@@ -680,12 +684,8 @@ Status AggregateOperator::Push(const DataChunk& chunk) {
   groups_->FindOrInsert(key_columns_.data(), sel, n, ids_.data(), &created_);
   if (!created_.empty()) {
     InitGroups();
-    if (window_key != nullptr) {
-      for (uint32_t g : created_) {
-        const int64_t end = groups_->KeyValue(g, static_cast<size_t>(emit_on_close_->group)).int64() +
-                            emit_on_close_->end_offset_us;
-        open_windows_[end].push_back(g);
-      }
+    if (tracked_window() != nullptr) {
+      for (uint32_t g : created_) TrackWindow(g);
     }
   }
   const uint32_t* ids = ids_.data();
@@ -831,7 +831,36 @@ Result<Value> AggregateOperator::FinalizeAggregate(size_t a, uint32_t g) const {
   return Finalize(agg, acc, input_type);
 }
 
+const AggregateOperator::WindowClose* AggregateOperator::tracked_window() const {
+  if (emit_on_close_) return &*emit_on_close_;
+  if (expiry_) return &expiry_->window;
+  return nullptr;
+}
+
+void AggregateOperator::TrackWindow(uint32_t g) {
+  const WindowClose& w = *tracked_window();
+  const Value key = groups_->KeyValue(g, static_cast<size_t>(w.group));
+  if (key.is_null()) return;  // rows without a window: never expire (EOWC drops them)
+  const int64_t end = key.int64() + w.end_offset_us;
+  window_end_[g] = end;
+  open_windows_[end].push_back(g);
+}
+
+void AggregateOperator::ExpireWindows() {
+  const int64_t lateness = expiry_->allowed_lateness_us;
+  while (!open_windows_.empty() && pending_watermark_ != INT64_MIN &&
+         open_windows_.begin()->first <= pending_watermark_ - lateness) {
+    const int64_t end = open_windows_.begin()->first;
+    for (uint32_t g : open_windows_.begin()->second) {
+      if (groups_->IsLive(g) && window_end_[g] == end) EraseGroup(g);
+    }
+    open_windows_.erase(open_windows_.begin());
+    ++expired_windows_;
+  }
+}
+
 void AggregateOperator::EraseGroup(uint32_t g) {
+  window_end_[g] = INT64_MIN;
   groups_->Erase(g);
   for (auto& s : states_) s->Clear(g);
   std::vector<Value>().swap(emitted_[g]);
@@ -864,7 +893,9 @@ Status AggregateOperator::Flush() {
   if (emit_on_close_) {
     // Emit and free every window the watermark has passed, oldest first.
     while (!open_windows_.empty() && open_windows_.begin()->first <= pending_watermark_) {
+      const int64_t end = open_windows_.begin()->first;
       for (uint32_t g : open_windows_.begin()->second) {
+        if (!groups_->IsLive(g) || window_end_[g] != end) continue;
         if (group_rows_[g] > 0) {
           SLUICE_ASSIGN_OR_RETURN(std::vector<Value> values, finalize(g));
           SLUICE_RETURN_IF_ERROR(add_row(values, 1));
@@ -903,6 +934,7 @@ Status AggregateOperator::Flush() {
     if (group_rows_[g] <= 0 && !group_exprs_.empty()) EraseGroup(g);
   }
   dirty_.clear();
+  if (expiry_) ExpireWindows();
   if (out_.size() > 0) SLUICE_RETURN_IF_ERROR(Emit(out_));
   return FlushDownstream();
 }
@@ -918,6 +950,178 @@ Status AggregateOperator::FlushDownstream() {
     SLUICE_RETURN_IF_ERROR(downstream_->OnWatermark(forwarded_watermark_));
   }
   return Operator::Flush();
+}
+
+// Checkpoint layout (docs/checkpointing.md, "aggregate"): the shape (key and aggregate counts),
+// the watermarks, the live group count n, then n key rows, then n group records in the same
+// order: row weight, flags (bit 0 dirty, bit 1 emitted), the row emitted last, and per aggregate
+// its count plus the state its kind keeps. Keys come first so Restore can rebuild the group
+// table a batch at a time before it reads the accumulators.
+namespace {
+
+constexpr uint64_t kGroupDirty = 1;
+constexpr uint64_t kGroupEmitted = 2;
+
+void SnapshotAccumulator(const AggregateOperator::Accumulator& acc, sql::StateWriter* out) {
+  out->I64(acc.count);
+  out->I128(acc.isum);
+  out->F64(acc.dsum);
+  out->F64(acc.mean);
+  out->F64(acc.m2);
+  out->U64(acc.values.size());
+  for (const auto& [value, n] : acc.values) {
+    out->Val(value);
+    out->I64(n);
+  }
+  out->U64(acc.has_extreme ? 1 : 0);
+  if (acc.has_extreme) out->Val(acc.extreme);
+  out->U64(acc.sketch ? 1 : 0);
+  if (acc.sketch) acc.sketch->Snapshot(out);
+  out->U64(acc.quantiles ? 1 : 0);
+  if (acc.quantiles) acc.quantiles->Snapshot(out);
+}
+
+Status RestoreAccumulator(sql::StateReader* in, AggregateOperator::Accumulator* acc) {
+  SLUICE_ASSIGN_OR_RETURN(acc->count, in->I64());
+  SLUICE_ASSIGN_OR_RETURN(acc->isum, in->I128());
+  SLUICE_ASSIGN_OR_RETURN(acc->dsum, in->F64());
+  SLUICE_ASSIGN_OR_RETURN(acc->mean, in->F64());
+  SLUICE_ASSIGN_OR_RETURN(acc->m2, in->F64());
+  SLUICE_ASSIGN_OR_RETURN(uint64_t values, in->Count());
+  for (uint64_t i = 0; i < values; ++i) {
+    SLUICE_ASSIGN_OR_RETURN(Value v, in->Val());
+    SLUICE_ASSIGN_OR_RETURN(int64_t n, in->I64());
+    if (n == 0) return Status::Corruption("aggregate state holds a value with no copies");
+    acc->values.emplace(std::move(v), n);
+  }
+  SLUICE_ASSIGN_OR_RETURN(uint64_t has_extreme, in->U64());
+  acc->has_extreme = has_extreme != 0;
+  if (acc->has_extreme) {
+    SLUICE_ASSIGN_OR_RETURN(acc->extreme, in->Val());
+  }
+  SLUICE_ASSIGN_OR_RETURN(uint64_t has_sketch, in->U64());
+  if (has_sketch != 0) {
+    acc->sketch = std::make_unique<HyperLogLog>();
+    SLUICE_RETURN_IF_ERROR(acc->sketch->Restore(in));
+  }
+  SLUICE_ASSIGN_OR_RETURN(uint64_t has_quantiles, in->U64());
+  if (has_quantiles != 0) {
+    acc->quantiles = std::make_unique<QuantileSketch>();
+    SLUICE_RETURN_IF_ERROR(acc->quantiles->Restore(in));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status AggregateOperator::Snapshot(sql::StateWriter* out) const {
+  out->U64(groups_->key_count());
+  out->U64(aggregates_.size());
+  out->I64(pending_watermark_);
+  out->I64(forwarded_watermark_);
+  out->I64(closed_until_);
+  out->I64(expired_windows_);
+  out->U64(groups_->size());
+  const uint32_t limit = groups_->id_limit();
+  for (uint32_t g = 0; g < limit; ++g) {
+    if (!groups_->IsLive(g)) continue;
+    for (size_t k = 0; k < groups_->key_count(); ++k) out->Val(groups_->KeyValue(g, k));
+  }
+  using Kind = AggregateState::Kind;
+  for (uint32_t g = 0; g < limit; ++g) {
+    if (!groups_->IsLive(g)) continue;
+    out->I64(group_rows_[g]);
+    out->U64((group_dirty_[g] ? kGroupDirty : 0) | (has_emitted_[g] ? kGroupEmitted : 0));
+    if (has_emitted_[g]) out->Row(emitted_[g]);
+    for (const auto& st : states_) {
+      out->I64(st->count[g]);
+      switch (st->kind) {
+        case Kind::kSumInt: out->I128(st->isum[g]); break;
+        case Kind::kSumDouble: out->F64(st->dsum[g]); break;
+        case Kind::kExtremeInt: out->I64(st->iextreme[g]); break;
+        case Kind::kExtremeDouble: out->F64(st->dextreme[g]); break;
+        case Kind::kGeneric: SnapshotAccumulator(st->generic[g], out); break;
+        default: break;
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status AggregateOperator::Restore(sql::StateReader* in) {
+  if (groups_->size() != 0) return Status::Internal("aggregate state restored into a used operator");
+  SLUICE_ASSIGN_OR_RETURN(uint64_t key_count, in->U64());
+  SLUICE_ASSIGN_OR_RETURN(uint64_t aggregate_count, in->U64());
+  if (key_count != groups_->key_count() || aggregate_count != aggregates_.size()) {
+    return Status::Corruption("aggregate state was written for another plan");
+  }
+  SLUICE_ASSIGN_OR_RETURN(pending_watermark_, in->I64());
+  SLUICE_ASSIGN_OR_RETURN(forwarded_watermark_, in->I64());
+  SLUICE_ASSIGN_OR_RETURN(closed_until_, in->I64());
+  SLUICE_ASSIGN_OR_RETURN(expired_windows_, in->I64());
+  SLUICE_ASSIGN_OR_RETURN(uint64_t n, in->Count());
+  // Keys, a chunk at a time, into the group table: ids[i] is the i-th group's id.
+  std::vector<uint32_t> ids;
+  ids.reserve(n);
+  const std::vector<DataType>& key_types = groups_->key_types();
+  for (uint64_t done = 0; done < n;) {
+    keys_.Reset();
+    const size_t batch = static_cast<size_t>(std::min<uint64_t>(n - done, keys_.capacity()));
+    for (size_t r = 0; r < batch; ++r) {
+      for (size_t k = 0; k < key_types.size(); ++k) {
+        SLUICE_ASSIGN_OR_RETURN(Value v, in->Val());
+        if (!v.is_null() && v.type().id != key_types[k].id) return Status::Corruption("aggregate state: a key has the wrong type");
+        SetValue(&keys_.column(k), r, v, &keys_.arena());
+      }
+    }
+    keys_.set_size(batch);
+    const size_t first = ids.size();
+    ids.resize(first + batch);
+    created_.clear();
+    groups_->FindOrInsert(key_columns_.data(), nullptr, batch, ids.data() + first, &created_);
+    if (created_.size() != batch) return Status::Corruption("aggregate state holds a group twice");
+    InitGroups();
+    done += batch;
+  }
+  using Kind = AggregateState::Kind;
+  for (uint32_t g : ids) {
+    SLUICE_ASSIGN_OR_RETURN(group_rows_[g], in->I64());
+    SLUICE_ASSIGN_OR_RETURN(uint64_t flags, in->U64());
+    if ((flags & kGroupDirty) != 0) {
+      group_dirty_[g] = 1;
+      dirty_.push_back(g);
+    }
+    has_emitted_[g] = (flags & kGroupEmitted) != 0 ? 1 : 0;
+    if (has_emitted_[g]) {
+      SLUICE_ASSIGN_OR_RETURN(emitted_[g], in->Row());
+      if (emitted_[g].size() != output_types_.size()) return Status::Corruption("aggregate state: an emitted row has the wrong width");
+    }
+    for (auto& st : states_) {
+      SLUICE_ASSIGN_OR_RETURN(st->count[g], in->I64());
+      switch (st->kind) {
+        case Kind::kSumInt: {
+          SLUICE_ASSIGN_OR_RETURN(st->isum[g], in->I128());
+          break;
+        }
+        case Kind::kSumDouble: {
+          SLUICE_ASSIGN_OR_RETURN(st->dsum[g], in->F64());
+          break;
+        }
+        case Kind::kExtremeInt: {
+          SLUICE_ASSIGN_OR_RETURN(st->iextreme[g], in->I64());
+          break;
+        }
+        case Kind::kExtremeDouble: {
+          SLUICE_ASSIGN_OR_RETURN(st->dextreme[g], in->F64());
+          break;
+        }
+        case Kind::kGeneric: SLUICE_RETURN_IF_ERROR(RestoreAccumulator(in, &st->generic[g])); break;
+        default: break;
+      }
+    }
+    if (tracked_window() != nullptr) TrackWindow(g);
+  }
+  return Status::Ok();
 }
 
 // ---- DistinctOn ------------------------------------------------------------------------------

@@ -78,22 +78,36 @@ class AggregateOperator final : public Operator {
     int group = -1;            // index into the GROUP BY keys: window_start or window_end
     int64_t end_offset_us = 0;  // added to that key's value to get the window's end
   };
+  // A windowed aggregate (not EMIT ON WINDOW CLOSE) over a source whose watermark is on the
+  // window's time column: once the watermark passes a window's end + the allowed lateness, no
+  // row can reach that window any more (the source drops such rows as late), so its groups are
+  // forgotten. The rows already emitted stay in the view.
+  struct WindowExpiry {
+    WindowClose window;
+    int64_t allowed_lateness_us = 0;
+  };
 
   // `input_retracts`: whether rows with weight -1 can arrive (an input that is itself an
   // updating aggregate or join). Insert-only inputs (sources) let min/max keep one value per
   // group instead of an ordered multiset.
   static Result<std::unique_ptr<AggregateOperator>> Create(const sql::LogicalOperator& aggregate,
                                                            int64_t now_micros, bool input_retracts = false,
-                                                           std::optional<WindowClose> emit_on_close = std::nullopt);
+                                                           std::optional<WindowClose> emit_on_close = std::nullopt,
+                                                           std::optional<WindowExpiry> expiry = std::nullopt);
   ~AggregateOperator() override;
   Status Push(const DataChunk& chunk) override;
   Status Flush() override;
   Status OnWatermark(int64_t watermark_us) override;
-  Status Snapshot(sql::StateWriter*) const override {
-    return Status::FailedPrecondition("not supported yet: checkpointing aggregate state");
-  }
+  // Every live group (keys, then accumulators) and the window bookkeeping; taken between
+  // Flushes. Restore requires a freshly created operator of the same plan.
+  Status Snapshot(sql::StateWriter* out) const override;
+  Status Restore(sql::StateReader* in) override;
 
   size_t group_count() const { return groups_->size(); }
+  const char* state_name() const override { return "aggregate"; }
+  int64_t StateKeys() const override { return static_cast<int64_t>(groups_->size()); }
+  // Windows forgotten by WindowExpiry so far.
+  int64_t expired_windows() const { return expired_windows_; }
 
   struct Accumulator;
   struct AggregateState;
@@ -106,6 +120,12 @@ class AggregateOperator final : public Operator {
   void InitGroups();
   void EraseGroup(uint32_t group);
   Result<sql::Value> FinalizeAggregate(size_t aggregate, uint32_t group) const;
+  // The window (see WindowClose) groups are tracked by: EMIT ON WINDOW CLOSE's or expiry's.
+  const WindowClose* tracked_window() const;
+  // Files new group `g` under its window's end in open_windows_.
+  void TrackWindow(uint32_t g);
+  // Forgets the groups of every window the watermark has passed (WindowExpiry).
+  void ExpireWindows();
 
   std::vector<std::unique_ptr<ExpressionExecutor>> group_exprs_;
   std::vector<std::unique_ptr<ExpressionExecutor>> arg_exprs_;  // one per aggregate (null: count(*))
@@ -129,7 +149,12 @@ class AggregateOperator final : public Operator {
   std::string scratch_;  // value bytes for sketches
   DataChunk out_;
   std::optional<WindowClose> emit_on_close_;
-  std::map<int64_t, std::vector<uint32_t>> open_windows_;  // EOWC: window end -> groups
+  std::optional<WindowExpiry> expiry_;
+  // EOWC and expiry: window end -> groups, and per group id the end it was filed under (a group
+  // erased earlier, or whose id was reused, no longer matches its entry here).
+  std::map<int64_t, std::vector<uint32_t>> open_windows_;
+  std::vector<int64_t> window_end_;
+  int64_t expired_windows_ = 0;
   int64_t closed_until_ = INT64_MIN;     // EOWC: windows ending at or before this are emitted
   int64_t pending_watermark_ = INT64_MIN;
   int64_t forwarded_watermark_ = INT64_MIN;
@@ -143,6 +168,8 @@ class DistinctOnOperator final : public Operator {
   Status Push(const DataChunk& chunk) override;
   Status Snapshot(sql::StateWriter* out) const override;
   Status Restore(sql::StateReader* in) override;
+  const char* state_name() const override { return "distinct_on"; }
+  int64_t StateKeys() const override { return static_cast<int64_t>(seen_.size()); }
 
  private:
   std::vector<std::unique_ptr<ExpressionExecutor>> keys_;
@@ -167,6 +194,8 @@ class UpsertOperator final : public Operator {
 
   size_t key_count() const { return rows_.size(); }
   int64_t null_key_rows() const { return null_key_rows_; }
+  const char* state_name() const override { return "upsert"; }
+  int64_t StateKeys() const override { return static_cast<int64_t>(rows_.size()); }
 
  private:
   struct Row {

@@ -5,6 +5,8 @@
 #include <cfloat>
 #include <cmath>
 
+#include "sql/value_codec.h"
+
 namespace sluice::exec {
 
 namespace {
@@ -192,6 +194,56 @@ double QuantileSketch::Quantile(double q) const {
   if (index != INT32_MIN) return ValueOf(index);
   if (passes(pos_inf_)) return INFINITY;
   return NAN;
+}
+
+// ---- checkpoints -----------------------------------------------------------------------------
+
+void QuantileSketch::Store::Snapshot(sql::StateWriter* out) const {
+  out->I64(offset_);
+  out->I64(floor_);
+  out->U64(counts_.size());
+  for (int64_t c : counts_) out->I64(c);
+}
+
+Status QuantileSketch::Store::Restore(sql::StateReader* in) {
+  SLUICE_ASSIGN_OR_RETURN(int64_t offset, in->I64());
+  SLUICE_ASSIGN_OR_RETURN(int64_t floor, in->I64());
+  SLUICE_ASSIGN_OR_RETURN(uint64_t n, in->Count());
+  if (offset < INT32_MIN || offset > INT32_MAX || floor < INT32_MIN || floor > INT32_MAX ||
+      n > static_cast<uint64_t>(max_buckets_) || offset + static_cast<int64_t>(n) > INT32_MAX) {
+    return Status::Corruption("quantile sketch state out of range");
+  }
+  std::vector<int64_t> counts(n);
+  int64_t total = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    SLUICE_ASSIGN_OR_RETURN(counts[i], in->I64());
+    if (counts[i] < 0) return Status::Corruption("quantile sketch state has a negative count");
+    total += counts[i];
+  }
+  offset_ = static_cast<int32_t>(offset);
+  floor_ = static_cast<int32_t>(floor);
+  counts_ = std::move(counts);
+  total_ = total;
+  return Status::Ok();
+}
+
+void QuantileSketch::Snapshot(sql::StateWriter* out) const {
+  positive_.Snapshot(out);
+  negative_.Snapshot(out);
+  for (int64_t c : {zero_, neg_inf_, pos_inf_, nan_, count_}) out->I64(c);
+}
+
+Status QuantileSketch::Restore(sql::StateReader* in) {
+  SLUICE_RETURN_IF_ERROR(positive_.Restore(in));
+  SLUICE_RETURN_IF_ERROR(negative_.Restore(in));
+  for (int64_t* c : {&zero_, &neg_inf_, &pos_inf_, &nan_, &count_}) {
+    SLUICE_ASSIGN_OR_RETURN(*c, in->I64());
+    if (*c < 0) return Status::Corruption("quantile sketch state has a negative count");
+  }
+  if (positive_.total() + negative_.total() + zero_ + neg_inf_ + pos_inf_ + nan_ != count_) {
+    return Status::Corruption("quantile sketch state: the counts do not add up");
+  }
+  return Status::Ok();
 }
 
 }  // namespace sluice::exec

@@ -3,6 +3,13 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/status.h"
+
+namespace sluice::sql {
+class StateReader;
+class StateWriter;
+}  // namespace sluice::sql
+
 namespace sluice::exec {
 
 // A DDSketch-style quantile sketch (Masson, Rim, Lee, VLDB 2019) that also forgets values, so a
@@ -52,6 +59,11 @@ class QuantileSketch {
   // The bucket index of a positive finite magnitude, and the value that answers for a bucket
   // (exposed for tests).
   int32_t IndexOf(double magnitude) const;
+
+  // Checkpoints: the counts (the accuracy and width are the constructor's). Restore refuses
+  // state whose counts do not add up, or that is wider than max_buckets.
+  void Snapshot(sql::StateWriter* out) const;
+  Status Restore(sql::StateReader* in);
   double ValueOf(int32_t index) const;
 
  private:
@@ -65,6 +77,8 @@ class QuantileSketch {
     // The count of the bucket `index` falls into.
     int64_t CountAt(int32_t index) const;
     void Merge(const Store& other);
+    void Snapshot(sql::StateWriter* out) const;
+    Status Restore(sql::StateReader* in);
     int64_t total() const { return total_; }
     // Visits non-empty buckets in ascending (or descending) index order until `fn` returns true;
     // returns the index it stopped at (INT32_MIN if none).

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <iterator>
 
+#include "exec/vector_value.h"
+#include "sql/value_codec.h"
+
 namespace sluice::exec {
 
 SessionWindowOperator::~SessionWindowOperator() = default;
@@ -262,6 +265,66 @@ Status SessionWindowOperator::Flush() {
     out_.Reset();
   }
   return Operator::Flush();
+}
+
+// ---- checkpoints -----------------------------------------------------------------------------
+
+// Layout (docs/checkpointing.md, "SESSION"): the partition count, then per partition its key
+// bytes, its row count and per row (in time order) the time, the row's values and the bounds it
+// was last emitted with.
+Status SessionWindowOperator::Snapshot(sql::StateWriter* out) const {
+  if (!dirty_.empty() || !retracted_.empty()) return Status::Internal("SESSION state taken before a Flush");
+  out->U64(partitions_.size());
+  std::vector<sql::Value> values(input_types_.size());
+  for (const auto& [key, part] : partitions_) {
+    out->Bytes(key);
+    out->U64(part->rows.size());
+    for (const auto& [time, id] : part->rows) {
+      const DataChunk& page = *pages_[id >> kPageBits];
+      const size_t slot = id & (kPageRows - 1);
+      for (size_t c = 0; c < values.size(); ++c) values[c] = GetValue(page.column(c), slot);
+      out->I64(time);
+      out->Row(values);
+      out->I64(emitted_start_[id]);
+      out->I64(emitted_end_[id]);
+    }
+  }
+  return Status::Ok();
+}
+
+Status SessionWindowOperator::Restore(sql::StateReader* in) {
+  if (!partitions_.empty() || live_rows_ != 0) return Status::Internal("SESSION state restored into a used operator");
+  SLUICE_ASSIGN_OR_RETURN(uint64_t partitions, in->Count());
+  for (uint64_t p = 0; p < partitions; ++p) {
+    auto part = std::make_unique<Partition>();
+    SLUICE_ASSIGN_OR_RETURN(part->key, in->Bytes());
+    SLUICE_ASSIGN_OR_RETURN(uint64_t rows, in->Count());
+    if (next_row_ + rows > (uint64_t{1} << 32) - kPageRows) return Status::Corruption("SESSION state holds too many rows");
+    for (uint64_t r = 0; r < rows; ++r) {
+      SLUICE_ASSIGN_OR_RETURN(int64_t time, in->I64());
+      SLUICE_ASSIGN_OR_RETURN(std::vector<sql::Value> values, in->Row());
+      SLUICE_ASSIGN_OR_RETURN(int64_t start, in->I64());
+      SLUICE_ASSIGN_OR_RETURN(int64_t end, in->I64());
+      if (values.size() != input_types_.size()) return Status::Corruption("SESSION state: a row has the wrong width");
+      const sql::Value& t = values[time_column_];
+      if (t.is_null() || t.int64() != time) return Status::Corruption("SESSION state: a row's time does not match");
+      const RowId id = AllocateRow();
+      DataChunk& page = *pages_[id >> kPageBits];
+      const size_t slot = id & (kPageRows - 1);
+      for (size_t c = 0; c < values.size(); ++c) {
+        if (!values[c].is_null() && values[c].type().id != input_types_[c].id) {
+          return Status::Corruption("SESSION state: a value has the wrong type");
+        }
+        SetValue(&page.column(c), slot, values[c], &page.arena());
+      }
+      emitted_start_[id] = start;
+      emitted_end_[id] = end;
+      if (!part->rows.emplace(time, id).second) return Status::Corruption("SESSION state holds a row twice");
+    }
+    const std::string key = part->key;
+    if (!partitions_.emplace(key, std::move(part)).second) return Status::Corruption("SESSION state holds a partition twice");
+  }
+  return Status::Ok();
 }
 
 }  // namespace sluice::exec

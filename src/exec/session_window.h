@@ -45,10 +45,13 @@ class SessionWindowOperator final : public Operator {
 
   Status Push(const DataChunk& chunk) override;
   Status Flush() override;
-  Status Snapshot(sql::StateWriter*) const override {
-    return Status::FailedPrecondition("not supported yet: checkpointing SESSION window state");
-  }
+  // Every kept row by partition, with the bounds it was last emitted with; taken between
+  // Flushes. Restore requires a freshly created operator of the same plan.
+  Status Snapshot(sql::StateWriter* out) const override;
+  Status Restore(sql::StateReader* in) override;
 
+  const char* state_name() const override { return "session_window"; }
+  int64_t StateKeys() const override { return static_cast<int64_t>(live_rows_); }
   size_t partition_count() const { return partitions_.size(); }
   size_t row_count() const { return live_rows_; }
 

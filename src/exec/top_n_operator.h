@@ -31,6 +31,8 @@ class TopNOperator final : public Operator {
   Status Flush() override;
 
   size_t partition_count() const { return partitions_.size(); }
+  const char* state_name() const override { return "top_n"; }
+  int64_t StateKeys() const override { return static_cast<int64_t>(partitions_.size()); }
 
   // REQUIRES (both): at a flush boundary.
   Status Snapshot(sql::StateWriter* out) const override;

@@ -90,6 +90,22 @@ Result<uint64_t> StateReader::Count() {
   return n;
 }
 
+Result<double> StateReader::F64() {
+  double d;
+  if (in_.size() < sizeof(d)) return Truncated();
+  std::memcpy(&d, in_.data(), sizeof(d));
+  in_.remove_prefix(sizeof(d));
+  return d;
+}
+
+Result<__int128> StateReader::I128() {
+  __int128 x;
+  if (in_.size() < sizeof(x)) return Truncated();
+  std::memcpy(&x, in_.data(), sizeof(x));
+  in_.remove_prefix(sizeof(x));
+  return x;
+}
+
 Result<Value> StateReader::Val() {
   if (in_.size() < 4) return Truncated();
   const auto id = static_cast<uint8_t>(in_[0]);

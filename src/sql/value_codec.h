@@ -19,10 +19,14 @@ class StateWriter {
   void U64(uint64_t v);
   void I64(int64_t v) { U64((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63)); }
   void Bytes(std::string_view b);
+  void F64(double d) { Fixed(&d, sizeof(d)); }   // the value's 8 bytes, as they are in memory
+  void I128(__int128 x) { Fixed(&x, sizeof(x)); }
   void Val(const Value& v);
   void Row(const std::vector<Value>& row);
 
  private:
+  void Fixed(const void* p, size_t n) { out_->append(static_cast<const char*>(p), n); }
+
   std::string* out_;
 };
 
@@ -34,6 +38,8 @@ class StateReader {
   Result<uint64_t> U64();
   Result<int64_t> I64();
   Result<std::string> Bytes();
+  Result<double> F64();
+  Result<__int128> I128();
   Result<Value> Val();
   Result<std::vector<Value>> Row();
   // A count of items that follow, each at least one byte: refuses counts the input cannot hold.

@@ -1,6 +1,5 @@
 """Checkpoints: a view's state is written every second and restored after kill -9 (then the
-log is replayed from the checkpointed offsets); a corrupt newest checkpoint falls back; views
-whose operators cannot be checkpointed yet are rebuilt from the log."""
+log is replayed from the checkpointed offsets); a corrupt newest checkpoint falls back."""
 
 import glob
 import json
@@ -14,7 +13,8 @@ from harness import Server
 
 LATEST = ("CREATE MATERIALIZED VIEW latest AS SELECT id, v FROM (SELECT id, v, ROW_NUMBER() OVER "
           "(PARTITION BY id ORDER BY seq DESC) AS rn FROM ev) x WHERE rn = 1")
-TOTALS = "CREATE MATERIALIZED VIEW totals AS SELECT id, count(*) AS n FROM ev GROUP BY id"
+TOTALS = ("CREATE MATERIALIZED VIEW totals AS SELECT id, count(*) AS n, count(DISTINCT v % 7) AS d, "
+          "approx_percentile(v, 0.5) AS p FROM ev GROUP BY id")
 
 
 class CheckpointTest(unittest.TestCase):
@@ -79,11 +79,20 @@ class CheckpointTest(unittest.TestCase):
                 self.wait_rows("SELECT id, n FROM totals", [[k, v] for k, v in expected_totals.items()])
             log = self.server.log()
             self.assertIn("restored checkpoint", log)
-            self.assertIn("totals: not checkpointed", log)
+            self.assertIn("totals: restored checkpoint", log)
+            self.assertIn("totals: checkpoint 00000000000000000005.ckpt does not verify; using the one before", log)
             _, _, metrics = self.server.request("GET", "/metrics")
             self.assertIn(b'sluice_view_last_checkpoint_timestamp_seconds{view="latest"}', metrics)
-            # Dropping the view removes its checkpoints.
+            # State size per operator: 13 groups in the aggregate, bytes once it checkpointed.
+            text = metrics.decode()
+            self.assertRegex(text, r'\nsluice_view_state_keys\{view="totals",operator="aggregate_\d+"\} 13\n')
+            self.assertRegex(text, r'\nsluice_view_state_bytes\{view="totals",operator="aggregate_\d+"\} [1-9]')
+            # Dropping a view removes its checkpoints (and only its own).
+            dirs = {os.path.dirname(f) for f in self.checkpoint_files(data_dir)}
+            self.assertEqual(len(dirs), 2)
             self.sql("DROP MATERIALIZED VIEW latest")
+            self.assertEqual(len({os.path.dirname(f) for f in self.checkpoint_files(data_dir)}), 1)
+            self.sql("DROP MATERIALIZED VIEW totals")
             self.assertEqual(self.checkpoint_files(data_dir), [])
         finally:
             self.server.stop()
