@@ -214,6 +214,10 @@ async function main() {
       // The topics and views tables come from /v1/topics and /metrics.
       await eventually("the topic row", async () => (await text('[data-testid="topic-orders"]')).includes("25"));
       await eventually("the view row", async () => (await page.locator('[data-testid="view-revenue_per_window"]').count()) === 1);
+      // State keys (aggregate groups) come from sluice_view_state_keys: one per region.
+      await eventually("the state column", async () =>
+        /^3 · \d+/.test(await text('[data-testid="view-revenue_by_region"] [data-testid="view-state"]')),
+      );
       await shot("02-live");
     });
 

@@ -82,6 +82,9 @@ export class ClusterState {
     });
 
     const lateByView = sumBy(metrics, "sluice_late_events_dropped_total", "view");
+    // State size: Σ over a view's stateful operators (keys held; bytes in its last checkpoint).
+    const stateKeys = sumBy(metrics, "sluice_view_state_keys", "view");
+    const stateBytes = sumBy(metrics, "sluice_view_state_bytes", "view");
     const viewRow = (name, kind, definition) => {
       const lastCheckpoint = valueOf(metrics, "sluice_view_last_checkpoint_timestamp_seconds", { view: name });
       return {
@@ -99,7 +102,9 @@ export class ClusterState {
         watermark: valueOf(metrics, "sluice_view_watermark_seconds", { view: name }),
         late: lateByView.get(name) ?? 0,
         rows: valueOf(metrics, "sluice_view_rows", { view: name }),
-        stateBytes: valueOf(metrics, "sluice_view_checkpoint_bytes", { view: name }),
+        stateKeys: stateKeys.get(name) ?? null,
+        stateBytes: stateBytes.get(name) ?? null,
+        checkpointBytes: valueOf(metrics, "sluice_view_checkpoint_bytes", { view: name }),
         checkpointAge: lastCheckpoint ? Math.max(0, now / 1000 - lastCheckpoint) : null,
       };
     };

@@ -85,7 +85,12 @@ function renderViews(tbody, list) {
         el("td", { class: "num", title: watermarkBehind !== null ? `${fmtSeconds(watermarkBehind)} behind now` : "", text: fmtWatermark(v.watermark) }),
         el("td", { class: "num" + (v.late > 0 ? " warn" : ""), text: fmtNumber(v.late) }),
         el("td", { class: "num", text: v.kind === "sink" ? "—" : fmtNumber(v.rows) }),
-        el("td", { class: "num", text: v.stateBytes ? fmtBytes(v.stateBytes) : "—" }),
+        el("td", {
+          class: "num",
+          "data-testid": "view-state",
+          title: v.checkpointBytes ? `last checkpoint file: ${fmtBytes(v.checkpointBytes)} (compressed)` : "",
+          text: v.stateKeys === null && v.stateBytes === null ? "—" : `${fmtNumber(v.stateKeys)} · ${v.stateBytes ? fmtBytes(v.stateBytes) : "—"}`,
+        }),
         el("td", { class: "num", text: fmtSeconds(v.checkpointAge) }),
       );
     }),
@@ -115,7 +120,7 @@ function main() {
   const kMem = tile("Memory", "kpi-memory");
 
   const topics = table(["topic", "rate", "events", "size", "parts", "rejected"], "topics-body");
-  const views = table(["view / sink", "input", "output", "lag (events · time)", "watermark", "late", "rows", "checkpoint", "ckpt age"], "views-body");
+  const views = table(["view / sink", "input", "output", "lag (events · time)", "watermark", "late", "rows", "state (keys · bytes)", "checkpoint age"], "views-body");
 
   for (let i = 0; i < 3; i++) panels.push(new LivePanel(i, { staleSeconds, pickView }));
   const sql = new SqlConsole({ onDdl: () => cluster.poll() });
