@@ -7,12 +7,12 @@ DEBUG_DIR := build/debug
 SLUICE_RELEASE := $(RELEASE_DIR)/src/cli/sluice
 SLUICE_DEBUG := $(DEBUG_DIR)/src/cli/sluice
 
-.PHONY: run test deps release debug unit-test system-test fuzz-smoke bench format clean soak
+.PHONY: run test deps release debug unit-test system-test browser-test fuzz-smoke bench format clean soak
 
 run: deps release
 	$(SLUICE_RELEASE) demo
 
-test: deps debug unit-test fuzz-smoke system-test
+test: deps debug unit-test fuzz-smoke system-test browser-test
 
 deps:
 	@bash scripts/install-deps.sh
@@ -32,6 +32,12 @@ unit-test: debug
 # System tests drive the real binary with real clients (python3 stdlib, curl, promtool).
 system-test: debug
 	SLUICE_BIN=$(abspath $(SLUICE_DEBUG)) python3 tests/system/run.py
+
+# The dashboard in Debian's Chromium (playwright-core), against the real binary; screenshots in
+# build/debug/test-artifacts/browser/. Runs after the system tests.
+browser-test: debug
+	@test -d tests/browser/node_modules/playwright-core || (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+	SLUICE_BIN=$(abspath $(SLUICE_DEBUG)) SLUICE_ARTIFACTS=$(abspath $(DEBUG_DIR))/test-artifacts/browser node tests/browser/run.mjs
 
 # The SQL fuzzer (libFuzzer, clang) for a bounded time; `scripts/fuzz.sh 3600` for a long run.
 fuzz-smoke:

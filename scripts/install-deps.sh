@@ -14,6 +14,8 @@ PACKAGES=(
   curl python3 prometheus clang libclang-rt-14-dev
   # PostgreSQL wire protocol clients (tests/system/test_pgwire.py)
   postgresql-client python3-psycopg2 python3-psycopg
+  # the dashboard's browser tests: tests/browser drives Debian's chromium with playwright-core
+  chromium
 )
 
 missing=()
@@ -24,15 +26,22 @@ for p in "${PACKAGES[@]}"; do
 done
 
 install_npm_packages() {
-  # The DuckDB oracle of the differential tests (npm registry, pinned by package-lock.json).
-  local dir
-  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/differential"
-  if ! command -v npm >/dev/null 2>&1; then
+  # Node.js + npm build the dashboard (web/, run by CMake) and run the npm-based tests.
+  local root
+  root="$(cd "$(dirname "$0")/.." && pwd)"
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "install-deps: installing nodejs npm"
     $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
   fi
-  if [ ! -d "$dir/node_modules/@duckdb/node-api" ]; then
+  # The DuckDB oracle of the differential tests (npm registry, pinned by package-lock.json).
+  if [ ! -d "$root/tests/differential/node_modules/@duckdb/node-api" ]; then
     echo "install-deps: npm install in tests/differential"
-    (cd "$dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+    (cd "$root/tests/differential" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+  # playwright-core for the browser tests (it drives Debian's chromium; it downloads no browser).
+  if [ ! -d "$root/tests/browser/node_modules/playwright-core" ]; then
+    echo "install-deps: npm ci in tests/browser"
+    (cd "$root/tests/browser" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   fi
 }
 

@@ -189,6 +189,7 @@ class Session : public std::enable_shared_from_this<Session> {
     request.target = std::string(message.target());
     request.content_type = std::string(message[http::field::content_type]);
     request.idempotency_key = std::string(message["Idempotency-Key"]);
+    request.if_none_match = std::string(message[http::field::if_none_match]);
     request.body = std::move(message.body());
 
     state_->requests_in_flight.fetch_add(1);

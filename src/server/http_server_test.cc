@@ -14,6 +14,8 @@
 #include <string>
 #include <thread>
 
+#include "server/embedded_assets.h"
+
 namespace sluice::server {
 namespace {
 
@@ -190,7 +192,7 @@ TEST_F(HttpServerTest, HealthReadyMetricsAndIndex) {
   EXPECT_EQ(Get("/ready").status, 200u);
   Reply index = Get("/");
   EXPECT_EQ(index.status, 200u);
-  EXPECT_NE(index.body.find("/metrics"), std::string::npos);
+  EXPECT_NE(index.body.find("<html"), std::string::npos);
   EXPECT_NE(index.headers["Content-Type"].find("text/html"), std::string::npos);
 
   Reply metrics = Get("/metrics");
@@ -201,6 +203,32 @@ TEST_F(HttpServerTest, HealthReadyMetricsAndIndex) {
             std::string::npos)
       << metrics.body;
   EXPECT_NE(metrics.body.find("sluice_http_open_connections"), std::string::npos);
+}
+
+TEST_F(HttpServerTest, DashboardFilesWithCachingAnd404) {
+  Start();
+  Reply index = Get("/");
+  ASSERT_EQ(index.status, 200u);
+  EXPECT_EQ(index.headers["Cache-Control"], "no-cache");
+  const std::string etag = index.headers["ETag"];
+  ASSERT_FALSE(etag.empty());
+  Client client(server_->port());
+  Reply again = client.Send(http::verb::get, "/", "", {{"If-None-Match", etag}});
+  EXPECT_EQ(again.status, 304u);
+  EXPECT_TRUE(again.body.empty());
+
+  for (const EmbeddedAsset& asset : EmbeddedAssets()) {
+    if (!asset.path.starts_with("/assets/")) continue;
+    Reply file = Get(std::string(asset.path));
+    EXPECT_EQ(file.status, 200u) << asset.path;
+    EXPECT_EQ(file.headers["Content-Type"], asset.content_type);
+    EXPECT_EQ(file.headers["Cache-Control"], "public, max-age=31536000, immutable");
+    EXPECT_EQ(file.body.size(), asset.bytes.size());
+  }
+  Reply missing = Get("/assets/no-such-file.js");
+  EXPECT_EQ(missing.status, 404u);
+  EXPECT_EQ(Str(Json(missing.body)["error"]["code"]), "not_found");
+  EXPECT_EQ(Get("/health").status, 200u);
 }
 
 TEST_F(HttpServerTest, IngestThenReadBack) {

@@ -124,7 +124,7 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 }  // namespace
 
 Router::Router(engine::Engine* engine, MetricsRegistry* metrics)
-    : engine_(engine), metrics_(metrics) {
+    : engine_(engine), metrics_(metrics), assets_(EmbeddedAssets()) {
   requests_total_ = metrics->AddCounter("sluice_http_requests_total",
                                         "HTTP requests by route template, method and status",
                                         {"route", "method", "status"});
@@ -137,6 +137,8 @@ std::string_view Router::RouteTemplate(Route route) {
   switch (route) {
     case Route::kIndex:
       return "/";
+    case Route::kAsset:
+      return "/assets/{file}";
     case Route::kHealth:
       return "/health";
     case Route::kReady:
@@ -182,6 +184,7 @@ Router::Route Router::Match(const RequestTarget& target) {
     if (s[0] == "metrics") return Route::kMetrics;
     return Route::kUnmatched;
   }
+  if (s[0] == "assets") return Route::kAsset;
   if (s.size() == 2 && s[0] == "v1" && s[1] == "sql") return Route::kSql;
   if (s.size() == 4 && s[0] == "v1" && s[1] == "views" && s[3] == "verify") return Route::kViewVerify;
   if (s[0] != "v1" || s[1] != "topics") return Route::kUnmatched;
@@ -240,7 +243,8 @@ void Router::Dispatch(Route route, const RequestTarget& target, HttpRequest requ
                         fmt::format("no route for {} {}", method, request.target.substr(0, 200))));
       return;
     case Route::kIndex:
-      if (get) return reply(Index());
+    case Route::kAsset:
+      if (get) return reply(Asset(target, request.if_none_match));
       break;
     case Route::kHealth:
       if (get) return reply(Health());
@@ -632,18 +636,14 @@ HttpResponse Router::Ready() {
   return response;
 }
 
-HttpResponse Router::Index() {
-  HttpResponse response;
-  response.content_type = "text/html; charset=utf-8";
-  response.body =
-      "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>sluice</title></head>\n"
-      "<body>\n<h1>sluice</h1>\n"
-      "<p>The built-in dashboard ships with a later version. Until then:</p>\n<ul>\n"
-      "<li><a href=\"/metrics\">/metrics</a> (Prometheus)</li>\n"
-      "<li><a href=\"/v1/topics\">/v1/topics</a></li>\n"
-      "<li><a href=\"/health\">/health</a>, <a href=\"/ready\">/ready</a></li>\n"
-      "</ul>\n</body></html>\n";
-  return response;
+HttpResponse Router::Asset(const RequestTarget& target, std::string_view if_none_match) const {
+  std::string path;
+  for (const std::string& segment : target.segments) path += "/" + segment;
+  if (path.empty()) path = "/";
+  if (std::optional<HttpResponse> response = assets_.Serve(path, if_none_match)) {
+    return std::move(*response);
+  }
+  return ErrorResponse(404, "not_found", fmt::format("no such file: {}", path.substr(0, 200)));
 }
 
 }  // namespace sluice::server

@@ -8,6 +8,7 @@
 #include "engine/engine.h"
 #include "server/http_errors.h"
 #include "server/request_target.h"
+#include "server/static_assets.h"
 
 namespace sluice::server {
 
@@ -18,6 +19,7 @@ struct HttpRequest {
   std::string target;  // path and query, as sent
   std::string content_type;
   std::string idempotency_key;
+  std::string if_none_match;  // for the dashboard's files (304 Not Modified)
   std::string body;
 };
 
@@ -33,7 +35,8 @@ using ReplyFn = std::function<void(HttpResponse)>;
 //   POST   /v1/topics                  create: {"name","partitions","retention_ms","key"}
 //   GET    /v1/topics/{topic}          describe
 //   DELETE /v1/topics/{topic}          delete
-//   GET    /metrics /health /ready /
+//   GET    /metrics /health /ready
+//   GET    / and /assets/...            the dashboard (static_assets.h), 404 for unknown files
 //
 // Read offsets outside [start_offset, end_offset] answer 400 with code "offset_out_of_range"
 // (offset == end_offset is an empty page whose next_offset is end_offset).
@@ -57,6 +60,7 @@ class Router {
  private:
   enum class Route : uint8_t {
     kIndex,
+    kAsset,
     kHealth,
     kReady,
     kMetrics,
@@ -83,7 +87,7 @@ class Router {
   HttpResponse DeleteTopic(const std::string& topic);
   HttpResponse Metrics();
   HttpResponse Ready();
-  static HttpResponse Index();
+  HttpResponse Asset(const RequestTarget& target, std::string_view if_none_match) const;
   static HttpResponse Health();
 
   void Count(Route route, std::string_view method, unsigned status, double seconds);
@@ -92,6 +96,7 @@ class Router {
   MetricsRegistry* const metrics_;
   CounterFamily* requests_total_;
   HistogramFamily* request_seconds_;
+  StaticAssets assets_;
 };
 
 }  // namespace sluice::server
