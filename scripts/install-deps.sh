@@ -9,11 +9,13 @@ PACKAGES=(
   # C++ libraries (see README "Stack")
   libboost1.81-dev libsimdjson-dev libabsl-dev libspdlog-dev libfmt-dev
   libcli11-dev libtomlplusplus-dev libzstd-dev liblz4-dev libsnappy-dev
-  libxxhash-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev libedit-dev
+  libxxhash-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev libedit-dev zlib1g-dev
   # test peers and tools
   curl python3 prometheus clang libclang-rt-14-dev
   # PostgreSQL wire protocol clients (tests/system/test_pgwire.py)
   postgresql-client python3-psycopg2 python3-psycopg
+  # Kafka protocol clients (tests/system/test_kafka.py)
+  kcat python3-confluent-kafka
 )
 
 missing=()

@@ -7,6 +7,7 @@
 
 #include "common/crc32c.h"
 #include "common/varint.h"
+#include "log/compression.h"
 
 namespace sluice::log {
 namespace {
@@ -247,14 +248,20 @@ bool RecordReader::NextBatch() {
     if (header->is_control() || header->last_offset() < from_ || header->record_count == 0) {
       continue;
     }
-    if (header->compression() != Compression::kNone) {
-      status_ = Status::InvalidArgument(
-          fmt::format("record batch at offset {}: compressed batches not supported yet (codec {})",
-                      header->base_offset.value(), static_cast<int>(header->compression())));
-      return false;
-    }
     header_ = *header;
     records_ = batch.substr(kBatchHeaderSize);
+    if (header->compression() != Compression::kNone) {
+      Result<std::string> plain =
+          Decompress(header->compression(), records_, kMaxDecompressedBatchBytes);
+      if (!plain.ok()) {
+        status_ = Status(plain.status().code(),
+                         fmt::format("record batch at offset {}: {}", header->base_offset.value(),
+                                     plain.status().message()));
+        return false;
+      }
+      decompressed_ = std::move(plain).value();
+      records_ = decompressed_;
+    }
     remaining_in_batch_ = header_.record_count;
     return true;
   }

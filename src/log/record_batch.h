@@ -130,7 +130,8 @@ bool DecodeRecord(std::string_view* records, const BatchHeader& batch, Record* r
                   std::vector<RecordHeader>* scratch);
 
 // Iterates the records of a buffer of consecutive whole batches (a ReadResult's bytes).
-// Verifies each batch's CRC before yielding its records. Records with offset < `from` are
+// Verifies each batch's CRC before yielding its records, decompressing compressed batches
+// (gzip, snappy, lz4, zstd; see log/compression.h). Records with offset < `from` are
 // skipped (a read starts at the batch containing `from`). Control batches are skipped.
 class RecordReader {
  public:
@@ -149,7 +150,11 @@ class RecordReader {
   int32_t remaining_in_batch_ = 0;
   Offset from_;
   std::vector<RecordHeader> header_scratch_;
+  std::string decompressed_;  // records of the current batch, when it is compressed
   Status status_;
 };
+
+// A compressed batch whose records decompress to more than this is treated as corrupt.
+inline constexpr size_t kMaxDecompressedBatchBytes = 64u << 20;
 
 }  // namespace sluice::log

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "common/result.h"
+#include "log/log.h"
+#include "log/producer_state.h"
+#include "server/kafka/produce_validation.h"
+#include "server/kafka/protocol.h"
+
+namespace sluice::server::kafka {
+
+// Producer ids and idempotent appends. Batches without a producer id go straight to the log;
+// batches with one are checked against the partition's log::ProducerStateTable (rebuilt from
+// the log on first use after a start) under a per-partition lock, so that the check and the
+// offset assignment happen in one order. Thread-safe.
+class ProducerRegistry {
+ public:
+  explicit ProducerRegistry(log::Log* log);
+
+  // A fresh producer id with epoch 0 (InitProducerId without a transactional id). Ids start
+  // above the wall clock in microseconds at start-up and above every id found in the log, so
+  // a restart never hands out an id that is still in use.
+  std::pair<int64_t, int16_t> NewProducerId();
+
+  // Called once: with the append's result, or (with an ignored Result) a sequence error:
+  // OUT_OF_ORDER_SEQUENCE_NUMBER or INVALID_PRODUCER_EPOCH. A duplicate is answered with the
+  // first append's offset and nothing is written.
+  using AppendDone = std::function<void(Result<log::AppendResult>, ErrorCode)>;
+  void Append(log::Partition* partition, const std::string& topic, ValidatedBatch batch, AppendDone done);
+
+  // Forgets a deleted topic's state.
+  void DropTopic(const std::string& topic);
+
+ private:
+  struct PartitionState {
+    std::mutex mu;
+    bool loaded = false;
+    log::ProducerStateTable table;
+  };
+  std::shared_ptr<PartitionState> StateFor(const std::string& topic, PartitionId partition);
+  void ObserveProducerId(int64_t id);
+
+  log::Log* const log_;
+  std::atomic<int64_t> next_id_;
+  std::mutex mu_;
+  std::map<std::pair<std::string, int32_t>, std::shared_ptr<PartitionState>> partitions_;
+};
+
+}  // namespace sluice::server::kafka

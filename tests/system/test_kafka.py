@@ -1,0 +1,212 @@
+"""The Kafka wire protocol listener with real clients: Debian's kcat (librdkafka) for produce,
+consume, metadata and compression; raw sockets for hostile input. Events produced over Kafka
+must be the same events HTTP ingest writes: readable by the replay API and by SQL views.
+"""
+
+import json
+import shutil
+import struct
+import subprocess
+import time
+import unittest
+
+from harness import Server, ServerTestCase
+import kafka_wire as kw
+
+KCAT = shutil.which("kcat")
+
+
+def metric(server, series):
+    """The value of one series (name with labels, as exposed) on /metrics; 0 if absent."""
+    _, _, body = server.request("GET", "/metrics")
+    for line in body.decode().split("\n"):
+        if line.startswith(series + " "):
+            return float(line.split(" ")[1])
+    return 0.0
+
+
+def kcat(server, *args, stdin=None, timeout=60):
+    cmd = [KCAT, "-b", "127.0.0.1:%d" % server.kafka_port, "-X", "socket.timeout.ms=10000"] + list(args)
+    r = subprocess.run(cmd, input=stdin, capture_output=True, timeout=timeout)
+    if r.returncode != 0:
+        raise AssertionError("%s -> %d\nstdout: %s\nstderr: %s\nserver log tail:\n%s" % (
+            " ".join(cmd), r.returncode, r.stdout[-2000:], r.stderr[-2000:], server.log()[-3000:]))
+    return r.stdout.decode()
+
+
+@unittest.skipIf(KCAT is None, "kcat is not installed (scripts/install-deps.sh installs it)")
+class KcatTest(ServerTestCase):
+    def test_produce_consume_and_metadata(self):
+        self.server.json("POST", "/v1/topics", json.dumps({"name": "kc", "partitions": 3}), expect=201)
+        lines = ["k%d:{\"n\": %d}" % (i % 5, i) for i in range(200)]
+        kcat(self.server, "-P", "-t", "kc", "-K:", stdin=("\n".join(lines) + "\n").encode())
+        out = kcat(self.server, "-C", "-t", "kc", "-o", "beginning", "-e", "-q", "-f", "%k|%s|%p|%o\n")
+        got = [l.split("|") for l in out.strip().split("\n")]
+        self.assertEqual(sorted(int(json.loads(v)["n"]) for _, v, _, _ in got), list(range(200)))
+        # Kafka's partitioner: one key, one partition; offsets in a partition are 0, 1, 2, ...
+        by_key = {}
+        for k, _, p, _ in got:
+            by_key.setdefault(k, set()).add(p)
+        self.assertTrue(all(len(ps) == 1 for ps in by_key.values()), by_key)
+        for p in {p for _, _, p, _ in got}:
+            offsets = [int(o) for _, _, q, o in got if q == p]
+            self.assertEqual(offsets, list(range(len(offsets))))
+
+        meta = json.loads(kcat(self.server, "-L", "-J"))
+        self.assertEqual(meta["brokers"], [{"id": 0, "name": "127.0.0.1:%d" % self.server.kafka_port}])
+        topics = {t["topic"]: t for t in meta["topics"]}
+        self.assertEqual(len(topics["kc"]["partitions"]), 3)
+        self.assertTrue(all(p["leader"] == 0 for p in topics["kc"]["partitions"]))
+        self.assertFalse(any(name.startswith(".") for name in topics))
+
+    def test_produced_events_are_visible_over_http_and_sql(self):
+        s = self.server
+        status, _, data = s.request("POST", "/v1/sql", json.dumps({"sql":
+            "CREATE SOURCE orders (id BIGINT, amount BIGINT, country VARCHAR) WITH (topic = 'orders', format = 'json');"
+            "CREATE MATERIALIZED VIEW revenue AS SELECT country, count(*) AS n, sum(amount) AS total "
+            "FROM orders GROUP BY country"}), {"Content-Type": "application/json"})
+        self.assertEqual(status, 200, data)
+        events = [{"id": i, "amount": i * 10, "country": "fr" if i % 2 else "de"} for i in range(50)]
+        kcat(s, "-P", "-t", "orders", stdin=("\n".join(json.dumps(e) for e in events) + "\n").encode())
+        # The replay API returns the same JSON events.
+        _, info = s.json("GET", "/v1/topics/orders", expect=200)
+        replayed = []
+        for p in info["partitions"]:
+            replayed += [e["value"] for e in s.read_all("orders", p["partition"])]
+        self.assertEqual(sorted(replayed, key=lambda e: e["id"]), events)
+        # The view sees them.
+        q = json.dumps({"sql": "SELECT country, n, total FROM revenue ORDER BY country"})
+        deadline = time.time() + 20
+        rows = None
+        while time.time() < deadline:
+            _, _, data = s.request("POST", "/v1/sql", q, {"Content-Type": "application/json"})
+            rows = json.loads(data)["results"][0]["rows"]
+            if rows == [["de", 25, sum(i * 10 for i in range(0, 50, 2))], ["fr", 25, sum(i * 10 for i in range(1, 50, 2))]]:
+                break
+            time.sleep(0.1)
+        else:
+            self.fail("view rows %s" % rows)
+
+    def test_compressed_produce_with_every_codec(self):
+        s = self.server
+        for codec in ("gzip", "snappy", "lz4", "zstd"):
+            topic = "z-" + codec
+            s.json("POST", "/v1/topics", json.dumps({"name": topic, "partitions": 1}), expect=201)
+            events = [{"codec": codec, "i": i, "pad": "x" * 50} for i in range(300)]
+            kcat(s, "-P", "-t", topic, "-z", codec, "-X", "linger.ms=50",
+                 stdin=("\n".join(json.dumps(e) for e in events) + "\n").encode())
+            out = kcat(s, "-C", "-t", topic, "-o", "beginning", "-e", "-q")
+            self.assertEqual([json.loads(l) for l in out.strip().split("\n")], events, codec)
+            # Stored as sent (compressed) yet readable by the HTTP replay path.
+            self.assertEqual([e["value"] for e in s.read_all(topic, 0)], events, codec)
+            _, info = s.json("GET", "/v1/topics/" + topic, expect=200)
+            self.assertLess(info["partitions"][0]["bytes"], 300 * 60, codec)  # really compressed
+
+    def test_list_offsets_and_auto_created_topic(self):
+        s = self.server
+        kcat(s, "-P", "-t", "auto-made", "-p", "0", stdin=b"a\nb\nc\n")
+        _, info = s.json("GET", "/v1/topics/auto-made", expect=200)
+        self.assertEqual(info["partitions"][0]["end_offset"], 3)
+        # kcat -o -2: start two records before the end (ListOffsets latest).
+        out = kcat(s, "-C", "-t", "auto-made", "-p", "0", "-o", "-2", "-e", "-q")
+        self.assertEqual(out.split(), ["b", "c"])
+        # By timestamp: -o s@<ms> is ListOffsets with a timestamp.
+        out = kcat(s, "-C", "-t", "auto-made", "-p", "0", "-o", "s@0", "-e", "-q")
+        self.assertEqual(out.split(), ["a", "b", "c"])
+
+
+class HostileInputTest(ServerTestCase):
+    def assert_still_serving(self):
+        c = kw.Conn(self.server.kafka_port)
+        err, apis = kw.api_versions_v0(c, 99)
+        self.assertEqual(err, 0)
+        self.assertIn(0, apis)
+        c.close()
+
+    def test_api_versions_fallback_for_an_unknown_version(self):
+        c = kw.Conn(self.server.kafka_port)
+        c.send(kw.request(18, 77, 5, b""))
+        corr, body = c.response()
+        self.assertEqual(corr, 5)
+        err, n = struct.unpack_from(">hi", body, 0)
+        self.assertEqual(err, 35)  # UNSUPPORTED_VERSION, with the supported list
+        keys = {struct.unpack_from(">h", body, 6 + 6 * i)[0]: struct.unpack_from(">hh", body, 8 + 6 * i)
+                for i in range(n)}
+        self.assertEqual(keys[18], (0, 3))
+        # The client falls back to a version from the list, on the same connection.
+        err, apis = kw.api_versions_v0(c, 6)
+        self.assertEqual(err, 0)
+        self.assertEqual(apis[0], (0, 9))
+        c.close()
+
+    def test_unknown_api_key_and_version_get_an_error_not_a_dropped_connection(self):
+        c = kw.Conn(self.server.kafka_port)
+        for corr, (key, version) in enumerate([(999, 0), (3, 99), (1, 0)], start=10):
+            c.send(kw.request(key, version, corr, b""))
+            got = c.response()
+            self.assertIsNotNone(got)
+            self.assertEqual(got[0], corr)
+            self.assertEqual(struct.unpack(">h", got[1][:2])[0], 35)
+        err, _ = kw.api_versions_v0(c, 20)
+        self.assertEqual(err, 0)
+        c.close()
+
+    def test_bad_frames_close_only_their_connection(self):
+        bystander = kw.Conn(self.server.kafka_port)
+        cases = {
+            "truncated": struct.pack(">i", 100) + b"\x00\x03\x00\x01",
+            "negative size": struct.pack(">i", -5) + b"x" * 10,
+            "size below a header": struct.pack(">i", 3) + b"abc",
+            "oversized": struct.pack(">i", 1 << 30) + b"\x00" * 100,
+            "malformed body": kw.request(3, 1, 1, struct.pack(">i", 0x7fffffff)),
+        }
+        for name, data in cases.items():
+            c = kw.Conn(self.server.kafka_port)
+            c.send(data)
+            if name == "truncated":
+                c.sock.shutdown(1)  # the client goes away mid-request
+            self.assertTrue(c.closed_by_server(), name)
+            c.close()
+            self.assert_still_serving()
+        err, _ = kw.api_versions_v0(bystander, 1)  # a connection open all along is unaffected
+        self.assertEqual(err, 0)
+        bystander.close()
+        self.assertGreaterEqual(metric(self.server, "sluice_kafka_bad_frames_total"), 4)
+
+    def test_corrupt_crc_is_corrupt_message_and_good_batches_append(self):
+        s = self.server
+        s.json("POST", "/v1/topics", json.dumps({"name": "raw", "partitions": 1}), expect=201)
+        requests_before = metric(s, 'sluice_kafka_requests_total{api="Produce"}')
+        errors_before = metric(s, 'sluice_kafka_request_errors_total{api="Produce"}')
+        c = kw.Conn(s.kafka_port)
+        good = kw.record_batch([b'{"a":1}', b'{"a":2}'])
+        c.send(kw.request(0, 3, 1, kw.produce_v3_body("raw", 0, good)))
+        self.assertEqual(kw.parse_produce_v3(c.response()[1]), [("raw", 0, 0, 0)])
+        bad = bytearray(good)
+        bad[-3] ^= 0x40  # flip a bit in the last record's value
+        c.send(kw.request(0, 3, 2, kw.produce_v3_body("raw", 0, bytes(bad))))
+        self.assertEqual(kw.parse_produce_v3(c.response()[1]), [("raw", 0, 2, -1)])  # CORRUPT_MESSAGE
+        c.send(kw.request(0, 3, 3, kw.produce_v3_body("raw", 0, good[:-4])))  # truncated batch
+        self.assertEqual(kw.parse_produce_v3(c.response()[1])[0][2], 2)
+        c.send(kw.request(0, 3, 4, kw.produce_v3_body("nope", 0, good)))
+        self.assertEqual(kw.parse_produce_v3(c.response()[1])[0][2], 3)  # UNKNOWN_TOPIC_OR_PARTITION
+        c.send(kw.request(0, 3, 5, kw.produce_v3_body("raw", 0, good)))
+        self.assertEqual(kw.parse_produce_v3(c.response()[1]), [("raw", 0, 0, 2)])
+        c.close()
+        self.assertEqual([e["value"] for e in s.read_all("raw", 0)], [{"a": 1}, {"a": 2}, {"a": 1}, {"a": 2}])
+        self.assertEqual(metric(s, 'sluice_kafka_requests_total{api="Produce"}') - requests_before, 5)
+        self.assertEqual(metric(s, 'sluice_kafka_request_errors_total{api="Produce"}') - errors_before, 3)
+
+    def test_acks_zero_gets_no_response(self):
+        s = self.server
+        s.json("POST", "/v1/topics", json.dumps({"name": "acks0", "partitions": 1}), expect=201)
+        c = kw.Conn(s.kafka_port)
+        c.send(kw.request(0, 3, 1, kw.produce_v3_body("acks0", 0, kw.record_batch([b'{"x":1}']), acks=0)))
+        err, _ = kw.api_versions_v0(c, 2)  # the next response is ApiVersions'
+        self.assertEqual(err, 0)
+        c.close()
+        self.assertEqual([e["value"] for e in s.read_all("acks0", 0)], [{"x": 1}])
+
+
+if __name__ == "__main__":
+    unittest.main()
