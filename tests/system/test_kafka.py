@@ -4,9 +4,12 @@ must be the same events HTTP ingest writes: readable by the replay API and by SQ
 """
 
 import json
+import os
 import shutil
 import struct
 import subprocess
+import sys
+import threading
 import time
 import unittest
 
@@ -14,6 +17,16 @@ from harness import Server, ServerTestCase
 import kafka_wire as kw
 
 KCAT = shutil.which("kcat")
+
+# Debian's python3-confluent-kafka lives in the system's dist-packages, which an interpreter
+# from elsewhere (pyenv) does not search.
+for _path in ("/usr/lib/python3/dist-packages",):
+    if os.path.isdir(_path) and _path not in sys.path:
+        sys.path.append(_path)
+try:
+    import confluent_kafka as ck
+except ImportError:  # scripts/install-deps.sh installs it
+    ck = None
 
 
 def metric(server, series):
@@ -206,6 +219,164 @@ class HostileInputTest(ServerTestCase):
         self.assertEqual(err, 0)
         c.close()
         self.assertEqual([e["value"] for e in s.read_all("acks0", 0)], [{"x": 1}])
+
+
+    def test_consumer_group_with_kcat(self):
+        s = self.server
+        s.json("POST", "/v1/topics", json.dumps({"name": "grp", "partitions": 2}), expect=201)
+        kcat(s, "-P", "-t", "grp", stdin=("\n".join("a%d" % i for i in range(30)) + "\n").encode())
+        # -G joins group g1 (JoinGroup/SyncGroup/Heartbeat), -e exits at the end, committing.
+        # (-o would override the committed offsets: where there are none, start at the beginning.)
+        out = kcat(s, "-G", "g1", "-X", "auto.offset.reset=earliest", "-e", "-q", "grp")
+        self.assertEqual(sorted(out.split()), sorted("a%d" % i for i in range(30)))
+        kcat(s, "-P", "-t", "grp", stdin=("\n".join("b%d" % i for i in range(10)) + "\n").encode())
+        out = kcat(s, "-G", "g1", "-X", "auto.offset.reset=earliest", "-e", "-q", "grp")
+        self.assertEqual(sorted(out.split()), sorted("b%d" % i for i in range(10)))  # resumes at the commit
+
+
+@unittest.skipIf(ck is None, "python3-confluent-kafka is not installed")
+class ConfluentKafkaTest(unittest.TestCase):
+    """librdkafka through confluent-kafka: group rebalances, commits across a restart, and
+    the idempotent producer."""
+
+    def setUp(self):
+        self.server = Server().start()
+
+    def tearDown(self):
+        self.server.stop()
+        self.server.cleanup()
+
+    def bootstrap(self):
+        return "127.0.0.1:%d" % self.server.kafka_port
+
+    def consumer(self, group, **extra):
+        conf = {"bootstrap.servers": self.bootstrap(), "group.id": group, "auto.offset.reset": "earliest",
+                "session.timeout.ms": 6000, "heartbeat.interval.ms": 200, "enable.auto.commit": False}
+        conf.update(extra)
+        return ck.Consumer(conf)
+
+    def produce(self, topic, values, **extra):
+        conf = {"bootstrap.servers": self.bootstrap(), "linger.ms": 5}
+        conf.update(extra)
+        p = ck.Producer(conf)
+        errors = []
+        for v in values:
+            p.produce(topic, value=v, on_delivery=lambda err, msg: err and errors.append(err))
+        self.assertEqual(p.flush(30), 0)
+        self.assertEqual(errors, [])
+
+    def poll_until(self, consumers, done, timeout=30):
+        """Polls every consumer until done() is true; returns {consumer index: [values]}."""
+        got = {i: [] for i in range(len(consumers))}
+        deadline = time.time() + timeout
+        while time.time() < deadline and not done(got):
+            for i, c in enumerate(consumers):
+                m = c.poll(0.1)
+                if m is not None and not m.error():
+                    got[i].append(m.value())
+        return got
+
+    def test_two_members_split_the_partitions_and_rebalance_when_one_leaves(self):
+        self.server.json("POST", "/v1/topics", json.dumps({"name": "shared", "partitions": 4}), expect=201)
+        a = self.consumer("g2")
+        a.subscribe(["shared"])
+        self.poll_until([a], lambda got: len(a.assignment()) == 4)
+        self.assertEqual(len(a.assignment()), 4)
+        b = self.consumer("g2")
+        b.subscribe(["shared"])
+        # Both keep polling (so that a's rejoin happens) until the partitions are split.
+        self.poll_until([a, b], lambda got: len(a.assignment()) == 2 and len(b.assignment()) == 2)
+        self.assertEqual(len(a.assignment()), 2)
+        self.assertEqual(len(b.assignment()), 2)
+        parts_a = {tp.partition for tp in a.assignment()}
+        parts_b = {tp.partition for tp in b.assignment()}
+        self.assertEqual(parts_a | parts_b, {0, 1, 2, 3})
+        self.produce("shared", [b"v%d" % i for i in range(200)])
+        got = self.poll_until([a, b], lambda got: len(got[0]) + len(got[1]) >= 200)
+        self.assertEqual(sorted(got[0] + got[1]), sorted(b"v%d" % i for i in range(200)))
+        self.assertTrue(got[0] and got[1])  # both members received some
+        b.close()  # LeaveGroup: a takes over every partition
+        self.poll_until([a], lambda got: len(a.assignment()) == 4)
+        self.assertEqual(len(a.assignment()), 4)
+        _, _, metrics = self.server.request("GET", "/metrics")
+        self.assertRegex(metrics.decode(), r"sluice_kafka_group_rebalances_total [3-9]")
+        a.close()
+
+    def test_committed_offsets_survive_a_restart(self):
+        self.server.json("POST", "/v1/topics", json.dumps({"name": "durable", "partitions": 2}), expect=201)
+        self.produce("durable", [b"first-%d" % i for i in range(40)])
+        c = self.consumer("g3")
+        c.subscribe(["durable"])
+        got = self.poll_until([c], lambda got: len(got[0]) >= 40)
+        self.assertEqual(len(got[0]), 40)
+        committed = c.commit(asynchronous=False)
+        self.assertTrue(all(tp.error is None for tp in committed))
+        c.close()
+        data_dir = self.server.data_dir
+        self.assertEqual(self.server.stop(), 0)
+        self.server = Server(data_dir=data_dir).start()
+        self.server.owns_dir = True  # cleaned up in tearDown
+        self.produce("durable", [b"second-%d" % i for i in range(10)])
+        c = self.consumer("g3")
+        c.subscribe(["durable"])
+        got = self.poll_until([c], lambda got: len(got[0]) >= 10, timeout=20)
+        time.sleep(0.5)
+        got[0] += [m.value() for m in [c.poll(0.2) for _ in range(3)] if m is not None and not m.error()]
+        self.assertEqual(sorted(got[0]), sorted(b"second-%d" % i for i in range(10)))  # nothing replayed
+        positions = {tp.partition: tp.offset for tp in c.committed([ck.TopicPartition("durable", p) for p in (0, 1)])}
+        self.assertEqual(sum(positions.values()), 40)
+        c.close()
+
+    def test_idempotent_producer_writes_each_record_once(self):
+        self.server.json("POST", "/v1/topics", json.dumps({"name": "idem", "partitions": 3}), expect=201)
+        values = [b'{"i": %d}' % i for i in range(500)]
+        self.produce("idem", values, **{"enable.idempotence": True, "acks": "all"})
+        replayed = []
+        for p in range(3):
+            replayed += [json.dumps(e["value"], separators=(",", ": ")).encode() for e in self.server.read_all("idem", p)]
+        self.assertEqual(sorted(replayed), sorted(values))
+
+
+class IdempotentProduceTest(unittest.TestCase):
+    """Sequence checks with hand-made batches: duplicates acknowledged, not re-appended;
+    gaps refused; older epochs fenced; state rebuilt from the log after a restart."""
+
+    def test_sequence_rules_and_restart(self):
+        server = Server().start()
+        try:
+            server.json("POST", "/v1/topics", json.dumps({"name": "seq", "partitions": 1}), expect=201)
+            c = kw.Conn(server.kafka_port)
+            c.send(kw.request(22, 0, 1, struct.pack(">hi", -1, 60000)))  # InitProducerId v0
+            _, body = c.response()
+            _throttle, err, pid, epoch = struct.unpack(">ihqh", body)
+            self.assertEqual((err, epoch), (0, 0))
+
+            def send(corr, seq, values, ep=epoch):
+                values = [json.dumps({"v": v.decode()}).encode() for v in values]
+                batch = kw.record_batch(values, producer_id=pid, epoch=ep, base_sequence=seq)
+                c.send(kw.request(0, 3, corr, kw.produce_v3_body("seq", 0, batch)))
+                return kw.parse_produce_v3(c.response()[1])[0][2:]
+
+            self.assertEqual(send(2, 0, [b"1", b"2"]), (0, 0))
+            self.assertEqual(send(3, 2, [b"3"]), (0, 2))
+            self.assertEqual(send(4, 0, [b"1", b"2"]), (0, 0))   # a retry: same offset, not appended
+            self.assertEqual(send(5, 5, [b"x"]), (45, -1))       # OUT_OF_ORDER_SEQUENCE_NUMBER
+            self.assertEqual(send(6, 0, [b"e1"], ep=epoch + 1), (0, 3))  # a new epoch starts at 0
+            self.assertEqual(send(7, 3, [b"old"], ep=epoch), (47, -1))   # INVALID_PRODUCER_EPOCH
+            c.close()
+            self.assertEqual(server.stop(), 0)
+            server = Server(data_dir=server.data_dir).start()
+            server.owns_dir = True
+            c = kw.Conn(server.kafka_port)
+            self.assertEqual(send(8, 0, [b"e1"], ep=epoch + 1), (0, 3))  # still a duplicate after restart
+            self.assertEqual(send(9, 1, [b"e2"], ep=epoch + 1), (0, 4))
+            self.assertEqual(send(10, 9, [b"gap"], ep=epoch + 1), (45, -1))
+            c.close()
+            values = [e["value"]["v"] for e in server.read_all("seq", 0)]
+            self.assertEqual(values, ["1", "2", "3", "e1", "e2"])
+        finally:
+            server.stop()
+            server.cleanup()
 
 
 if __name__ == "__main__":
