@@ -309,6 +309,8 @@ void KafkaServerImpl::Stop() {
     }
     return out;
   };
+  // Pending JoinGroup/SyncGroup requests are answered first (they may wait for minutes).
+  state.broker.Stop();
   for (auto& c : live()) c->Shutdown();
   const auto deadline = std::chrono::steady_clock::now() + kDrainTimeout;
   while (state.connection_count.load() > 0 && std::chrono::steady_clock::now() < deadline) {
@@ -319,7 +321,6 @@ void KafkaServerImpl::Stop() {
                     kDrainTimeout.count());
     for (auto& c : live()) c->Abort();
   }
-  state.broker.Stop();
   work_.reset();
   const auto exit_deadline = std::chrono::steady_clock::now() + kThreadExitTimeout;
   while (!state.ioc.stopped() && std::chrono::steady_clock::now() < exit_deadline) {
