@@ -112,6 +112,15 @@ bool VerifyBatchCrc(std::string_view batch);
 // Overwrites the base offset of an encoded batch in place (it is outside the CRC).
 void SetBaseOffset(std::string* batch, Offset base_offset);
 
+// Transaction markers (Kafka's control batches): attributes transactional + control, the
+// producer's id and epoch, one record with key (version int16 = 0, type int16: 0 abort,
+// 1 commit) and value (version int16 = 0, coordinator epoch int32).
+enum class ControlType : int16_t { kAbort = 0, kCommit = 1 };
+EncodedBatch BuildControlBatch(int64_t producer_id, int16_t producer_epoch, ControlType type,
+                               TimestampMs timestamp);
+// The marker type of a whole control batch, or nullopt if `batch` is not a well-formed one.
+std::optional<ControlType> DecodeControlBatch(std::string_view batch);
+
 // One record, decoded; views point into the batch bytes (and the iterator's scratch space
 // for headers), valid until the next call to Next() or the bytes go away.
 struct Record {

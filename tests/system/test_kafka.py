@@ -127,6 +127,18 @@ class KcatTest(ServerTestCase):
         out = kcat(s, "-C", "-t", "auto-made", "-p", "0", "-o", "s@0", "-e", "-q")
         self.assertEqual(out.split(), ["a", "b", "c"])
 
+    def test_consumer_group_with_kcat(self):
+        s = self.server
+        s.json("POST", "/v1/topics", json.dumps({"name": "grp", "partitions": 2}), expect=201)
+        kcat(s, "-P", "-t", "grp", stdin=("\n".join("a%d" % i for i in range(30)) + "\n").encode())
+        # -G joins group g1 (JoinGroup/SyncGroup/Heartbeat), -e exits at the end, committing.
+        # (-o would override the committed offsets: where there are none, start at the beginning.)
+        out = kcat(s, "-G", "g1", "-X", "auto.offset.reset=earliest", "-e", "-q", "grp")
+        self.assertEqual(sorted(out.split()), sorted("a%d" % i for i in range(30)))
+        kcat(s, "-P", "-t", "grp", stdin=("\n".join("b%d" % i for i in range(10)) + "\n").encode())
+        out = kcat(s, "-G", "g1", "-X", "auto.offset.reset=earliest", "-e", "-q", "grp")
+        self.assertEqual(sorted(out.split()), sorted("b%d" % i for i in range(10)))  # resumes at the commit
+
 
 class HostileInputTest(ServerTestCase):
     def assert_still_serving(self):
@@ -219,19 +231,6 @@ class HostileInputTest(ServerTestCase):
         self.assertEqual(err, 0)
         c.close()
         self.assertEqual([e["value"] for e in s.read_all("acks0", 0)], [{"x": 1}])
-
-
-    def test_consumer_group_with_kcat(self):
-        s = self.server
-        s.json("POST", "/v1/topics", json.dumps({"name": "grp", "partitions": 2}), expect=201)
-        kcat(s, "-P", "-t", "grp", stdin=("\n".join("a%d" % i for i in range(30)) + "\n").encode())
-        # -G joins group g1 (JoinGroup/SyncGroup/Heartbeat), -e exits at the end, committing.
-        # (-o would override the committed offsets: where there are none, start at the beginning.)
-        out = kcat(s, "-G", "g1", "-X", "auto.offset.reset=earliest", "-e", "-q", "grp")
-        self.assertEqual(sorted(out.split()), sorted("a%d" % i for i in range(30)))
-        kcat(s, "-P", "-t", "grp", stdin=("\n".join("b%d" % i for i in range(10)) + "\n").encode())
-        out = kcat(s, "-G", "g1", "-X", "auto.offset.reset=earliest", "-e", "-q", "grp")
-        self.assertEqual(sorted(out.split()), sorted("b%d" % i for i in range(10)))  # resumes at the commit
 
 
 @unittest.skipIf(ck is None, "python3-confluent-kafka is not installed")
@@ -335,6 +334,74 @@ class ConfluentKafkaTest(unittest.TestCase):
         for p in range(3):
             replayed += [json.dumps(e["value"], separators=(",", ": ")).encode() for e in self.server.read_all("idem", p)]
         self.assertEqual(sorted(replayed), sorted(values))
+
+    def transactional_producer(self, txn_id):
+        p = ck.Producer({"bootstrap.servers": self.bootstrap(), "transactional.id": txn_id, "linger.ms": 5})
+        p.init_transactions(15)
+        return p
+
+    def read_all(self, topic, isolation, expect):
+        c = self.consumer("reader-%s-%f" % (isolation, time.time()), **{"isolation.level": isolation})
+        c.subscribe([topic])
+        got = self.poll_until([c], lambda got: len(got[0]) >= expect)
+        time.sleep(0.5)  # anything beyond `expect` would show up now
+        got[0] += [m.value() for m in [c.poll(0.2) for _ in range(3)] if m is not None and not m.error()]
+        c.close()
+        return sorted(got[0])
+
+    def test_transactions_commit_abort_and_read_committed(self):
+        self.server.json("POST", "/v1/topics", json.dumps({"name": "tx", "partitions": 2}), expect=201)
+        p = self.transactional_producer("t1")
+        p.begin_transaction()
+        for i in range(10):
+            p.produce("tx", value=b"c%d" % i)
+        p.commit_transaction(15)
+        p.begin_transaction()
+        for i in range(10):
+            p.produce("tx", value=b"a%d" % i)
+        self.assertEqual(p.flush(15), 0)  # written to the log, then aborted
+        p.abort_transaction(15)
+        p.begin_transaction()
+        for i in range(5):
+            p.produce("tx", value=b"d%d" % i)
+        p.commit_transaction(15)
+        committed = sorted([b"c%d" % i for i in range(10)] + [b"d%d" % i for i in range(5)])
+        self.assertEqual(self.read_all("tx", "read_committed", 15), committed)
+        self.assertEqual(self.read_all("tx", "read_uncommitted", 25), sorted(committed + [b"a%d" % i for i in range(10)]))
+
+    def test_open_transaction_blocks_read_committed_until_fenced(self):
+        self.server.json("POST", "/v1/topics", json.dumps({"name": "fence", "partitions": 1}), expect=201)
+        self.produce("fence", [b"plain-0"])
+        old = self.transactional_producer("t2")
+        old.begin_transaction()
+        old.produce("fence", value=b"pending")
+        self.assertEqual(old.flush(15), 0)
+        self.produce("fence", [b"plain-1"])  # after the open transaction: not stable yet
+        self.assertEqual(self.read_all("fence", "read_committed", 1), [b"plain-0"])
+        new = self.transactional_producer("t2")  # same id: fences `old`, aborts its transaction
+        self.assertEqual(self.read_all("fence", "read_committed", 2), [b"plain-0", b"plain-1"])
+        with self.assertRaises(ck.KafkaException):
+            old.commit_transaction(10)
+        new.begin_transaction()
+        new.produce("fence", value=b"fresh")
+        new.commit_transaction(15)
+        self.assertEqual(self.read_all("fence", "read_committed", 3), [b"fresh", b"plain-0", b"plain-1"])
+
+    def test_transaction_left_open_by_a_restart_is_aborted(self):
+        self.server.json("POST", "/v1/topics", json.dumps({"name": "crash", "partitions": 1}), expect=201)
+        p = self.transactional_producer("t3")
+        p.begin_transaction()
+        p.produce("crash", value=b"kept")
+        p.commit_transaction(15)
+        p.begin_transaction()
+        p.produce("crash", value=b"lost")
+        self.assertEqual(p.flush(15), 0)
+        data_dir = self.server.data_dir
+        self.server.kill9()
+        self.server = Server(data_dir=data_dir).start()
+        self.server.owns_dir = True
+        self.produce("crash", [b"after"])
+        self.assertEqual(self.read_all("crash", "read_committed", 2), [b"after", b"kept"])
 
 
 class IdempotentProduceTest(unittest.TestCase):

@@ -7,6 +7,7 @@
 #include "common/logging.h"
 #include "server/kafka/group_coordinator.h"
 #include "server/kafka/producers.h"
+#include "server/kafka/transactions.h"
 
 namespace sluice::server::kafka {
 
@@ -31,6 +32,10 @@ Handler HandlerFor(ApiKey key) {
     case ApiKey::kCreateTopics: return HandleCreateTopics;
     case ApiKey::kDeleteTopics: return HandleDeleteTopics;
     case ApiKey::kInitProducerId: return HandleInitProducerId;
+    case ApiKey::kAddPartitionsToTxn: return HandleAddPartitionsToTxn;
+    case ApiKey::kAddOffsetsToTxn: return HandleAddOffsetsToTxn;
+    case ApiKey::kEndTxn: return HandleEndTxn;
+    case ApiKey::kTxnOffsetCommit: return HandleTxnOffsetCommit;
   }
   return nullptr;
 }
@@ -55,6 +60,8 @@ Broker::Broker(KafkaOptions options, engine::Engine* engine, MetricsRegistry* me
   unknown_api_ = {requests->WithLabels({"unknown"}), errors->WithLabels({"unknown"}), latency->WithLabels({"unknown"})};
   producers_ = std::make_unique<ProducerRegistry>(&engine->log());
   groups_ = std::make_unique<GroupCoordinator>(options_, &engine->log(), metrics);
+  transactions_ = std::make_unique<TransactionCoordinator>(this);
+  producers_->SetOrphanCheck([this](int64_t producer_id) { return transactions_->IsOrphan(producer_id); });
 }
 
 Broker::~Broker() { Stop(); }

@@ -14,6 +14,7 @@ namespace sluice::server::kafka {
 
 class GroupCoordinator;
 class ProducerRegistry;
+class TransactionCoordinator;
 
 // The broker side of the protocol, without sockets: decodes a request's header, runs its
 // handler against the engine's log and records per-API metrics. Shared by every connection;
@@ -41,6 +42,7 @@ class Broker {
   log::Log& log() { return engine_->log(); }
   GroupCoordinator& groups() { return *groups_; }
   ProducerRegistry& producers() { return *producers_; }
+  TransactionCoordinator& transactions() { return *transactions_; }
   static constexpr int32_t kNodeId = 0;
 
  private:
@@ -55,6 +57,7 @@ class Broker {
   engine::Engine* const engine_;
   std::unique_ptr<ProducerRegistry> producers_;
   std::unique_ptr<GroupCoordinator> groups_;
+  std::unique_ptr<TransactionCoordinator> transactions_;
   std::array<ApiMetrics, 64> api_metrics_{};  // by api key (all of sluice's keys are < 64)
   ApiMetrics unknown_api_;
   Counter* decode_errors_ = nullptr;

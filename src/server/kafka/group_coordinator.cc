@@ -397,9 +397,10 @@ ErrorCode GroupCoordinator::Leave(const std::string& group_id, const std::string
 }
 
 void GroupCoordinator::Commit(const std::string& group_id, int32_t generation_id, const std::string& member_id,
-                              std::vector<CommitPartition> partitions, std::function<void(ErrorCode)> done) {
+                              std::vector<CommitPartition> partitions, std::function<void(ErrorCode)> done,
+                              bool transactional) {
   if (group_id.empty()) return done(ErrorCode::kInvalidGroupId);
-  {
+  if (!transactional) {
     std::lock_guard lock(mu_);
     if (stopping_) return done(ErrorCode::kCoordinatorNotAvailable);
     auto git = groups_.find(group_id);

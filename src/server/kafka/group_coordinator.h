@@ -98,8 +98,11 @@ class GroupCoordinator {
   };
   // One error for the whole request (generation/member checks, storage) — the handler
   // reports it on every partition.
+  // `transactional`: offsets of a committed transaction (TxnOffsetCommit + EndTxn), applied
+  // without membership checks (the producer, not a member, commits them).
   void Commit(const std::string& group_id, int32_t generation_id, const std::string& member_id,
-              std::vector<CommitPartition> partitions, std::function<void(ErrorCode)> done);
+              std::vector<CommitPartition> partitions, std::function<void(ErrorCode)> done,
+              bool transactional = false);
 
   struct Committed {
     int64_t offset = -1;

@@ -57,6 +57,10 @@ void HandleOffsetFetch(Broker&, const RequestContext&, WireReader&, ResponseCall
 void HandleListGroups(Broker&, const RequestContext&, WireReader&, ResponseCallback);
 void HandleDescribeGroups(Broker&, const RequestContext&, WireReader&, ResponseCallback);
 void HandleInitProducerId(Broker&, const RequestContext&, WireReader&, ResponseCallback);
+void HandleAddPartitionsToTxn(Broker&, const RequestContext&, WireReader&, ResponseCallback);
+void HandleAddOffsetsToTxn(Broker&, const RequestContext&, WireReader&, ResponseCallback);
+void HandleEndTxn(Broker&, const RequestContext&, WireReader&, ResponseCallback);
+void HandleTxnOffsetCommit(Broker&, const RequestContext&, WireReader&, ResponseCallback);
 
 // The ApiVersions v0 body answering an ApiVersions request at a version sluice does not know:
 // UNSUPPORTED_VERSION plus the supported list, so that the client retries at a version it

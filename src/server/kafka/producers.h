@@ -11,6 +11,7 @@
 #include "common/result.h"
 #include "log/log.h"
 #include "log/producer_state.h"
+#include "log/transaction_index.h"
 #include "server/kafka/produce_validation.h"
 #include "server/kafka/protocol.h"
 
@@ -35,6 +36,25 @@ class ProducerRegistry {
   using AppendDone = std::function<void(Result<log::AppendResult>, ErrorCode)>;
   void Append(log::Partition* partition, const std::string& topic, ValidatedBatch batch, AppendDone done);
 
+  // Appends a COMMIT or ABORT marker for `producer_id` and closes its transaction in the
+  // partition's transaction index; `done` gets the marker's append result.
+  void WriteMarker(log::Partition* partition, const std::string& topic, int64_t producer_id, int16_t epoch,
+                   log::ControlType type, std::function<void(Result<log::AppendResult>)> done);
+
+  // What a read_committed reader of a partition may see: records below the last stable
+  // offset, minus the aborted transactions overlapping [from, last stable offset).
+  struct CommittedView {
+    Offset last_stable_offset;
+    std::vector<log::TransactionIndex::Aborted> aborted;
+  };
+  Result<CommittedView> ViewFrom(log::Partition* partition, const std::string& topic, Offset from);
+
+  // Called with the producers whose transactions were found open in a partition's log when
+  // its transaction index is first built, and which the transaction coordinator does not
+  // know (their producer went away, or sluice restarted): those transactions are aborted, so
+  // that the partition's last stable offset can advance. Set once, before the first request.
+  void SetOrphanCheck(std::function<bool(int64_t producer_id)> is_orphan) { is_orphan_ = std::move(is_orphan); }
+
   // Forgets a deleted topic's state.
   void DropTopic(const std::string& topic);
 
@@ -43,11 +63,16 @@ class ProducerRegistry {
     std::mutex mu;
     bool loaded = false;
     log::ProducerStateTable table;
+    bool txns_loaded = false;
+    log::TransactionIndex txns;
   };
+  // REQUIRES: st->mu held.
+  Status LoadTransactions(PartitionState* st, log::Partition* partition, const std::string& topic);
   std::shared_ptr<PartitionState> StateFor(const std::string& topic, PartitionId partition);
   void ObserveProducerId(int64_t id);
 
   log::Log* const log_;
+  std::function<bool(int64_t)> is_orphan_;
   std::atomic<int64_t> next_id_;
   std::mutex mu_;
   std::map<std::pair<std::string, int32_t>, std::shared_ptr<PartitionState>> partitions_;

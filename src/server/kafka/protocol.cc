@@ -14,7 +14,7 @@ namespace {
 // v0 although sluice stores only RecordBatch v2 (magic 2; older message sets get
 // UNSUPPORTED_FOR_MESSAGE_FORMAT): librdkafka before 2.10 compresses with gzip or snappy only
 // if the broker lists Produce v0 (Apache Kafka 4 lists it for the same reason, KAFKA-18659).
-constexpr std::array<ApiSupport, 17> kApis = {{
+constexpr std::array<ApiSupport, 21> kApis = {{
     {ApiKey::kProduce, 0, 9, 9},
     {ApiKey::kFetch, 4, 12, 12},
     {ApiKey::kListOffsets, 1, 6, 6},
@@ -32,6 +32,10 @@ constexpr std::array<ApiSupport, 17> kApis = {{
     {ApiKey::kCreateTopics, 0, 7, 5},
     {ApiKey::kDeleteTopics, 0, 5, 4},
     {ApiKey::kInitProducerId, 0, 4, 2},
+    {ApiKey::kAddPartitionsToTxn, 0, 3, 3},
+    {ApiKey::kAddOffsetsToTxn, 0, 3, 3},
+    {ApiKey::kEndTxn, 0, 3, 3},
+    {ApiKey::kTxnOffsetCommit, 0, 3, 3},
 }};
 
 }  // namespace
@@ -64,6 +68,10 @@ std::string_view ApiName(int16_t key) {
     case ApiKey::kCreateTopics: return "CreateTopics";
     case ApiKey::kDeleteTopics: return "DeleteTopics";
     case ApiKey::kInitProducerId: return "InitProducerId";
+    case ApiKey::kAddPartitionsToTxn: return "AddPartitionsToTxn";
+    case ApiKey::kAddOffsetsToTxn: return "AddOffsetsToTxn";
+    case ApiKey::kEndTxn: return "EndTxn";
+    case ApiKey::kTxnOffsetCommit: return "TxnOffsetCommit";
   }
   return "unknown";
 }

@@ -33,6 +33,10 @@ enum class ApiKey : int16_t {
   kCreateTopics = 19,
   kDeleteTopics = 20,
   kInitProducerId = 22,
+  kAddPartitionsToTxn = 24,
+  kAddOffsetsToTxn = 25,
+  kEndTxn = 26,
+  kTxnOffsetCommit = 28,
 };
 
 // Wire error codes (int16). Only the protocol edge produces them (see errors.h).
@@ -69,6 +73,7 @@ enum class ErrorCode : int16_t {
   kDuplicateSequenceNumber = 46,
   kInvalidProducerEpoch = 47,
   kInvalidTxnState = 48,
+  kInvalidProducerIdMapping = 49,
   kInvalidTransactionTimeout = 50,
   kKafkaStorageError = 56,
   kUnknownProducerId = 59,

@@ -2,13 +2,15 @@
 // Long polling: while fewer than min_bytes are available and max_wait_ms has not passed, the
 // fetch looks again every fetch_poll_interval_ms (on the connection's strand; no thread
 // waits). Fetch sessions (KIP-227) are declined: session_id 0 tells the client to send full
-// fetches. sluice writes no transactions yet, so read_committed sees the same data, the last
-// stable offset is the high watermark and there are no aborted transactions.
+// fetches. read_committed fetches stop at the last stable offset (the first offset of the
+// earliest open transaction) and list the aborted transactions in the range, whose records
+// the client drops (ProducerRegistry keeps each partition's transaction index).
 #include <chrono>
 #include <memory>
 
 #include "server/kafka/broker.h"
 #include "server/kafka/errors.h"
+#include "server/kafka/producers.h"
 
 namespace sluice::server::kafka {
 
@@ -22,6 +24,8 @@ struct FetchPartition {
   ErrorCode error = ErrorCode::kNone;
   int64_t high_watermark = -1;
   int64_t log_start_offset = -1;
+  int64_t last_stable_offset = -1;
+  std::vector<log::TransactionIndex::Aborted> aborted;
   std::string records;
 };
 
@@ -35,6 +39,7 @@ struct FetchState {
   bool flexible = false;
   int32_t min_bytes = 0;
   int32_t max_bytes = 0;
+  bool read_committed = false;
   std::chrono::steady_clock::time_point deadline;
   std::vector<FetchTopic> topics;
   RequestContext ctx;
@@ -67,7 +72,17 @@ std::pair<size_t, bool> ReadAll(Broker& broker, FetchState& s) {
         any_error = true;
         continue;
       }
-      if (p.fetch_offset == info.end_offset.value()) continue;
+      Result<ProducerRegistry::CommittedView> view =
+          broker.producers().ViewFrom(&partition, t.name, Offset(p.fetch_offset));
+      if (!view.ok()) {
+        p.error = ErrorCodeFor(view.status());
+        any_error = true;
+        continue;
+      }
+      p.last_stable_offset = view->last_stable_offset.value();
+      if (s.read_committed) p.aborted = std::move(view->aborted);
+      const int64_t readable_end = s.read_committed ? p.last_stable_offset : info.end_offset.value();
+      if (p.fetch_offset >= readable_end) continue;
       // The response's max_bytes bounds the sum, but the first batch is always returned
       // whole so that a consumer can make progress past a large batch (KIP-74).
       const size_t room = static_cast<size_t>(std::max(0, s.max_bytes)) > total
@@ -83,6 +98,18 @@ std::pair<size_t, bool> ReadAll(Broker& broker, FetchState& s) {
       }
       p.high_watermark = read->end_offset.value();
       p.records = std::move(read->bytes);
+      if (s.read_committed) {
+        // Whole batches below the last stable offset only.
+        std::string_view rest(p.records);
+        size_t keep = 0;
+        while (!rest.empty()) {
+          Result<log::BatchHeader> h = log::DecodeBatchHeader(rest);
+          if (!h.ok() || h->base_offset.value() >= readable_end) break;
+          keep += h->total_size();
+          rest.remove_prefix(h->total_size());
+        }
+        p.records.resize(keep);
+      }
       total += p.records.size();
     }
   }
@@ -106,9 +133,18 @@ void Respond(FetchState& s) {
       w.Int32(p.index);
       w.Int16(Wire(p.error));
       w.Int64(p.high_watermark);
-      w.Int64(p.high_watermark);  // last_stable_offset: no open transactions
+      w.Int64(p.last_stable_offset);
       if (s.version >= 5) w.Int64(p.log_start_offset);
-      w.ArrayLength(p.error == ErrorCode::kNone ? 0 : -1);  // aborted_transactions
+      if (p.error != ErrorCode::kNone || !s.read_committed) {
+        w.ArrayLength(-1);
+      } else {
+        w.ArrayLength(static_cast<int32_t>(p.aborted.size()));
+        for (const auto& a : p.aborted) {
+          w.Int64(a.producer_id);
+          w.Int64(a.first_offset.value());
+          w.EmptyTaggedFields();
+        }
+      }
       if (s.version >= 11) w.Int32(-1);                     // preferred_read_replica
       w.NullableBytes(p.records);
       w.EmptyTaggedFields();
@@ -144,7 +180,7 @@ void HandleFetch(Broker& broker, const RequestContext& ctx, WireReader& in, Resp
   const int32_t max_wait_ms = in.Int32();
   s->min_bytes = in.Int32();
   s->max_bytes = in.Int32();
-  (void)in.Int8();  // isolation_level: both levels see the same data (no transactions yet)
+  s->read_committed = in.Int8() == 1;  // isolation_level
   if (v >= 7) {
     (void)in.Int32();  // session_id
     (void)in.Int32();  // session_epoch

@@ -1,7 +1,9 @@
-// ListOffsets (key 2), v1-v6: the earliest (-2) or latest (-1) offset of a partition, or the
-// first offset whose record timestamp is >= a given time (with that record's timestamp).
+// ListOffsets (key 2), v1-v6: the earliest (-2) or latest (-1) offset of a partition (for
+// read_committed, the last stable offset), or the first offset whose record timestamp is >= a
+// given time (with that record's timestamp).
 #include "server/kafka/broker.h"
 #include "server/kafka/errors.h"
+#include "server/kafka/producers.h"
 
 namespace sluice::server::kafka {
 
@@ -16,12 +18,18 @@ struct Answer {
   int64_t offset = -1;
 };
 
-Answer Find(Broker& broker, std::string_view topic_name, int32_t index, int64_t timestamp) {
+Answer Find(Broker& broker, std::string_view topic_name, int32_t index, int64_t timestamp, bool read_committed) {
   if (log::IsInternalTopicName(topic_name)) return {ErrorCode::kUnknownTopicOrPartition};
   Result<std::shared_ptr<log::Topic>> topic = broker.log().GetTopic(topic_name);
   if (!topic.ok() || index < 0 || index >= (*topic)->partition_count()) return {ErrorCode::kUnknownTopicOrPartition};
   log::Partition& partition = (*topic)->partition(PartitionId(index));
   const log::PartitionInfo info = partition.Info();
+  if (timestamp == kLatest && read_committed) {
+    Result<ProducerRegistry::CommittedView> view =
+        broker.producers().ViewFrom(&partition, std::string(topic_name), info.end_offset);
+    if (!view.ok()) return {ErrorCodeFor(view.status())};
+    return {ErrorCode::kNone, -1, view->last_stable_offset.value()};
+  }
   if (timestamp == kLatest) return {ErrorCode::kNone, -1, info.end_offset.value()};
   if (timestamp == kEarliest) return {ErrorCode::kNone, -1, info.start_offset.value()};
   if (timestamp < 0) return {ErrorCode::kInvalidRequest};
@@ -51,7 +59,7 @@ void HandleListOffsets(Broker& broker, const RequestContext& ctx, WireReader& in
   };
   std::vector<std::pair<std::string, std::vector<Partition>>> topics;
   (void)in.Int32();            // replica_id
-  if (v >= 2) (void)in.Int8();  // isolation_level: no transactions, both levels agree
+  const bool read_committed = v >= 2 && in.Int8() == 1;  // isolation_level
   const int32_t topic_count = in.ArrayLength();
   for (int32_t t = 0; t < topic_count && in.ok(); ++t) {
     std::pair<std::string, std::vector<Partition>> topic{std::string(in.String()), {}};
@@ -78,7 +86,7 @@ void HandleListOffsets(Broker& broker, const RequestContext& ctx, WireReader& in
     w.String(name);
     w.ArrayLength(static_cast<int32_t>(partitions.size()));
     for (const Partition& p : partitions) {
-      const Answer a = Find(broker, name, p.index, p.timestamp);
+      const Answer a = Find(broker, name, p.index, p.timestamp, read_committed);
       if (a.error != ErrorCode::kNone) ++r.errors;
       w.Int32(p.index);
       w.Int16(Wire(a.error));

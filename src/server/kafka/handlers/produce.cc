@@ -3,6 +3,7 @@
 // as received; only the base offset and leader epoch (both outside the CRC) are rewritten.
 // acks=0 sends no response; acks=1 and acks=-1 answer once the append is durable per the
 // log's fsync policy (sluice has one replica, so "all" = the leader's durable write).
+// Transactional batches must belong to a partition added to the producer's open transaction.
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -13,6 +14,7 @@
 #include "server/kafka/errors.h"
 #include "server/kafka/produce_validation.h"
 #include "server/kafka/producers.h"
+#include "server/kafka/transactions.h"
 
 namespace sluice::server::kafka {
 
@@ -151,9 +153,17 @@ void HandleProduce(Broker& broker, const RequestContext& ctx, WireReader& in, Re
            batch.status().message());
       continue;
     }
-    if (batch->header.is_transactional() || transactional_id.has_value()) {
-      fail(ErrorCode::kInvalidTxnState, "transactions are not supported by this broker yet");
+    if (batch->header.is_transactional() != transactional_id.has_value()) {
+      fail(ErrorCode::kInvalidTxnState, "transactional batches come with a transactional id, and only they");
       continue;
+    }
+    if (transactional_id) {
+      const ErrorCode txn = broker.transactions().CheckProduce(std::string(*transactional_id), batch->header.producer_id,
+                                                               batch->header.producer_epoch, topic_name, result.index);
+      if (txn != ErrorCode::kNone) {
+        fail(txn, "");
+        continue;
+      }
     }
     log::Partition& partition = (*topic)->partition(PartitionId(result.index));
     broker.producers().Append(
