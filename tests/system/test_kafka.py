@@ -140,6 +140,20 @@ class KcatTest(ServerTestCase):
         self.assertEqual(sorted(out.split()), sorted("b%d" % i for i in range(10)))  # resumes at the commit
 
 
+    def test_transactional_produce_with_kcat(self):
+        s = self.server
+        s.json("POST", "/v1/topics", json.dumps({"name": "ktx", "partitions": 1}), expect=201)
+        out = subprocess.run([KCAT, "-b", "127.0.0.1:%d" % s.kafka_port, "-P", "-t", "ktx", "-X", "transactional.id=kc1"],
+                             input=b"x1\nx2\n", capture_output=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn(b"Transaction successfully committed", out.stderr)
+        got = kcat(s, "-C", "-t", "ktx", "-o", "beginning", "-e", "-q", "-X", "isolation.level=read_committed")
+        self.assertEqual(got.split(), ["x1", "x2"])
+        # The log holds the data batch and a COMMIT marker after it (3 offsets for 2 records).
+        _, info = s.json("GET", "/v1/topics/ktx", expect=200)
+        self.assertEqual(info["partitions"][0]["end_offset"], 3)
+        self.assertEqual([e["offset"] for e in s.read_all("ktx", 0)], [0, 1])
+
 class HostileInputTest(ServerTestCase):
     def assert_still_serving(self):
         c = kw.Conn(self.server.kafka_port)
@@ -386,6 +400,20 @@ class ConfluentKafkaTest(unittest.TestCase):
         new.produce("fence", value=b"fresh")
         new.commit_transaction(15)
         self.assertEqual(self.read_all("fence", "read_committed", 3), [b"fresh", b"plain-0", b"plain-1"])
+
+    def test_transaction_open_past_its_timeout_is_aborted(self):
+        self.server.json("POST", "/v1/topics", json.dumps({"name": "slow", "partitions": 1}), expect=201)
+        p = ck.Producer({"bootstrap.servers": self.bootstrap(), "transactional.id": "t4",
+                         "transaction.timeout.ms": 1000, "linger.ms": 5})
+        p.init_transactions(15)
+        p.begin_transaction()
+        p.produce("slow", value=b"abandoned")
+        self.assertEqual(p.flush(15), 0)
+        self.produce("slow", [b"later"])
+        # After the timeout the coordinator aborts it: "later" becomes stable, "abandoned" never.
+        self.assertEqual(self.read_all("slow", "read_committed", 1), [b"later"])
+        with self.assertRaises(ck.KafkaException):
+            p.commit_transaction(10)
 
     def test_transaction_left_open_by_a_restart_is_aborted(self):
         self.server.json("POST", "/v1/topics", json.dumps({"name": "crash", "partitions": 1}), expect=201)

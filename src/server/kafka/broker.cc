@@ -66,9 +66,16 @@ Broker::Broker(KafkaOptions options, engine::Engine* engine, MetricsRegistry* me
 
 Broker::~Broker() { Stop(); }
 
-Status Broker::Start() { return groups_->Start(); }
+Status Broker::Start() {
+  SLUICE_RETURN_IF_ERROR(groups_->Start());
+  transactions_->Start();
+  return Status::Ok();
+}
 
-void Broker::Stop() { groups_->Stop(); }
+void Broker::Stop() {
+  transactions_->Stop();
+  groups_->Stop();
+}
 
 Broker::ApiMetrics* Broker::MetricsFor(int16_t api_key) {
   if (FindApi(api_key) == nullptr) return &unknown_api_;

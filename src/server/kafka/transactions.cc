@@ -10,6 +10,48 @@
 
 namespace sluice::server::kafka {
 
+TransactionCoordinator::~TransactionCoordinator() { Stop(); }
+
+void TransactionCoordinator::Start() {
+  expirer_ = std::thread([this] { ExpireLoop(); });
+}
+
+void TransactionCoordinator::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (expirer_.joinable()) expirer_.join();
+}
+
+void TransactionCoordinator::ExpireLoop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    cv_.wait_for(lock, std::chrono::milliseconds(200));
+    if (stopping_) break;
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<std::pair<std::string, Txn>> expired;
+    for (auto& [id, t] : txns_) {
+      if (!t.ongoing || now - t.started < std::chrono::milliseconds(t.timeout_ms)) continue;
+      expired.emplace_back(id, t);
+      // The producer is fenced: its next request fails with INVALID_PRODUCER_EPOCH.
+      if (t.epoch < INT16_MAX - 1) ++t.epoch;
+      t.ongoing = false;
+      t.partitions.clear();
+      t.groups.clear();
+      t.offsets.clear();
+    }
+    if (expired.empty()) continue;
+    lock.unlock();
+    for (auto& [id, t] : expired) {
+      SLUICE_LOG_INFO("kafka: transactional id {}: aborting a transaction open longer than {} ms", id, t.timeout_ms);
+      Complete(std::move(t), /*commit=*/false, [](ErrorCode) {});
+    }
+    lock.lock();
+  }
+}
+
 ErrorCode TransactionCoordinator::Check(const std::string& transactional_id, int64_t producer_id, int16_t epoch,
                                         Txn** txn) {
   auto it = txns_.find(transactional_id);
@@ -65,6 +107,7 @@ ErrorCode TransactionCoordinator::AddPartition(const std::string& transactional_
   std::lock_guard lock(mu_);
   Txn* txn = nullptr;
   if (ErrorCode e = Check(transactional_id, producer_id, epoch, &txn); e != ErrorCode::kNone) return e;
+  if (!txn->ongoing) txn->started = std::chrono::steady_clock::now();
   txn->ongoing = true;
   txn->partitions.emplace(topic, partition);
   return ErrorCode::kNone;
@@ -76,6 +119,7 @@ ErrorCode TransactionCoordinator::AddOffsets(const std::string& transactional_id
   std::lock_guard lock(mu_);
   Txn* txn = nullptr;
   if (ErrorCode e = Check(transactional_id, producer_id, epoch, &txn); e != ErrorCode::kNone) return e;
+  if (!txn->ongoing) txn->started = std::chrono::steady_clock::now();
   txn->ongoing = true;
   txn->groups.insert(group_id);
   return ErrorCode::kNone;

@@ -1,11 +1,14 @@
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -26,6 +29,12 @@ class Broker;
 class TransactionCoordinator {
  public:
   explicit TransactionCoordinator(Broker* broker) : broker_(broker) {}
+  ~TransactionCoordinator();
+
+  // Starts the thread that aborts transactions open longer than their timeout (fencing their
+  // producer with a new epoch, as Kafka does). Stop() ends it; idempotent.
+  void Start();
+  void Stop();
 
   struct InitResult {
     ErrorCode error = ErrorCode::kNone;
@@ -59,6 +68,7 @@ class TransactionCoordinator {
     int16_t epoch = 0;
     int32_t timeout_ms = 60'000;
     bool ongoing = false;
+    std::chrono::steady_clock::time_point started;
     std::set<std::pair<std::string, int32_t>> partitions;
     std::set<std::string> groups;
     std::map<std::string, std::vector<GroupCoordinator::CommitPartition>> offsets;  // by group
@@ -68,9 +78,14 @@ class TransactionCoordinator {
   // Writes the markers of `txn` (taken out of the map's state) and calls `done` when durable.
   void Complete(Txn txn, bool commit, std::function<void(ErrorCode)> done);
 
+  void ExpireLoop();
+
   Broker* const broker_;
   std::mutex mu_;
   std::map<std::string, Txn> txns_;
+  bool stopping_ = false;
+  std::condition_variable cv_;
+  std::thread expirer_;
 };
 
 }  // namespace sluice::server::kafka
