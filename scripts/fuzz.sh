@@ -77,6 +77,7 @@ echo "fuzz: pgwire ran ${SECONDS_TO_RUN}s without a crash"
 # handler) over a real log in a temporary directory.
 KAFKA_SOURCES=(src/server/kafka/*.cc src/server/kafka/handlers/*.cc src/log/compression.cc src/log/log.cc
                src/log/partition.cc src/log/producer_state.cc src/log/record_batch.cc src/log/segment.cc
+               src/log/transaction_index.cc
                src/common/status.cc src/common/crc32c.cc src/common/file_system.cc src/common/clock.cc
                src/common/metrics.cc src/common/murmur2.cc src/common/time_format.cc)
 KAFKA_SOURCES=($(printf '%s\n' "${KAFKA_SOURCES[@]}" | grep -v '_test\.cc$' | grep -v 'kafka_server\.cc$'))
@@ -107,6 +108,12 @@ seeds = [
           struct.pack(">iiq", 1, 0, 5) + kw.string("")),
     frame(19, 4, struct.pack(">i", 1) + kw.string("n") + struct.pack(">ihii", 2, -1, 0, 0) + struct.pack(">ib", 1000, 0)),
     frame(22, 0, struct.pack(">hi", -1, 1000)),
+    frame(22, 0, kw.string("tx") + struct.pack(">i", 1000)),
+    frame(24, 0, kw.string("tx") + struct.pack(">qh", 7, 0) + struct.pack(">i", 1) + kw.string("t") + struct.pack(">ii", 1, 0)),
+    frame(25, 0, kw.string("tx") + struct.pack(">qh", 7, 0) + kw.string("g")),
+    frame(28, 0, kw.string("tx") + kw.string("g") + struct.pack(">qh", 7, 0) + struct.pack(">i", 1) + kw.string("t") +
+          struct.pack(">iiq", 1, 0, 3) + kw.string("")),
+    frame(26, 0, kw.string("tx") + struct.pack(">qhb", 7, 0, 1)),
 ]
 for i, s in enumerate(seeds):
     open(os.path.join(out, "seed-%d" % i), "wb").write(s)

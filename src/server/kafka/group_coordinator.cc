@@ -132,7 +132,7 @@ Status GroupCoordinator::Replay() {
     if (at >= read.end_offset) break;
   }
   groups_gauge_->Set(static_cast<double>(groups_.size()));
-  if (records > 0) SLUICE_LOG_INFO("kafka: recovered {} committed offsets of {} groups", records, groups_.size());
+  if (records > 0) SLUICE_LOG_INFO("kafka: replayed {} offset commit records of {} groups", records, groups_.size());
   return Status::Ok();
 }
 

@@ -175,11 +175,15 @@ void ProducerRegistry::WriteMarker(log::Partition* partition, const std::string&
 }
 
 Result<ProducerRegistry::CommittedView> ProducerRegistry::ViewFrom(log::Partition* partition, const std::string& topic,
-                                                                 Offset from) {
+                                                                 Offset from, bool build) {
   std::shared_ptr<PartitionState> st = StateFor(topic, partition->id());
   std::lock_guard lock(st->mu);
-  SLUICE_RETURN_IF_ERROR(LoadTransactions(st.get(), partition, topic));
   CommittedView view;
+  if (!build && !st->txns_loaded) {
+    view.last_stable_offset = partition->Info().end_offset;
+    return view;
+  }
+  SLUICE_RETURN_IF_ERROR(LoadTransactions(st.get(), partition, topic));
   view.last_stable_offset = st->txns.LastStableOffset(partition->Info().end_offset);
   view.aborted = st->txns.AbortedIn(from, view.last_stable_offset);
   return view;

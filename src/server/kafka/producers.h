@@ -47,7 +47,11 @@ class ProducerRegistry {
     Offset last_stable_offset;
     std::vector<log::TransactionIndex::Aborted> aborted;
   };
-  Result<CommittedView> ViewFrom(log::Partition* partition, const std::string& topic, Offset from);
+  // `build`: false answers "no transactions" (last stable offset = end) for a partition whose
+  // index was not built yet instead of building it (a read of the whole partition), for
+  // callers that only report the last stable offset (read_uncommitted fetches).
+  Result<CommittedView> ViewFrom(log::Partition* partition, const std::string& topic, Offset from,
+                                 bool build = true);
 
   // Called with the producers whose transactions were found open in a partition's log when
   // its transaction index is first built, and which the transaction coordinator does not

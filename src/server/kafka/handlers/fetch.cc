@@ -73,7 +73,7 @@ std::pair<size_t, bool> ReadAll(Broker& broker, FetchState& s) {
         continue;
       }
       Result<ProducerRegistry::CommittedView> view =
-          broker.producers().ViewFrom(&partition, t.name, Offset(p.fetch_offset));
+          broker.producers().ViewFrom(&partition, t.name, Offset(p.fetch_offset), /*build=*/s.read_committed);
       if (!view.ok()) {
         p.error = ErrorCodeFor(view.status());
         any_error = true;
