@@ -5,7 +5,7 @@
 
 namespace sluice::server::kafka {
 
-void HandleAddPartitionsToTxn(Broker& broker, const RequestContext& ctx, WireReader& in, ResponseCallback done) {
+void HandleAddPartitionsToTxn(Broker& broker, const RequestContext&, WireReader& in, ResponseCallback done) {
   const std::string transactional_id(in.String());
   const int64_t producer_id = in.Int64();
   const int16_t epoch = in.Int16();
@@ -43,7 +43,6 @@ void HandleAddPartitionsToTxn(Broker& broker, const RequestContext& ctx, WireRea
     w.EmptyTaggedFields();
   }
   w.EmptyTaggedFields();
-  (void)ctx;
   done(std::move(r));
 }
 
