@@ -26,7 +26,8 @@ for p in "${PACKAGES[@]}"; do
 done
 
 install_npm_packages() {
-  # The DuckDB oracle of the differential tests (npm registry, pinned by package-lock.json).
+  # The DuckDB oracle of the differential tests and kafkajs (npm registry, pinned by
+  # package-lock.json).
   local dir
   dir="$(cd "$(dirname "$0")/.." && pwd)/tests/differential"
   if ! command -v npm >/dev/null 2>&1; then
@@ -34,6 +35,12 @@ install_npm_packages() {
   fi
   if [ ! -d "$dir/node_modules/@duckdb/node-api" ]; then
     echo "install-deps: npm install in tests/differential"
+    (cd "$dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+  # kafkajs, a Kafka client for tests/system/test_kafka.py (pinned by package-lock.json).
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/kafkajs"
+  if [ ! -d "$dir/node_modules/kafkajs" ]; then
+    echo "install-deps: npm install in tests/kafkajs"
     (cd "$dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
   fi
 }

@@ -17,6 +17,8 @@ from harness import Server, ServerTestCase
 import kafka_wire as kw
 
 KCAT = shutil.which("kcat")
+KAFKAJS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "kafkajs")
+HAVE_KAFKAJS = shutil.which("node") is not None and os.path.isdir(os.path.join(KAFKAJS_DIR, "node_modules", "kafkajs"))
 
 # Debian's python3-confluent-kafka lives in the system's dist-packages, which an interpreter
 # from elsewhere (pyenv) does not search.
@@ -430,6 +432,22 @@ class ConfluentKafkaTest(unittest.TestCase):
         self.server.owns_dir = True
         self.produce("crash", [b"after"])
         self.assertEqual(self.read_all("crash", "read_committed", 2), [b"after", b"kept"])
+
+
+@unittest.skipIf(not HAVE_KAFKAJS, "node or tests/kafkajs/node_modules missing (scripts/install-deps.sh installs them)")
+class KafkajsTest(ServerTestCase):
+    def test_admin_producer_and_a_group_of_three_that_rebalances(self):
+        # tests/kafkajs/group.mjs: CreateTopics (3 partitions), three members with one partition
+        # each, 300 messages, one member leaves, the other two take over, 100 more messages.
+        r = subprocess.run(["node", os.path.join(KAFKAJS_DIR, "group.mjs"), "127.0.0.1:%d" % self.server.kafka_port, "js"],
+                           capture_output=True, timeout=180)
+        self.assertEqual(r.returncode, 0, r.stderr.decode()[-3000:] + self.server.log()[-3000:])
+        out = json.loads(r.stdout.decode().strip().split("\n")[-1])
+        self.assertTrue(out["listed"])
+        self.assertEqual(sorted(p for ps in out["phase1"] for p in ps), [0, 1, 2])
+        self.assertTrue(all(len(ps) == 1 for ps in out["phase1"]))
+        self.assertEqual(sorted(p for ps in out["phase2"] for p in ps), [0, 1, 2])
+        self.assertEqual(out["seen"], 400)  # every message reached the group (at least once)
 
 
 class IdempotentProduceTest(unittest.TestCase):
