@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the fuzzers with clang (libFuzzer + ASan + UBSan) and runs each for a bounded time:
-# sql_fuzzer (parser + binder) and pgwire_fuzzer (the PostgreSQL wire protocol session).
+# sql_fuzzer (parser + binder), pgwire_fuzzer (the PostgreSQL wire protocol session) and
+# kafka_fuzzer (the Kafka protocol request decoders and handlers).
 # Usage: scripts/fuzz.sh [seconds]   (default 60 per fuzzer; CI runs this from `make test`)
 # Crashes are written to build/fuzz/crash-* and make the script exit non-zero.
 set -euo pipefail
@@ -71,3 +72,52 @@ PY
   -artifact_prefix="$OUT/pgwire-" "$OUT/pgwire_corpus" 2>&1 | tail -5
 echo "fuzz: pgwire ran ${SECONDS_TO_RUN}s without a crash"
 
+
+# The Kafka protocol: one request frame into the broker (header, every API's decoder and
+# handler) over a real log in a temporary directory.
+KAFKA_SOURCES=(src/server/kafka/*.cc src/server/kafka/handlers/*.cc src/log/compression.cc src/log/log.cc
+               src/log/partition.cc src/log/producer_state.cc src/log/record_batch.cc src/log/segment.cc
+               src/log/transaction_index.cc
+               src/common/status.cc src/common/crc32c.cc src/common/file_system.cc src/common/clock.cc
+               src/common/metrics.cc src/common/murmur2.cc src/common/time_format.cc)
+KAFKA_SOURCES=($(printf '%s\n' "${KAFKA_SOURCES[@]}" | grep -v '_test\.cc$' | grep -v 'kafka_server\.cc$'))
+clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+  -msse4.2 -Isrc fuzz/kafka_fuzzer.cc "${KAFKA_SOURCES[@]}" -lfmt -lspdlog -lsimdjson -lz -lsnappy -llz4 -lzstd \
+  -pthread -o "$OUT/kafka_fuzzer"
+mkdir -p "$OUT/kafka_corpus"
+python3 - "$OUT/kafka_corpus" <<'PY'
+import os, struct, sys
+sys.path.insert(0, "tests/system")
+import kafka_wire as kw
+out = sys.argv[1]
+def frame(key, version, body):  # a request without its size prefix
+    return kw.request(key, version, 1, body)[4:]
+batch = kw.record_batch([b'{"a":1}', b'{"b":2}'], producer_id=7, epoch=0, base_sequence=0)
+seeds = [
+    frame(18, 0, b""),
+    frame(18, 3, b"\x05kcat\x041.7\x00"),
+    frame(3, 1, struct.pack(">i", 1) + kw.string("t")),
+    frame(0, 3, kw.produce_v3_body("t", 0, batch)),
+    frame(1, 4, struct.pack(">iiiib", -1, 0, 1, 1 << 20, 0) + struct.pack(">i", 1) + kw.string("t") +
+          struct.pack(">iiqi", 1, 0, 0, 1 << 20)),
+    frame(2, 1, struct.pack(">ii", -1, 1) + kw.string("t") + struct.pack(">iiq", 1, 0, -2)),
+    frame(10, 1, kw.string("g") + b"\x00"),
+    frame(11, 1, kw.string("g") + struct.pack(">ii", 10000, 10000) + kw.string("") + kw.string("consumer") +
+          struct.pack(">i", 1) + kw.string("range") + struct.pack(">i", 3) + b"abc"),
+    frame(8, 2, kw.string("g") + struct.pack(">i", -1) + kw.string("") + struct.pack(">qi", -1, 1) + kw.string("t") +
+          struct.pack(">iiq", 1, 0, 5) + kw.string("")),
+    frame(19, 4, struct.pack(">i", 1) + kw.string("n") + struct.pack(">ihii", 2, -1, 0, 0) + struct.pack(">ib", 1000, 0)),
+    frame(22, 0, struct.pack(">hi", -1, 1000)),
+    frame(22, 0, kw.string("tx") + struct.pack(">i", 1000)),
+    frame(24, 0, kw.string("tx") + struct.pack(">qh", 7, 0) + struct.pack(">i", 1) + kw.string("t") + struct.pack(">ii", 1, 0)),
+    frame(25, 0, kw.string("tx") + struct.pack(">qh", 7, 0) + kw.string("g")),
+    frame(28, 0, kw.string("tx") + kw.string("g") + struct.pack(">qh", 7, 0) + struct.pack(">i", 1) + kw.string("t") +
+          struct.pack(">iiq", 1, 0, 3) + kw.string("")),
+    frame(26, 0, kw.string("tx") + struct.pack(">qhb", 7, 0, 1)),
+]
+for i, s in enumerate(seeds):
+    open(os.path.join(out, "seed-%d" % i), "wb").write(s)
+PY
+"$OUT/kafka_fuzzer" -max_total_time="$SECONDS_TO_RUN" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
+  -artifact_prefix="$OUT/kafka-" "$OUT/kafka_corpus" 2>&1 | tail -5
+echo "fuzz: kafka ran ${SECONDS_TO_RUN}s without a crash"

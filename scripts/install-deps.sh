@@ -9,13 +9,15 @@ PACKAGES=(
   # C++ libraries (see README "Stack")
   libboost1.81-dev libsimdjson-dev libabsl-dev libspdlog-dev libfmt-dev
   libcli11-dev libtomlplusplus-dev libzstd-dev liblz4-dev libsnappy-dev
-  libxxhash-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev libedit-dev
+  libxxhash-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev libedit-dev zlib1g-dev
   # test peers and tools
   curl python3 prometheus clang libclang-rt-14-dev
   # PostgreSQL wire protocol clients (tests/system/test_pgwire.py)
   postgresql-client python3-psycopg2 python3-psycopg
   # the dashboard's browser tests: tests/browser drives Debian's chromium with playwright-core
   chromium
+  # Kafka protocol clients (tests/system/test_kafka.py)
+  kcat python3-confluent-kafka
 )
 
 missing=()
@@ -42,6 +44,11 @@ install_npm_packages() {
   if [ ! -d "$root/tests/browser/node_modules/playwright-core" ]; then
     echo "install-deps: npm ci in tests/browser"
     (cd "$root/tests/browser" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+  # kafkajs, a Kafka client for tests/system/test_kafka.py (pinned by package-lock.json).
+  if [ ! -d "$root/tests/kafkajs/node_modules/kafkajs" ]; then
+    echo "install-deps: npm install in tests/kafkajs"
+    (cd "$root/tests/kafkajs" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
   fi
 }
 

@@ -143,7 +143,8 @@ Status LoadConfigFile(const std::string& path, ServerConfig* config) {
   }
   root = std::move(parsed).table();
 #endif
-  SLUICE_RETURN_IF_ERROR(CheckKeys(root, "top level", {"server", "log", "ingest", "pgwire", "subscriptions"}).WithContext(path));
+  SLUICE_RETURN_IF_ERROR(
+      CheckKeys(root, "top level", {"server", "log", "ingest", "pgwire", "subscriptions", "kafka"}).WithContext(path));
 
   if (const toml::table* s = root["server"].as_table()) {
     SLUICE_RETURN_IF_ERROR(CheckKeys(*s, "server",
@@ -153,7 +154,7 @@ Status LoadConfigFile(const std::string& path, ServerConfig* config) {
     SLUICE_RETURN_IF_ERROR(Get(*s, "server", "bind", &config->http.bind));
     SLUICE_RETURN_IF_ERROR(Get(*s, "server", "http_port", &config->http.port));
     SLUICE_RETURN_IF_ERROR(Get(*s, "server", "pg_port", &config->pgwire.port));
-    SLUICE_RETURN_IF_ERROR(Get(*s, "server", "kafka_port", &config->kafka_port));
+    SLUICE_RETURN_IF_ERROR(Get(*s, "server", "kafka_port", &config->kafka.port));
     SLUICE_RETURN_IF_ERROR(Get(*s, "server", "data_dir", &config->engine.data_dir));
     SLUICE_RETURN_IF_ERROR(Get(*s, "server", "io_threads", &config->http.io_threads));
     SLUICE_RETURN_IF_ERROR(Get(*s, "server", "log_level", &config->log_level));
@@ -225,6 +226,30 @@ Status LoadConfigFile(const std::string& path, ServerConfig* config) {
     if (push.heartbeat_ms < 100 || push.stall_timeout_ms < 1000) {
       return Status::InvalidArgument(
           fmt::format("{}: [subscriptions] heartbeat must be at least 100ms and stall_timeout at least 1s", path));
+    }
+  }
+  if (const toml::table* k = root["kafka"].as_table()) {
+    SLUICE_RETURN_IF_ERROR(CheckKeys(*k, "kafka",
+                                     {"enabled", "advertised_host", "io_threads", "max_connections",
+                                      "max_request_bytes", "max_batch_bytes"})
+                               .WithContext(path));
+    server::kafka::KafkaOptions& o = config->kafka;
+    SLUICE_RETURN_IF_ERROR(Get(*k, "kafka", "enabled", &o.enabled));
+    SLUICE_RETURN_IF_ERROR(Get(*k, "kafka", "advertised_host", &o.advertised_host));
+    SLUICE_RETURN_IF_ERROR(Get(*k, "kafka", "io_threads", &o.io_threads));
+    SLUICE_RETURN_IF_ERROR(Get(*k, "kafka", "max_connections", &o.max_connections));
+    uint64_t max_request = o.max_request_bytes;
+    SLUICE_RETURN_IF_ERROR(GetBytes(*k, "kafka", "max_request_bytes", &max_request));
+    o.max_request_bytes = max_request;
+    uint64_t max_batch = o.max_batch_bytes;
+    SLUICE_RETURN_IF_ERROR(GetBytes(*k, "kafka", "max_batch_bytes", &max_batch));
+    o.max_batch_bytes = max_batch;
+    if (o.io_threads < 1 || o.io_threads > 256) {
+      return Status::InvalidArgument(fmt::format("{}: [kafka] io_threads must be between 1 and 256", path));
+    }
+    if (o.max_request_bytes < 1024 || o.max_batch_bytes < 1024 || o.max_batch_bytes > o.max_request_bytes) {
+      return Status::InvalidArgument(
+          fmt::format("{}: [kafka] need 1 KiB <= max_batch_bytes <= max_request_bytes", path));
     }
   }
   if (const toml::table* p = root["pgwire"].as_table()) {

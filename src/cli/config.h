@@ -6,6 +6,7 @@
 #include "common/result.h"
 #include "engine/engine.h"
 #include "server/http_server.h"
+#include "server/kafka/kafka_options.h"
 #include "server/pgwire/pg_server.h"
 
 namespace sluice::cli {
@@ -16,7 +17,7 @@ struct ServerConfig {
   engine::EngineOptions engine;
   server::HttpOptions http;
   server::pgwire::PgOptions pgwire;  // its bind address follows http.bind ([server] bind)
-  uint16_t kafka_port = 9092; // reserved: the Kafka listener lands with the Kafka issue
+  server::kafka::KafkaOptions kafka;  // its bind address follows http.bind ([server] bind)
   std::string log_level = "info";
 };
 

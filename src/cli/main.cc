@@ -42,7 +42,7 @@ struct ServerFlags {
     app->add_option("--bind", bind, "Address to listen on (default 127.0.0.1)");
     app->add_option("--http-port", http_port, "HTTP port (default 8080; 0 = any free port)");
     app->add_option("--pg-port", pg_port, "PostgreSQL wire port (default 5433; 0 = any free port)");
-    app->add_option("--kafka-port", kafka_port, "Kafka protocol port (default 9092; listener not yet shipped)");
+    app->add_option("--kafka-port", kafka_port, "Kafka protocol port (default 9092; 0 = any free port)");
     app->add_option("--fsync", fsync, "fsync policy: always | interval | never (default always)");
     app->add_option("--io-threads", io_threads, "HTTP io threads (default 2)")->check(CLI::Range(1, 256));
     app->add_option("--log-level", log_level, "trace | debug | info | warn | error (default info)");
@@ -56,7 +56,7 @@ struct ServerFlags {
     if (app->count("--bind")) config.http.bind = bind;
     if (app->count("--http-port")) config.http.port = http_port;
     if (app->count("--pg-port")) config.pgwire.port = pg_port;
-    if (app->count("--kafka-port")) config.kafka_port = kafka_port;
+    if (app->count("--kafka-port")) config.kafka.port = kafka_port;
     if (app->count("--io-threads")) config.http.io_threads = io_threads;
     if (app->count("--log-level")) config.log_level = log_level;
     if (app->count("--fsync")) {

@@ -16,6 +16,7 @@
 #include "common/process_metrics.h"
 #include "engine/engine.h"
 #include "server/http_server.h"
+#include "server/kafka/kafka_server.h"
 #include "server/pgwire/pg_server.h"
 
 namespace sluice::cli {
@@ -90,22 +91,38 @@ class Node {
       }
       pg_ = std::move(created).value();
     }
+    if (config_.kafka.enabled) {
+      server::kafka::KafkaOptions kafka = config_.kafka;
+      kafka.bind = config_.http.bind;
+      auto created = server::kafka::KafkaServer::Create(std::move(kafka), engine_.get(), &metrics_);
+      Status s = created->Start();
+      if (!s.ok()) {
+        if (pg_) pg_->Stop();
+        (void)engine_->Close();
+        return s.WithContext(fmt::format("starting the Kafka listener on {}:{}", config_.http.bind,
+                                         config_.kafka.port));
+      }
+      kafka_ = std::move(created);
+    }
     http_ = server::HttpServer::Create(config_.http, engine_.get(), &metrics_);
     Status s = http_->Start();
     if (!s.ok()) {
+      if (kafka_) kafka_->Stop();
       if (pg_) pg_->Stop();
       (void)engine_->Close();
       return s.WithContext(fmt::format("starting HTTP on {}:{}", config_.http.bind, config_.http.port));
     }
-    SLUICE_LOG_INFO("sluice ready in {:.0f} ms: http://{}:{} postgres://{}:{} data dir {} (fsync={})",
+    SLUICE_LOG_INFO("sluice ready in {:.0f} ms: http://{}:{} postgres://{}:{} kafka://{}:{} data dir {} (fsync={})",
                     (Clock::Real()->MonotonicNanos() - t0) / 1e6, config_.http.bind, http_->port(),
-                    config_.http.bind, pg_ ? pg_->port() : 0, config_.engine.data_dir,
+                    config_.http.bind, pg_ ? pg_->port() : 0, config_.http.bind, kafka_ ? kafka_->port() : 0,
+                    config_.engine.data_dir,
                     log::FsyncPolicyName(config_.engine.log.fsync));
     return Status::Ok();
   }
 
   // Stops accepting, finishes in-flight requests, syncs and closes the log.
   Status Stop() {
+    if (kafka_) kafka_->Stop();
     if (pg_) pg_->Stop();
     if (http_) http_->Stop();
     Status s = engine_ ? engine_->Close() : Status::Ok();
@@ -121,6 +138,7 @@ class Node {
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<server::HttpServer> http_;
   std::unique_ptr<server::pgwire::PgServer> pg_;
+  std::unique_ptr<server::kafka::KafkaServer> kafka_;
 };
 
 }  // namespace

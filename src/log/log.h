@@ -104,6 +104,10 @@ struct BatchSummary {
   Offset base_offset;
   int32_t record_count = 0;
   TimestampMs max_timestamp;
+  // Idempotent-producer fields of the batch header (-1 when the producer was not idempotent).
+  int64_t producer_id = -1;
+  int16_t producer_epoch = -1;
+  int32_t base_sequence = -1;
   // Headers of the batch's first record (the ingest path tags a batch there).
   std::vector<std::pair<std::string, std::string>> first_record_headers;
 };

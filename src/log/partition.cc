@@ -505,6 +505,9 @@ Status PartitionImpl::ScanBatches(TimestampMs since,
         summary.base_offset = h.base_offset;
         summary.record_count = h.record_count;
         summary.max_timestamp = h.max_timestamp;
+        summary.producer_id = h.producer_id;
+        summary.producer_epoch = h.producer_epoch;
+        summary.base_sequence = h.base_sequence;
         summary.first_record_headers.clear();
         if (h.compression() == Compression::kNone && h.record_count > 0) {
           // The first record's length prefix says how much more to read, if anything.

@@ -7,6 +7,7 @@
 
 #include "common/crc32c.h"
 #include "common/varint.h"
+#include "log/compression.h"
 
 namespace sluice::log {
 namespace {
@@ -247,14 +248,20 @@ bool RecordReader::NextBatch() {
     if (header->is_control() || header->last_offset() < from_ || header->record_count == 0) {
       continue;
     }
-    if (header->compression() != Compression::kNone) {
-      status_ = Status::InvalidArgument(
-          fmt::format("record batch at offset {}: compressed batches not supported yet (codec {})",
-                      header->base_offset.value(), static_cast<int>(header->compression())));
-      return false;
-    }
     header_ = *header;
     records_ = batch.substr(kBatchHeaderSize);
+    if (header->compression() != Compression::kNone) {
+      Result<std::string> plain =
+          Decompress(header->compression(), records_, kMaxDecompressedBatchBytes);
+      if (!plain.ok()) {
+        status_ = Status(plain.status().code(),
+                         fmt::format("record batch at offset {}: {}", header->base_offset.value(),
+                                     plain.status().message()));
+        return false;
+      }
+      decompressed_ = std::move(plain).value();
+      records_ = decompressed_;
+    }
     remaining_in_batch_ = header_.record_count;
     return true;
   }
@@ -280,6 +287,44 @@ bool RecordReader::Next(Record* record) {
     if (record->offset >= from_) return true;
   }
   return false;
+}
+
+EncodedBatch BuildControlBatch(int64_t producer_id, int16_t producer_epoch, ControlType type,
+                               TimestampMs timestamp) {
+  char key[4];
+  StoreBigEndian16(key, 0);
+  StoreBigEndian16(key + 2, static_cast<uint16_t>(type));
+  char value[6];
+  StoreBigEndian16(value, 0);
+  StoreBigEndian32(value + 2, 0);  // coordinator epoch: one coordinator that never moves
+  RecordBatchBuilder builder;
+  builder.Add(timestamp, std::string_view(key, 4), std::string_view(value, 6));
+  EncodedBatch batch = builder.Finish();
+  char* h = batch.bytes.data();
+  StoreBigEndian16(h + kBatchAttributesOffset, 0x30);  // transactional | control
+  StoreBigEndian64(h + kProducerIdPos, static_cast<uint64_t>(producer_id));
+  StoreBigEndian16(h + kProducerEpochPos, static_cast<uint16_t>(producer_epoch));
+  const uint32_t crc = Crc32cExtend(0, h + kBatchAttributesOffset,
+                                    batch.bytes.size() - kBatchAttributesOffset);
+  StoreBigEndian32(h + kBatchCrcOffset, crc);
+  return batch;
+}
+
+std::optional<ControlType> DecodeControlBatch(std::string_view batch) {
+  Result<BatchHeader> header = DecodeBatchHeader(batch);
+  if (!header.ok() || !header->is_control() || header->record_count < 1 ||
+      header->compression() != Compression::kNone || header->total_size() != batch.size()) {
+    return std::nullopt;
+  }
+  std::string_view records = batch.substr(kBatchHeaderSize);
+  Record record;
+  std::vector<RecordHeader> scratch;
+  if (!DecodeRecord(&records, *header, &record, &scratch) || !record.key || record.key->size() < 4) {
+    return std::nullopt;
+  }
+  const auto t = static_cast<int16_t>(LoadBigEndian16(record.key->data() + 2));
+  if (t != 0 && t != 1) return std::nullopt;
+  return static_cast<ControlType>(t);
 }
 
 }  // namespace sluice::log

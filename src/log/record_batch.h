@@ -112,6 +112,15 @@ bool VerifyBatchCrc(std::string_view batch);
 // Overwrites the base offset of an encoded batch in place (it is outside the CRC).
 void SetBaseOffset(std::string* batch, Offset base_offset);
 
+// Transaction markers (Kafka's control batches): attributes transactional + control, the
+// producer's id and epoch, one record with key (version int16 = 0, type int16: 0 abort,
+// 1 commit) and value (version int16 = 0, coordinator epoch int32).
+enum class ControlType : int16_t { kAbort = 0, kCommit = 1 };
+EncodedBatch BuildControlBatch(int64_t producer_id, int16_t producer_epoch, ControlType type,
+                               TimestampMs timestamp);
+// The marker type of a whole control batch, or nullopt if `batch` is not a well-formed one.
+std::optional<ControlType> DecodeControlBatch(std::string_view batch);
+
 // One record, decoded; views point into the batch bytes (and the iterator's scratch space
 // for headers), valid until the next call to Next() or the bytes go away.
 struct Record {
@@ -130,7 +139,8 @@ bool DecodeRecord(std::string_view* records, const BatchHeader& batch, Record* r
                   std::vector<RecordHeader>* scratch);
 
 // Iterates the records of a buffer of consecutive whole batches (a ReadResult's bytes).
-// Verifies each batch's CRC before yielding its records. Records with offset < `from` are
+// Verifies each batch's CRC before yielding its records, decompressing compressed batches
+// (gzip, snappy, lz4, zstd; see log/compression.h). Records with offset < `from` are
 // skipped (a read starts at the batch containing `from`). Control batches are skipped.
 class RecordReader {
  public:
@@ -149,7 +159,11 @@ class RecordReader {
   int32_t remaining_in_batch_ = 0;
   Offset from_;
   std::vector<RecordHeader> header_scratch_;
+  std::string decompressed_;  // records of the current batch, when it is compressed
   Status status_;
 };
+
+// A compressed batch whose records decompress to more than this is treated as corrupt.
+inline constexpr size_t kMaxDecompressedBatchBytes = 64u << 20;
 
 }  // namespace sluice::log

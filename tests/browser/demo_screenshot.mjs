@@ -28,7 +28,7 @@ const freePort = () =>
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-demo-shot-"));
 const port = await freePort();
-const demo = spawn(SLUICE_BIN, ["demo", "--data-dir", path.join(dir, "data"), "--http-port", String(port), "--pg-port", String(await freePort())], {
+const demo = spawn(SLUICE_BIN, ["demo", "--data-dir", path.join(dir, "data"), "--http-port", String(port), "--pg-port", String(await freePort()), "--kafka-port", String(await freePort())], {
   stdio: ["ignore", "pipe", "inherit"],
 });
 let out = "";

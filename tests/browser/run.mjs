@@ -54,12 +54,14 @@ class Server {
     this.dir ??= fs.mkdtempSync(path.join(os.tmpdir(), "sluice-browser-"));
     this.port ??= await freePort();
     this.pgPort ??= await freePort();
+    this.kafkaPort ??= await freePort();
     this.url = `http://127.0.0.1:${this.port}`;
     this.logPath = path.join(this.dir, "server.log");
     const log = fs.openSync(this.logPath, "a");
     this.proc = spawn(
       SLUICE_BIN,
-      ["server", "--data-dir", path.join(this.dir, "data"), "--http-port", String(this.port), "--pg-port", String(this.pgPort)],
+      ["server", "--data-dir", path.join(this.dir, "data"), "--http-port", String(this.port), "--pg-port", String(this.pgPort),
+       "--kafka-port", String(this.kafkaPort)],
       { stdio: ["ignore", log, log] },
     );
     this.exited = new Promise((resolve) => this.proc.once("exit", (code, signal) => resolve({ code, signal })));

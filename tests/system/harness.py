@@ -33,6 +33,7 @@ class Server:
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="sluice-systest-")
         self.port = free_port()
         self.pg_port = free_port()
+        self.kafka_port = free_port()
         self.config_path = None
         if config is not None:
             self.config_path = os.path.join(self.data_dir, "sluice.toml")
@@ -48,6 +49,8 @@ class Server:
             args += ["--config", self.config_path]
         if "--pg-port" not in self.extra_args:
             args += ["--pg-port", str(self.pg_port)]
+        if "--kafka-port" not in self.extra_args:
+            args += ["--kafka-port", str(self.kafka_port)]
         args += self.extra_args
         self.log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=self.log_file, stderr=subprocess.STDOUT)

@@ -22,7 +22,7 @@ class DemoTest(unittest.TestCase):
         self.out = open(self.out_path, "wb")
         self.proc = subprocess.Popen(
             [SLUICE_BIN, "demo", "--data-dir", os.path.join(self.dir, "data"), "--http-port", str(self.port),
-             "--pg-port", str(free_port()), "--rate", "300"],
+             "--pg-port", str(free_port()), "--kafka-port", str(free_port()), "--rate", "300"],
             stdout=self.out, stderr=subprocess.STDOUT)
 
     def tearDown(self):

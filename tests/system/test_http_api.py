@@ -291,7 +291,7 @@ class LifecycleTest(unittest.TestCase):
             port = s.getsockname()[1]
             import tempfile
             d = tempfile.mkdtemp(prefix="sluice-systest-")
-            r = subprocess.run([SLUICE_BIN, "server", "--data-dir", d, "--http-port", str(port)], capture_output=True, timeout=30)
+            r = subprocess.run([SLUICE_BIN, "server", "--data-dir", d, "--http-port", str(port), "--kafka-port", "0"], capture_output=True, timeout=30)
             self.assertEqual(r.returncode, 1)
             self.assertIn(str(port), r.stderr.decode())
 

@@ -1,0 +1,342 @@
+#include "server/kafka/kafka_server.h"
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "common/logging.h"
+#include "server/kafka/broker.h"
+
+namespace sluice::server::kafka {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+
+constexpr auto kDrainTimeout = std::chrono::seconds(5);
+constexpr auto kThreadExitTimeout = std::chrono::seconds(2);
+constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
+
+class Connection;
+
+// Shared by the server and its connections, so that a late handler never touches freed memory.
+struct ServerState {
+  ServerState(KafkaOptions opts, engine::Engine* engine, MetricsRegistry* metrics)
+      : options(opts),
+        broker(std::move(opts), engine, metrics),
+        ioc(std::max(1, options.io_threads)),
+        acceptor(asio::make_strand(ioc)),
+        accept_retry(acceptor.get_executor()) {
+    open_connections = metrics->AddGauge("sluice_kafka_connections", "Open Kafka protocol connections")->WithLabels({});
+    accepted = metrics->AddCounter("sluice_kafka_connections_total", "Kafka protocol connections accepted")->WithLabels({});
+    rejected_frames = metrics
+                          ->AddCounter("sluice_kafka_bad_frames_total",
+                                       "Kafka connections closed for a frame size out of bounds or a truncated frame")
+                          ->WithLabels({});
+    bytes_received =
+        metrics->AddCounter("sluice_kafka_bytes_received_total", "Bytes received on Kafka connections")->WithLabels({});
+    bytes_sent = metrics->AddCounter("sluice_kafka_bytes_sent_total", "Bytes sent on Kafka connections")->WithLabels({});
+  }
+
+  const KafkaOptions options;
+  Broker broker;
+  asio::io_context ioc;
+  tcp::acceptor acceptor;
+  asio::steady_timer accept_retry;
+  Gauge* open_connections;
+  Counter* accepted;
+  Counter* rejected_frames;
+  Counter* bytes_received;
+  Counter* bytes_sent;
+
+  std::atomic<bool> stopping{false};
+  std::atomic<int64_t> connection_count{0};
+  std::atomic<uint64_t> next_id{1};
+  std::mutex connections_mu;
+  std::unordered_map<uint64_t, std::weak_ptr<Connection>> connections;
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(std::shared_ptr<ServerState> state, tcp::socket socket, uint64_t id)
+      : state_(std::move(state)), socket_(std::move(socket)), id_(id) {
+    state_->open_connections->Inc();
+    state_->connection_count.fetch_add(1);
+    error_code ec;
+    const tcp::endpoint local = socket_.local_endpoint(ec);
+    if (!ec) {
+      asio::ip::address a = local.address();
+      if (a.is_v6() && a.to_v6().is_v4_mapped()) a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+      local_host_ = a.to_string();
+      local_port_ = local.port();
+    }
+    const tcp::endpoint peer = socket_.remote_endpoint(ec);
+    if (!ec) peer_host_ = "/" + peer.address().to_string();
+  }
+
+  ~Connection() {
+    state_->open_connections->Dec();
+    state_->connection_count.fetch_sub(1);
+    std::lock_guard lock(state_->connections_mu);
+    state_->connections.erase(id_);
+  }
+
+  void Start(bool reject) {
+    {
+      std::lock_guard lock(state_->connections_mu);
+      state_->connections[id_] = weak_from_this();
+    }
+    asio::dispatch(socket_.get_executor(), [self = shared_from_this(), reject] {
+      if (reject) return self->Close();
+      self->ReadSize();
+    });
+  }
+
+  // Thread-safe. Idle connections close now; a waiting fetch answers at once; a request in
+  // flight closes the connection after its response.
+  void Shutdown() {
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      if (self->poll_timer_) self->poll_timer_->cancel();
+      if (self->reading_) self->Close();
+    });
+  }
+
+  void Abort() {
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->Close(); });
+  }
+
+ private:
+  void ReadSize() {
+    if (state_->stopping.load()) return Close();
+    reading_ = true;
+    asio::async_read(socket_, asio::buffer(size_buffer_), [self = shared_from_this()](error_code ec, size_t n) {
+      self->reading_ = false;
+      if (ec) return self->Close();  // client gone (possibly mid-size: a truncated frame)
+      self->state_->bytes_received->Inc(static_cast<double>(n));
+      const uint32_t size = (static_cast<uint32_t>(self->size_buffer_[0]) << 24) |
+                            (static_cast<uint32_t>(self->size_buffer_[1]) << 16) |
+                            (static_cast<uint32_t>(self->size_buffer_[2]) << 8) | self->size_buffer_[3];
+      if (size < kMinRequestBytes || size > self->state_->options.max_request_bytes) {
+        self->state_->rejected_frames->Inc();
+        SLUICE_LOG_DEBUG("kafka: closing a connection that sent a {}-byte frame (limit {})", static_cast<int32_t>(size),
+                         self->state_->options.max_request_bytes);
+        return self->Close();
+      }
+      self->ReadFrame(size);
+    });
+  }
+
+  void ReadFrame(uint32_t size) {
+    frame_.resize(size);
+    reading_ = true;
+    asio::async_read(socket_, asio::buffer(frame_), [self = shared_from_this()](error_code ec, size_t n) {
+      self->reading_ = false;
+      self->state_->bytes_received->Inc(static_cast<double>(n));
+      if (ec) {
+        if (ec == asio::error::eof) self->state_->rejected_frames->Inc();  // truncated frame
+        return self->Close();
+      }
+      self->Dispatch();
+    });
+  }
+
+  void Dispatch() {
+    RequestContext ctx;
+    ctx.local_host = local_host_;
+    ctx.local_port = local_port_;
+    ctx.peer_host = peer_host_;
+    std::weak_ptr<Connection> weak = weak_from_this();
+    ctx.run_after = [weak](int64_t delay_ms, std::function<void(bool)> fn) {
+      auto self = weak.lock();
+      if (!self) return fn(true);
+      asio::dispatch(self->socket_.get_executor(), [self, delay_ms, fn = std::move(fn)]() mutable {
+        if (self->state_->stopping.load() || self->closed_) return fn(true);
+        self->poll_timer_ = std::make_shared<asio::steady_timer>(self->socket_.get_executor());
+        self->poll_timer_->expires_after(std::chrono::milliseconds(delay_ms));
+        self->poll_timer_->async_wait([self, fn = std::move(fn)](error_code ec) {
+          self->poll_timer_.reset();
+          fn(ec == asio::error::operation_aborted || self->state_->stopping.load());
+        });
+      });
+    };
+    state_->broker.HandleFrame(frame_, std::move(ctx), [self = shared_from_this()](Result<std::string> response) {
+      asio::dispatch(self->socket_.get_executor(), [self, response = std::move(response)]() mutable {
+        if (!response.ok()) return self->Close();
+        if (response->empty()) return self->ReadSize();  // acks=0
+        self->Write(std::move(response).value());
+      });
+    });
+  }
+
+  void Write(std::string bytes) {
+    if (closed_) return;
+    write_buffer_ = std::move(bytes);
+    asio::async_write(socket_, asio::buffer(write_buffer_), [self = shared_from_this()](error_code ec, size_t n) {
+      self->state_->bytes_sent->Inc(static_cast<double>(n));
+      if (ec) return self->Close();
+      self->ReadSize();
+    });
+  }
+
+  void Close() {
+    if (closed_) return;
+    closed_ = true;
+    error_code ignored;
+    if (poll_timer_) poll_timer_->cancel();
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+  }
+
+  std::shared_ptr<ServerState> state_;
+  tcp::socket socket_;
+  const uint64_t id_;
+  std::string local_host_;
+  uint16_t local_port_ = 0;
+  std::string peer_host_;
+  std::array<uint8_t, 4> size_buffer_{};
+  std::string frame_;
+  std::string write_buffer_;
+  std::shared_ptr<asio::steady_timer> poll_timer_;
+  bool reading_ = false;
+  bool closed_ = false;
+};
+
+void Accept(std::shared_ptr<ServerState> state) {
+  state->acceptor.async_accept(asio::make_strand(state->ioc), [state](error_code ec, tcp::socket socket) {
+    if (state->stopping.load() || ec == asio::error::operation_aborted) return;
+    if (ec) {
+      SLUICE_LOG_WARN("kafka: accept failed: {}", ec.message());
+      state->accept_retry.expires_after(kAcceptRetryDelay);
+      state->accept_retry.async_wait([state](error_code wait_ec) {
+        if (!wait_ec) Accept(state);
+      });
+      return;
+    }
+    error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    socket.set_option(asio::socket_base::keep_alive(true), ignored);
+    state->accepted->Inc();
+    const bool reject = state->connection_count.load() >= state->options.max_connections;
+    std::make_shared<Connection>(state, std::move(socket), state->next_id.fetch_add(1))->Start(reject);
+    Accept(state);
+  });
+}
+
+class KafkaServerImpl final : public KafkaServer {
+ public:
+  explicit KafkaServerImpl(std::shared_ptr<ServerState> state) : state_(std::move(state)) {}
+  ~KafkaServerImpl() override { Stop(); }
+
+  Status Start() override;
+  uint16_t port() const override { return port_; }
+  void Stop() override;
+
+ private:
+  void RunIoThread();
+
+  std::shared_ptr<ServerState> state_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  std::vector<std::thread> threads_;
+  uint16_t port_ = 0;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+Status KafkaServerImpl::Start() {
+  if (started_) return Status::FailedPrecondition("Kafka listener already started");
+  SLUICE_RETURN_IF_ERROR(state_->broker.Start().WithContext("recovering consumer group offsets"));
+  const KafkaOptions& options = state_->options;
+  error_code ec;
+  const asio::ip::address address = asio::ip::make_address(options.bind, ec);
+  if (ec) return Status::InvalidArgument("bad bind address '" + options.bind + "': " + ec.message());
+  const tcp::endpoint endpoint(address, options.port);
+  tcp::acceptor& acceptor = state_->acceptor;
+  const auto fail = [&](std::string_view what) {
+    error_code ignored;
+    acceptor.close(ignored);
+    return Status::Unavailable(fmt::format("Kafka listener {} {}:{}: {}", what, options.bind, options.port, ec.message()));
+  };
+  if (acceptor.open(endpoint.protocol(), ec); ec) return fail("cannot open socket for");
+  if (acceptor.set_option(asio::socket_base::reuse_address(true), ec); ec) return fail("cannot set SO_REUSEADDR for");
+  if (acceptor.bind(endpoint, ec); ec) return fail("cannot bind");
+  if (acceptor.listen(asio::socket_base::max_listen_connections, ec); ec) return fail("cannot listen on");
+  port_ = acceptor.local_endpoint(ec).port();
+  if (ec) return fail("cannot read the bound port of");
+
+  started_ = true;
+  work_.emplace(state_->ioc.get_executor());
+  Accept(state_);
+  const int threads = std::max(1, options.io_threads);
+  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { RunIoThread(); });
+  SLUICE_LOG_INFO("kafka: listening on {}:{}", options.bind, port_);
+  return Status::Ok();
+}
+
+void KafkaServerImpl::RunIoThread() {
+  for (;;) {
+    try {
+      state_->ioc.run();
+      return;
+    } catch (const std::exception& e) {
+      SLUICE_LOG_ERROR("kafka: unexpected exception in an io thread: {}", e.what());
+    }
+  }
+}
+
+void KafkaServerImpl::Stop() {
+  if (!started_ || stopped_) return;
+  stopped_ = true;
+  ServerState& state = *state_;
+  state.stopping.store(true);
+  asio::post(state.acceptor.get_executor(), [s = state_] {
+    error_code ignored;
+    s->acceptor.close(ignored);
+    s->accept_retry.cancel();
+  });
+  auto live = [&] {
+    std::vector<std::shared_ptr<Connection>> out;
+    std::lock_guard lock(state.connections_mu);
+    for (auto& [id, weak] : state.connections) {
+      if (auto c = weak.lock()) out.push_back(std::move(c));
+    }
+    return out;
+  };
+  // Pending JoinGroup/SyncGroup requests are answered first (they may wait for minutes).
+  state.broker.Stop();
+  for (auto& c : live()) c->Shutdown();
+  const auto deadline = std::chrono::steady_clock::now() + kDrainTimeout;
+  while (state.connection_count.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (state.connection_count.load() > 0) {
+    SLUICE_LOG_WARN("kafka: {} connection(s) still busy after {} s; closing them", state.connection_count.load(),
+                    kDrainTimeout.count());
+    for (auto& c : live()) c->Abort();
+  }
+  work_.reset();
+  const auto exit_deadline = std::chrono::steady_clock::now() + kThreadExitTimeout;
+  while (!state.ioc.stopped() && std::chrono::steady_clock::now() < exit_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  state.ioc.stop();
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+  SLUICE_LOG_INFO("kafka: stopped");
+}
+
+}  // namespace
+
+std::unique_ptr<KafkaServer> KafkaServer::Create(KafkaOptions options, engine::Engine* engine,
+                                                 MetricsRegistry* metrics) {
+  return std::make_unique<KafkaServerImpl>(std::make_shared<ServerState>(std::move(options), engine, metrics));
+}
+
+}  // namespace sluice::server::kafka
