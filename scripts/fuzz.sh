@@ -46,9 +46,13 @@ echo "fuzz: ran ${SECONDS_TO_RUN}s without a crash"
 PG_SOURCES=(src/server/pgwire/catalog_queries.cc src/server/pgwire/errors.cc src/server/pgwire/pg_types.cc
             src/server/pgwire/protocol.cc src/server/pgwire/query_text.cc src/server/pgwire/scram.cc
             src/server/pgwire/session.cc src/sql/value_text.cc src/sql/ast.cc src/common/status.cc
+            src/engine/subscription.cc src/exec/*.cc src/sql/*.cc src/common/json_writer.cc
             src/common/time_format.cc src/common/file_system.cc src/common/clock.cc src/common/crc32c.cc)
+# SUBSCRIBE links the engine's subscription code, which uses the exec layer: every non-test file.
+PG_SOURCES=($(printf '%s\n' "${PG_SOURCES[@]}" | grep -v '_test\.cc$' | sort -u))
 clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  -msse4.2 -Isrc fuzz/pgwire_fuzzer.cc "${PG_SOURCES[@]}" -lfmt -lspdlog -lcrypto -pthread -o "$OUT/pgwire_fuzzer"
+  -msse4.2 -Isrc fuzz/pgwire_fuzzer.cc "${PG_SOURCES[@]}" -lfmt -lspdlog -lcrypto -lsimdjson -lxxhash \
+  -labsl_raw_hash_set -labsl_hash -labsl_city -labsl_low_level_hash -labsl_raw_logging_internal -pthread -o "$OUT/pgwire_fuzzer"
 mkdir -p "$OUT/pgwire_corpus"
 python3 - "$OUT/pgwire_corpus" <<'PY'
 import os, struct, sys

@@ -174,6 +174,7 @@ class EngineImpl final : public Engine {
   log::Log& log() override { return *log_; }
   const EngineOptions& options() const override { return options_; }
   bool ready() const override { return ready_.load(std::memory_order_acquire); }
+  bool caught_up() override { return ready() && sql_->ViewsCaughtUp(); }
   Status Close() override;
 
   void OnAppendsDone(std::shared_ptr<PendingIngest> op);

@@ -115,6 +115,8 @@ class Engine {
 
   virtual log::Log& log() = 0;
   virtual const EngineOptions& options() const = 0;
+  // True once every view and sink restored at start has caught up with its inputs (GET /ready).
+  virtual bool caught_up() { return true; }
   // True once recovery is done and the engine accepts traffic.
   virtual bool ready() const = 0;
 

@@ -221,6 +221,24 @@ Result<std::unique_ptr<MaterializedView>> MaterializedView::Start(sql::CatalogEn
     SLUICE_ASSIGN_OR_RETURN(bool restored, mv->RestoreCheckpoint());
     (void)restored;
   }
+  for (const Input& input : mv->inputs_) {
+    std::vector<Offset> ends;
+    if (input.topic) {
+      for (int32_t p = 0; p < input.topic->partition_count(); ++p) {
+        ends.push_back(input.topic->partition(PartitionId(p)).Info().end_offset);
+      }
+    }
+    mv->start_ends_.push_back(std::move(ends));
+  }
+  mv->created_ms_ = SteadyMillis();
+  if (metrics != nullptr) {
+    mv->recovery_seconds_ =
+        metrics
+            ->AddGauge("sluice_view_recovery_seconds",
+                       "Seconds a view took from its start (restore included) to apply what its inputs held then",
+                       {"view"})
+            ->WithLabels({name});
+  }
   // Subscribe last: from here on the upstreams call into our queues.
   for (Input& input : mv->inputs_) {
     if (input.upstream != nullptr) input.upstream->Subscribe(input.queue.get());
@@ -332,6 +350,7 @@ void MaterializedView::Run() {
       SLUICE_LOG_ERROR("materialized view {}: {}", view_.name, applied.status().message());
       std::lock_guard<std::mutex> lock(mu_);
       failure_ = applied.status();
+      caught_up_.store(true, std::memory_order_release);  // stopped: it does not hold recovery up
       return;
     }
     if (*applied == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -433,6 +452,23 @@ Result<int64_t> MaterializedView::Round() {
     }
   }
   lag_ = lag;
+  if (!caught_up_.load(std::memory_order_relaxed)) {
+    bool reached = true;
+    for (size_t i = 0; i < inputs_.size() && reached; ++i) {
+      const Input& input = inputs_[i];
+      if (input.upstream != nullptr) reached = input.upstream->CaughtUp();
+      for (size_t p = 0; p < start_ends_[i].size() && p < input.next.size(); ++p) {
+        reached = reached && input.next[p] >= start_ends_[i][p];
+      }
+    }
+    if (reached) {
+      caught_up_.store(true, std::memory_order_release);
+      const double seconds = static_cast<double>(now_ms - created_ms_) / 1000.0;
+      if (recovery_seconds_ != nullptr) recovery_seconds_->Set(seconds);
+      SLUICE_LOG_INFO("{} {}: caught up with its inputs in {:.3f} s", sql::ObjectKindName(view_.kind), view_.name,
+                      seconds);
+    }
+  }
   if (input_events_) {
     input_events_->Inc(static_cast<double>(progress.applied));
     rejected_events_->Inc(static_cast<double>(progress.rejected));

@@ -93,6 +93,9 @@ class MaterializedView {
   Result<std::vector<std::vector<sql::Value>>> Snapshot() const;
   // Events in the inputs not yet applied.
   int64_t Lag() const;
+  // True once the view has applied every event its log inputs held when it was created (and
+  // its upstream views have too), or it stopped with an error: recovery is over for it.
+  bool CaughtUp() const { return caught_up_.load(std::memory_order_acquire); }
 
   // The rows together with, per input, the offsets (per partition) they reflect: every event
   // below them and none at or above. Inputs that are views have no offsets (empty).
@@ -161,6 +164,10 @@ class MaterializedView {
   int64_t last_watermark_ = INT64_MIN;  // thread-confined
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> lag_{0};
+  std::vector<std::vector<Offset>> start_ends_;  // per log input, per partition: the end at creation
+  std::atomic<bool> caught_up_{false};
+  int64_t created_ms_ = 0;             // steady clock
+  Gauge* recovery_seconds_ = nullptr;  // time from creation to caught up
   Counter* input_events_ = nullptr;
   Counter* rejected_events_ = nullptr;
   Gauge* rows_ = nullptr;

@@ -324,6 +324,7 @@ Result<std::unique_ptr<SqlExecutor>> SqlExecutor::Open(FileSystem* fs, const std
   for (auto& [entry, query] : views) {
     Status started = executor->StartView(entry, std::move(query));
     if (!started.ok()) SLUICE_LOG_ERROR("materialized view {}: {}", entry.name, started.message());
+    if (started.ok()) executor->recovering_.push_back(entry.name);
   }
   SLUICE_LOG_INFO("catalog: {} objects restored from {} records", restored, records.size());
   return executor;
@@ -401,6 +402,18 @@ Result<std::unique_ptr<exec::Dataflow>> SqlExecutor::PlanSink(const sql::CreateS
   entry->dependencies = bound.dependencies;
   entry->append_only = built->append_only();
   return built;
+}
+
+bool SqlExecutor::ViewsCaughtUp() {
+  if (recovered_.load(std::memory_order_acquire)) return true;
+  std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
+  if (!lock.owns_lock()) return false;  // a statement is running; ask again
+  std::erase_if(recovering_, [&](const std::string& name) {
+    auto it = views_.find(name);
+    return it == views_.end() || it->second->CaughtUp();  // dropped, or caught up
+  });
+  if (recovering_.empty()) recovered_.store(true, std::memory_order_release);
+  return recovering_.empty();
 }
 
 Status SqlExecutor::StartView(const CatalogEntry& entry, std::unique_ptr<exec::Dataflow> dataflow) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -84,6 +85,10 @@ class SqlExecutor {
   Result<std::unique_ptr<Subscription>> Subscribe(const SubscribeRequest& request, std::function<void()> notify,
                                                   const SubscriptionLimits& limits);
 
+  // Recovery: whether every view and sink restored at start has caught up with what its inputs
+  // held then (views created later do not count). Once true, stays true.
+  bool ViewsCaughtUp();
+
   // Stops every materialized view's maintenance thread (before the log closes). Idempotent.
   void StopViews();
 
@@ -107,6 +112,8 @@ class SqlExecutor {
   Result<std::unique_ptr<exec::Dataflow>> Replan(const sql::CatalogEntry& entry);
 
   std::mutex mu_;
+  std::vector<std::string> recovering_;  // GUARDED_BY(mu_): views restored at start, not caught up yet
+  std::atomic<bool> recovered_{false};
   FileSystem* fs_ = nullptr;
   std::string checkpoint_dir_;  // empty: no checkpoints
   int64_t checkpoint_interval_ms_ = 1000;

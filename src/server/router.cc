@@ -629,9 +629,10 @@ HttpResponse Router::Metrics() {
 HttpResponse Router::Health() { return JsonResponse(200, "{\"status\":\"ok\"}"); }
 
 HttpResponse Router::Ready() {
-  if (engine_->ready()) return JsonResponse(200, "{\"status\":\"ready\"}");
-  HttpResponse response =
-      ErrorResponse(503, "unavailable", "not ready: recovering or shutting down");
+  if (engine_->ready() && engine_->caught_up()) return JsonResponse(200, "{\"status\":\"ready\"}");
+  HttpResponse response = ErrorResponse(
+      503, "unavailable",
+      engine_->ready() ? "not ready: views are replaying the log" : "not ready: recovering or shutting down");
   response.headers.emplace_back("Retry-After", "1");
   return response;
 }
