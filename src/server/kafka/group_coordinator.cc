@@ -514,4 +514,44 @@ void GroupCoordinator::Tick() {
   }
 }
 
+CommitRequest ReadCommitRequest(WireReader& in, bool has_leader_epoch) {
+  CommitRequest request;
+  const int32_t n = in.ArrayLength();
+  for (int32_t t = 0; t < n && in.ok(); ++t) {
+    auto& topic = request.topics.emplace_back(std::string(in.String()), std::vector<int32_t>{});
+    const int32_t m = in.ArrayLength(14);
+    for (int32_t p = 0; p < m && in.ok(); ++p) {
+      GroupCoordinator::CommitPartition c;
+      c.topic = topic.first;
+      c.partition = in.Int32();
+      c.offset = in.Int64();
+      if (has_leader_epoch) c.leader_epoch = in.Int32();
+      if (auto meta = in.NullableString()) c.metadata = std::string(*meta);
+      in.TaggedFields();
+      topic.second.push_back(c.partition);
+      request.partitions.push_back(std::move(c));
+    }
+    in.TaggedFields();
+  }
+  in.TaggedFields();
+  return request;
+}
+
+void WriteCommitResponse(const std::vector<std::pair<std::string, std::vector<int32_t>>>& topics, ErrorCode error,
+                         WireWriter* w, int* errors) {
+  w->ArrayLength(static_cast<int32_t>(topics.size()));
+  for (const auto& [name, partitions] : topics) {
+    w->String(name);
+    w->ArrayLength(static_cast<int32_t>(partitions.size()));
+    for (int32_t p : partitions) {
+      if (error != ErrorCode::kNone) ++*errors;
+      w->Int32(p);
+      w->Int16(Wire(error));
+      w->EmptyTaggedFields();
+    }
+    w->EmptyTaggedFields();
+  }
+  w->EmptyTaggedFields();
+}
+
 }  // namespace sluice::server::kafka

@@ -191,4 +191,18 @@ class GroupCoordinator {
   std::thread ticker_;
 };
 
+class WireReader;
+class WireWriter;
+
+// The topics array that OffsetCommit and TxnOffsetCommit share: per topic, per partition the
+// offset, the leader epoch (when `has_leader_epoch`) and metadata. `topics` keeps the request's
+// order for the response.
+struct CommitRequest {
+  std::vector<std::pair<std::string, std::vector<int32_t>>> topics;
+  std::vector<GroupCoordinator::CommitPartition> partitions;
+};
+CommitRequest ReadCommitRequest(WireReader& in, bool has_leader_epoch);
+// Their response's topics array: every partition answered with `error` (counted in *errors).
+void WriteCommitResponse(const std::vector<std::pair<std::string, std::vector<int32_t>>>& topics, ErrorCode error, WireWriter* w, int* errors);
+
 }  // namespace sluice::server::kafka
