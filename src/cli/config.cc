@@ -144,7 +144,7 @@ Status LoadConfigFile(const std::string& path, ServerConfig* config) {
   root = std::move(parsed).table();
 #endif
   SLUICE_RETURN_IF_ERROR(
-      CheckKeys(root, "top level", {"server", "log", "ingest", "pgwire", "subscriptions", "kafka"}).WithContext(path));
+      CheckKeys(root, "top level", {"server", "log", "ingest", "pgwire", "subscriptions", "kafka", "checkpoint"}).WithContext(path));
 
   if (const toml::table* s = root["server"].as_table()) {
     SLUICE_RETURN_IF_ERROR(CheckKeys(*s, "server",
@@ -183,6 +183,13 @@ Status LoadConfigFile(const std::string& path, ServerConfig* config) {
     SLUICE_RETURN_IF_ERROR(
         GetDuration(*l, "log", "retention_check_interval", &o.retention_check_interval_ms));
     SLUICE_RETURN_IF_ERROR(GetBytes(*l, "log", "max_unsynced_bytes", &o.max_unsynced_bytes));
+  }
+  if (const toml::table* c = root["checkpoint"].as_table()) {
+    SLUICE_RETURN_IF_ERROR(CheckKeys(*c, "checkpoint", {"interval"}).WithContext(path));
+    SLUICE_RETURN_IF_ERROR(GetDuration(*c, "checkpoint", "interval", &config->engine.checkpoint_interval_ms));
+    if (config->engine.checkpoint_interval_ms < 10) {
+      return Status::InvalidArgument(fmt::format("{}: [checkpoint] interval must be at least 10ms", path));
+    }
   }
   if (const toml::table* i = root["ingest"].as_table()) {
     SLUICE_RETURN_IF_ERROR(CheckKeys(*i, "ingest",

@@ -10,8 +10,11 @@
 #include "engine/checkpoint_store.h"
 #include "common/logging.h"
 #include "exec/vector_value.h"
+#include "log/producer_state.h"
 #include "log/record_batch.h"
 #include "sql/value_json.h"
+
+#include <xxhash.h>
 
 namespace sluice::engine {
 namespace {
@@ -192,7 +195,6 @@ Result<std::unique_ptr<MaterializedView>> MaterializedView::Start(sql::CatalogEn
     mv->sink_writer_ = std::make_unique<SinkWriter>(sink->columns);
     mv->sink_ = std::move(sink);
     df->sink().AddListener(mv->sink_writer_.get());
-    mv->LoadResumeOffsets();
     if (metrics != nullptr) {
       mv->sink_records_ =
           metrics->AddCounter("sluice_sink_records_total", "Records a sink wrote to its topic", {"sink"})
@@ -219,13 +221,14 @@ Result<std::unique_ptr<MaterializedView>> MaterializedView::Start(sql::CatalogEn
               ->WithLabels({name});
     }
     SLUICE_ASSIGN_OR_RETURN(bool restored, mv->RestoreCheckpoint());
-    (void)restored;
+    if (mv->sink_) SLUICE_RETURN_IF_ERROR(mv->StartSinkTransactions(restored));
   }
+  if (mv->sink_) mv->LoadResumeOffsets();
   for (const Input& input : mv->inputs_) {
     std::vector<Offset> ends;
     if (input.topic) {
       for (int32_t p = 0; p < input.topic->partition_count(); ++p) {
-        ends.push_back(input.topic->partition(PartitionId(p)).Info().end_offset);
+        ends.push_back(ReadableEnd(input.topic->partition(PartitionId(p))));
       }
     }
     mv->start_ends_.push_back(std::move(ends));
@@ -245,6 +248,18 @@ Result<std::unique_ptr<MaterializedView>> MaterializedView::Start(sql::CatalogEn
   }
   mv->thread_ = std::thread([raw = mv.get()] { raw->Run(); });
   return mv;
+}
+
+void MaterializedView::StopForDrop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (transactional_ && txn_open_ && !pending_batch_) {
+    commit_pending_ = true;
+    if (!CommitSinkTransaction()) {
+      SLUICE_LOG_WARN("sink {}: dropped with its last output uncommitted", view_.name);
+    }
+  }
 }
 
 MaterializedView::~MaterializedView() {
@@ -363,7 +378,7 @@ Result<int64_t> MaterializedView::ReadLog(Input& input, size_t max_bytes_per_par
   const int64_t duplicates_before = progress->duplicates;
   for (size_t p = 0; p < input.next.size(); ++p) {
     log::Partition& partition = input.topic->partition(PartitionId(static_cast<int32_t>(p)));
-    Offset end = partition.Info().end_offset;
+    Offset end = ReadableEnd(partition);
     if (replaying_ && p < input.resume.size()) end = std::min(end, input.resume[p]);
     while (true) {
       SLUICE_ASSIGN_OR_RETURN(bool moved,
@@ -380,7 +395,8 @@ Result<int64_t> MaterializedView::ReadLog(Input& input, size_t max_bytes_per_par
 
 Result<int64_t> MaterializedView::Round() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (pending_batch_ && !WriteSinkBatch()) return 0;  // retry the write before reading more
+  if (commit_pending_ && !CommitSinkTransaction()) return 0;  // no new output before the marker
+  if (pending_batch_ && !WriteSinkBatch()) return 0;           // retry the write before reading more
   const int64_t now_ms = SteadyMillis();
   SourceReader::Progress progress;
   int64_t lag = 0;
@@ -432,7 +448,6 @@ Result<int64_t> MaterializedView::Round() {
   if (work > 0 || watermark > last_watermark_) SLUICE_RETURN_IF_ERROR(dataflow_->FlushChanges());
   last_watermark_ = std::max(last_watermark_, watermark);
   work_since_checkpoint_ += work;
-  if (checkpoints_ && !replaying_) MaybeCheckpoint(now_ms);
   if (sink_writer_) {
     if (replaying_) {
       // Rebuilding state: these changes were written before the restart.
@@ -451,6 +466,8 @@ Result<int64_t> MaterializedView::Round() {
       (void)WriteSinkBatch();
     }
   }
+  // After the sink's output of the round: a checkpoint covers what was written, then commits it.
+  if (checkpoints_ && !replaying_) MaybeCheckpoint(now_ms);
   lag_ = lag;
   if (!caught_up_.load(std::memory_order_relaxed)) {
     bool reached = true;
@@ -534,7 +551,9 @@ Result<bool> MaterializedView::RestoreCheckpoint() {
 }
 
 void MaterializedView::MaybeCheckpoint(int64_t now_ms) {
-  if (work_since_checkpoint_ == 0 || now_ms - last_checkpoint_ms_ < checkpoint_options_->interval_ms) return;
+  if ((work_since_checkpoint_ == 0 && !txn_open_) || now_ms - last_checkpoint_ms_ < checkpoint_options_->interval_ms) {
+    return;
+  }
   if (pending_batch_) return;  // the sink's output of this round is not written yet
   const auto start = std::chrono::steady_clock::now();
   std::string state;
@@ -543,6 +562,13 @@ void MaterializedView::MaybeCheckpoint(int64_t now_ms) {
     SLUICE_LOG_INFO("{} {}: not checkpointed ({}); it is rebuilt from the log on restart",
                     sql::ObjectKindName(view_.kind), view_.name, s.message());
     checkpoints_.reset();
+    if (transactional_) {
+      // Without checkpoints there is nothing to commit at: commit what is written, then write
+      // plain batches (restarts rebuild from the log and skip up to the last batch).
+      commit_pending_ = txn_open_;
+      if (commit_pending_) (void)CommitSinkTransaction();
+      transactional_ = false;
+    }
     return;
   }
   if (!s.ok()) {
@@ -571,6 +597,10 @@ void MaterializedView::MaybeCheckpoint(int64_t now_ms) {
   ++checkpoint_seq_;
   last_checkpoint_ms_ = now_ms;
   work_since_checkpoint_ = 0;
+  if (transactional_ && txn_open_) {
+    commit_pending_ = true;
+    (void)CommitSinkTransaction();  // retried at the next round if it fails
+  }
   if (checkpoint_seconds_ != nullptr) {
     checkpoint_seconds_->Set(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     checkpoint_bytes_->Set(static_cast<double>(payload.size()));
@@ -581,37 +611,159 @@ void MaterializedView::MaybeCheckpoint(int64_t now_ms) {
   }
 }
 
-void MaterializedView::LoadResumeOffsets() {
-  log::Partition& partition = sink_->topic->partition(PartitionId(0));
-  const log::PartitionInfo info = partition.Info();
-  if (info.end_offset <= info.start_offset) return;
-  Result<log::ReadResult> read = partition.Read(Offset(info.end_offset.value() - 1), 1);
-  if (!read.ok()) return;
-  log::RecordReader reader(read->bytes, Offset(0));
-  log::Record record;
-  if (!reader.Next(&record)) return;
-  std::string_view offsets;
-  bool ours = false;
-  for (const log::RecordHeader& h : record.headers) {
-    if (h.key == kSinkHeader && h.value && *h.value == view_.name) ours = true;
-    if (h.key == kSinkOffsetsHeader && h.value) offsets = *h.value;
-  }
-  if (!ours || offsets.empty()) return;
-  // "input:partition=offset,..."
+namespace {
+
+// One "input:partition=offset" item of a sink batch's offsets header.
+struct SinkOffset {
+  size_t input = 0;
+  size_t partition = 0;
+  int64_t offset = 0;
+};
+
+std::vector<SinkOffset> ParseSinkOffsets(std::string_view offsets) {
+  std::vector<SinkOffset> out;
   while (!offsets.empty()) {
     const size_t comma = offsets.find(',');
-    std::string_view item = offsets.substr(0, comma);
+    const std::string item(offsets.substr(0, comma));
     offsets = comma == std::string_view::npos ? std::string_view() : offsets.substr(comma + 1);
-    size_t input = 0, p = 0;
-    int64_t offset = 0;
-    if (std::sscanf(std::string(item).c_str(), "%zu:%zu=%ld", &input, &p, &offset) != 3) continue;
-    if (input >= inputs_.size() || p >= inputs_[input].next.size()) continue;
-    Input& in = inputs_[input];
+    SinkOffset o;
+    if (std::sscanf(item.c_str(), "%zu:%zu=%ld", &o.input, &o.partition, &o.offset) == 3) out.push_back(o);
+  }
+  return out;
+}
+
+// The last data batch at or after `from` written by sink `name` (and, if producer_id >= 0, by
+// that producer) that is not aborted: its header and its offsets header. Searches backwards
+// from the end in growing windows.
+struct SinkBatch {
+  log::BatchHeader header;
+  std::string offsets;
+};
+Result<std::optional<SinkBatch>> FindLastSinkBatch(const log::Partition& partition, std::string_view name,
+                                                    int64_t producer_id, Offset from) {
+  const log::PartitionInfo info = partition.Info();
+  from = std::max(from, info.start_offset);
+  int64_t window = 256;
+  Offset lo = info.end_offset;
+  while (lo > from) {
+    lo = Offset(std::max(from.value(), info.end_offset.value() - window));
+    SLUICE_ASSIGN_OR_RETURN(log::Partition::CommittedView committed, partition.Committed(lo));
+    std::optional<SinkBatch> found;
+    Offset at = lo;
+    while (at < info.end_offset) {
+      SLUICE_ASSIGN_OR_RETURN(log::ReadResult read, partition.Read(at, 1 << 20));
+      if (read.bytes.empty()) break;
+      std::string_view rest(read.bytes);
+      while (!rest.empty()) {
+        SLUICE_ASSIGN_OR_RETURN(log::BatchHeader h, log::DecodeBatchHeader(rest));
+        const std::string_view batch = rest.substr(0, h.total_size());
+        rest.remove_prefix(batch.size());
+        if (h.last_offset() < lo || h.is_control() || log::IsAborted(h, committed.aborted)) continue;
+        if (producer_id >= 0 && h.producer_id != producer_id) continue;
+        log::RecordReader reader(batch, h.base_offset);
+        log::Record record;
+        if (!reader.Next(&record)) continue;
+        bool ours = false;
+        std::string_view offsets;
+        for (const log::RecordHeader& rh : record.headers) {
+          if (rh.key == kSinkHeader && rh.value && *rh.value == name) ours = true;
+          if (rh.key == kSinkOffsetsHeader && rh.value) offsets = *rh.value;
+        }
+        if (ours) found = SinkBatch{h, std::string(offsets)};
+      }
+      at = std::max(read.next_offset, at + 1);
+    }
+    if (found) return found;
+    window *= 4;
+  }
+  return std::optional<SinkBatch>();
+}
+
+TimestampMs NowMs() {
+  return TimestampMs(std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count());
+}
+
+Result<log::AppendResult> AppendAndWait(log::Partition& partition, log::EncodedBatch batch) {
+  std::promise<Result<log::AppendResult>> done;
+  std::future<Result<log::AppendResult>> result = done.get_future();
+  partition.Append(std::move(batch), [&done](Result<log::AppendResult> r) { done.set_value(std::move(r)); });
+  return result.get();
+}
+
+}  // namespace
+
+Status MaterializedView::StartSinkTransactions(bool restored) {
+  log::Partition& partition = sink_->topic->partition(PartitionId(0));
+  transactional_ = true;
+  producer_id_ = log::kEngineProducerIdBase +
+                 static_cast<int64_t>(XXH64(view_.name.data(), view_.name.size(), 0) & ((uint64_t{1} << 40) - 1));
+  bool epoch_known = false;
+  SLUICE_ASSIGN_OR_RETURN(auto open, partition.OpenTransactions());
+  for (const auto& [pid, first] : open) {
+    if (pid != producer_id_) continue;
+    SLUICE_ASSIGN_OR_RETURN(std::optional<SinkBatch> last, FindLastSinkBatch(partition, view_.name, pid, first));
+    bool covered = restored && last.has_value();
+    if (last) {
+      producer_epoch_ = last->header.producer_epoch;
+      epoch_known = true;
+      for (const SinkOffset& o : ParseSinkOffsets(last->offsets)) {
+        covered = covered && o.input < inputs_.size() && o.partition < inputs_[o.input].next.size() &&
+                  o.offset <= inputs_[o.input].next[o.partition].value();
+      }
+    }
+    const log::ControlType type = covered ? log::ControlType::kCommit : log::ControlType::kAbort;
+    SLUICE_LOG_INFO("sink {}: {} the output a previous run left uncommitted (from offset {})", view_.name,
+                    covered ? "committing" : "aborting", first.value());
+    SLUICE_RETURN_IF_ERROR(
+        AppendAndWait(partition, log::BuildControlBatch(producer_id_, producer_epoch_, type, NowMs())).status());
+  }
+  if (!epoch_known) {
+    SLUICE_ASSIGN_OR_RETURN(std::optional<SinkBatch> last,
+                            FindLastSinkBatch(partition, view_.name, producer_id_, Offset(0)));
+    if (last) producer_epoch_ = last->header.producer_epoch;
+  }
+  // A new epoch per run (sequences restart at 0), as a restarted Kafka producer gets.
+  producer_epoch_ = static_cast<int16_t>(producer_epoch_ >= INT16_MAX ? 0 : producer_epoch_ + 1);
+  next_sequence_ = 0;
+  return Status::Ok();
+}
+
+void MaterializedView::LoadResumeOffsets() {
+  Result<std::optional<SinkBatch>> last =
+      FindLastSinkBatch(sink_->topic->partition(PartitionId(0)), view_.name, -1, Offset(0));
+  if (!last.ok()) {
+    SLUICE_LOG_WARN("sink {}: cannot read its last write ({}); writing from where its state starts", view_.name,
+                    last.status().message());
+    return;
+  }
+  if (!*last) return;
+  for (const SinkOffset& o : ParseSinkOffsets((*last)->offsets)) {
+    if (o.input >= inputs_.size() || o.partition >= inputs_[o.input].next.size()) continue;
+    Input& in = inputs_[o.input];
     if (in.resume.size() < in.next.size()) in.resume.assign(in.next.size(), Offset(0));
-    in.resume[p] = Offset(offset);
+    in.resume[o.partition] = Offset(o.offset);
     replaying_ = true;
   }
   if (replaying_) SLUICE_LOG_INFO("sink {}: rebuilding state up to its last write before writing", view_.name);
+}
+
+bool MaterializedView::CommitSinkTransaction() {
+  Result<log::AppendResult> appended =
+      AppendAndWait(sink_->topic->partition(PartitionId(0)),
+                    log::BuildControlBatch(producer_id_, producer_epoch_, log::ControlType::kCommit, NowMs()));
+  if (!appended.ok()) {
+    if (!sink_failing_) {
+      SLUICE_LOG_WARN("sink {}: commit to {} failed (retrying until it succeeds): {}", view_.name,
+                      sink_->topic->config().name, appended.status().message());
+    }
+    sink_failing_ = true;
+    return false;
+  }
+  commit_pending_ = false;
+  txn_open_ = false;
+  return true;
 }
 
 bool MaterializedView::WriteSinkBatch() {
@@ -624,9 +776,7 @@ bool MaterializedView::WriteSinkBatch() {
         offsets += fmt::format("{}{}:{}={}", offsets.empty() ? "" : ",", i, p, inputs_[i].next[p].value());
       }
     }
-    const TimestampMs now(std::chrono::duration_cast<std::chrono::milliseconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count());
+    const TimestampMs now = NowMs();
     log::RecordBatchBuilder builder;
     for (size_t r = 0; r < rows.size(); ++r) {
       const std::string_view op = rows[r].retraction ? "delete" : "insert";
@@ -635,14 +785,14 @@ bool MaterializedView::WriteSinkBatch() {
                   std::span<const log::RecordHeader>(first, r == 0 ? 3 : 1));
     }
     pending_batch_ = builder.Finish();
+    if (transactional_) {
+      log::SetProducerFields(&*pending_batch_, producer_id_, producer_epoch_, next_sequence_, /*transactional=*/true);
+      const int64_t next = int64_t{next_sequence_} + pending_batch_->record_count;
+      next_sequence_ = static_cast<int32_t>(next > INT32_MAX ? next - INT32_MAX - 1 : next);
+    }
   }
-  std::promise<Result<log::AppendResult>> done;
-  std::future<Result<log::AppendResult>> result = done.get_future();
   const int32_t count = pending_batch_->record_count;
-  sink_->topic->partition(PartitionId(0)).Append(*pending_batch_, [&done](Result<log::AppendResult> r) {
-    done.set_value(std::move(r));
-  });
-  Result<log::AppendResult> appended = result.get();
+  Result<log::AppendResult> appended = AppendAndWait(sink_->topic->partition(PartitionId(0)), *pending_batch_);
   if (!appended.ok()) {
     if (!sink_failing_) {
       SLUICE_LOG_WARN("sink {}: write to {} failed (retrying until it succeeds): {}", view_.name,
@@ -654,6 +804,7 @@ bool MaterializedView::WriteSinkBatch() {
   if (sink_failing_) SLUICE_LOG_INFO("sink {}: writing to {} again", view_.name, sink_->topic->config().name);
   sink_failing_ = false;
   pending_batch_.reset();
+  if (transactional_) txn_open_ = true;
   if (sink_records_) sink_records_->Inc(static_cast<double>(count));
   return true;
 }

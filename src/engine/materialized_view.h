@@ -71,10 +71,13 @@ struct CheckpointOptions {
 //
 // A sink (`sink` given) keeps no rows: its changes are written to the sink's topic at the end
 // of each round, one record batch per round whose first record carries the input offsets the
-// batch covers. On restart the sink rebuilds its state from the log without writing until its
-// inputs reach the offsets of its last batch, then continues: nothing is written twice and
-// nothing is skipped (for sinks over sources and tables; a sink over a view re-emits after a
-// restart until checkpoints land).
+// batch covers. A checkpointed sink writes them as a Kafka transaction (its own producer id)
+// committed right after the checkpoint that covers them: readers, which read committed data,
+// see a sink's output only once it can no longer be rolled back. On restart the sink restores
+// its checkpoint, ends the transaction left open (commit if the checkpoint covers it, else
+// abort), and rebuilds state without writing until its inputs reach the offsets of its last
+// committed batch: nothing is written twice and nothing is skipped (a sink over a view, not
+// checkpointed yet, writes plain batches and re-emits after a restart).
 class MaterializedView {
  public:
   // `upstreams[i]` is the running view read by input i of `dataflow` (nullptr for sources and
@@ -122,6 +125,9 @@ class MaterializedView {
   Status FailureIfIdle() const;
   // Ends the view's subscriptions with `reason` (DROP: the view is going away).
   void EndSubscriptions(Status reason);
+  // DROP SINK: stops maintenance and commits the output written since the last checkpoint
+  // (nothing will replay it), so that readers of the topic are not held back by it.
+  void StopForDrop();
 
  private:
   struct Input {
@@ -145,10 +151,16 @@ class MaterializedView {
   Result<int64_t> ReadLog(Input& input, size_t max_bytes_per_partition, bool to_end, int64_t now_ms,
                           SourceReader::Progress* progress);
   void WriteLate(Input& input, std::vector<LateEvent> events);
-  // Sinks: reads the offsets recorded by the sink's last batch (none: a fresh start).
+  // Sinks: reads the offsets recorded by the sink's last committed batch (none: a fresh start).
   void LoadResumeOffsets();
+  // Transactional sinks, at start: takes the sink's producer id and a new epoch, and ends the
+  // transaction a previous run left open: COMMIT if the restored checkpoint covers its data
+  // (the run stopped between the checkpoint and the marker), else ABORT.
+  Status StartSinkTransactions(bool restored);
   // Sinks: appends the round's changes (with the offsets they cover); false if it failed.
   bool WriteSinkBatch();
+  // Transactional sinks: appends the COMMIT marker of the open transaction; false if it failed.
+  bool CommitSinkTransaction();
   // Checkpoints: restores the newest valid checkpoint (false: none applied); writes one.
   Result<bool> RestoreCheckpoint();
   void MaybeCheckpoint(int64_t now_ms);
@@ -182,6 +194,14 @@ class MaterializedView {
   bool replaying_ = false;                   // sinks: rebuilding state below the resume offsets
   std::optional<log::EncodedBatch> pending_batch_;  // sinks: a batch whose append failed (retried)
   bool sink_failing_ = false;
+  // Transactional sinks (docs/checkpointing.md, "Sinks"): output batches belong to a
+  // transaction committed after the checkpoint that covers them is written.
+  bool transactional_ = false;
+  int64_t producer_id_ = -1;
+  int16_t producer_epoch_ = 0;
+  int32_t next_sequence_ = 0;
+  bool txn_open_ = false;        // data written since the last COMMIT marker
+  bool commit_pending_ = false;  // the covering checkpoint is written, the marker not yet
   Counter* sink_records_ = nullptr;
   DecodeRejectReporter* rejects_ = nullptr;
   std::optional<CheckpointOptions> checkpoint_options_;

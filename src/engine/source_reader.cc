@@ -19,6 +19,11 @@ std::vector<exec::ColumnSpec> SpecsFor(const exec::DataflowInput& input) {
 
 }  // namespace
 
+Offset ReadableEnd(const log::Partition& partition) {
+  Result<log::Partition::CommittedView> committed = partition.Committed(partition.Info().end_offset);
+  return committed.ok() ? committed->last_stable_offset : partition.Info().end_offset;
+}
+
 SourceReader::SourceReader(exec::Dataflow* dataflow, size_t input, int32_t partitions, int64_t idle_timeout_ms)
     : dataflow_(dataflow),
       input_(input),
@@ -71,6 +76,10 @@ Result<bool> SourceReader::ReadStep(log::Partition& partition, Offset* next, Off
   const Offset start = partition.Info().start_offset;
   if (*next < start) *next = start;  // retention removed what was not read yet
   if (*next >= until) return false;
+  // read_committed: nothing at or above the last stable offset, no aborted transaction's data.
+  SLUICE_ASSIGN_OR_RETURN(log::Partition::CommittedView committed, partition.Committed(*next));
+  until = std::min(until, committed.last_stable_offset);
+  if (*next >= until) return false;
   Result<log::ReadResult> read_or = partition.Read(*next, max_bytes);
   if (!read_or.ok() && read_or.status().code() == StatusCode::kOutOfRange &&
       partition.Info().start_offset > *next) {
@@ -83,7 +92,7 @@ Result<bool> SourceReader::ReadStep(log::Partition& partition, Offset* next, Off
   if (p >= partitions_.size()) partitions_.resize(p + 1);
   PartitionTime& times = partitions_[p];
   const exec::LatenessRule& lateness = dataflow_->input(input_).lateness;
-  log::RecordReader reader(read.bytes, *next);
+  log::RecordReader reader(read.bytes, *next, committed.aborted);
   log::Record record;
   const char* buffer_end = read.bytes.data() + read.bytes.size();
   Offset last = *next - 1;

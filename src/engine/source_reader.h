@@ -17,6 +17,10 @@
 
 namespace sluice::engine {
 
+// Where a read_committed reader of `partition` must stop now: its last stable offset (its
+// end when no transaction is open).
+Offset ReadableEnd(const log::Partition& partition);
+
 // An event a view dropped as late, kept for the source's `.late` topic.
 struct LateEvent {
   std::string value;  // the event as stored in the log
@@ -54,8 +58,9 @@ class SourceReader {
   // `dataflow` must outlive the reader; `input` is the index of the relation read.
   SourceReader(exec::Dataflow* dataflow, size_t input, int32_t partitions, int64_t idle_timeout_ms = 5000);
 
-  // Reads up to about `max_bytes` of `partition` from *next, never past `until`, and advances
-  // *next. If retention removed offsets before *next, continues from the new start. Returns
+  // Reads up to about `max_bytes` of `partition` from *next, never past `until` nor the
+  // partition's last stable offset, and advances *next; records of aborted transactions are
+  // skipped (read_committed, as every internal reader of the log). If retention removed offsets before *next, continues from the new start. Returns
   // false when nothing was left to read below `until`. `now_ms` is the (steady) time of the
   // read, for idleness.
   Result<bool> ReadStep(log::Partition& partition, Offset* next, Offset until, size_t max_bytes,

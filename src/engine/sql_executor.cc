@@ -663,6 +663,7 @@ Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text)
             running->second->EndSubscriptions(
                 Status::NotFound(fmt::format("materialized view \"{}\" was dropped", s.name)));
             const uint64_t id = running->second->entry().id;
+            running->second->StopForDrop();
             views_.erase(running);
             if (!checkpoint_dir_.empty()) (void)fs_->RemoveAll(JoinPath(checkpoint_dir_, std::to_string(id)));
           }

@@ -149,6 +149,22 @@ class Partition {
   // The first offset whose record timestamp is >= `ts` (the end offset if none).
   virtual Result<Offset> OffsetForTimestamp(TimestampMs ts) const = 0;
 
+  // What a read_committed reader (Kafka's isolation level) starting at `from` may see:
+  // records below the last stable offset — the first offset of the earliest transaction that
+  // has no visible COMMIT/ABORT marker yet, else the visible end — minus the data batches of
+  // the aborted transactions listed (pass them to RecordReader). The partition's transaction
+  // index is built by reading every batch header at the first call (appends wait meanwhile),
+  // then kept up to date by appends.
+  struct CommittedView {
+    Offset last_stable_offset;
+    std::vector<AbortedTransaction> aborted;  // those with data in [from, last stable offset)
+  };
+  virtual Result<CommittedView> Committed(Offset from) const = 0;
+
+  // Producers with a transaction open here (data batches, no marker yet) and the first offset
+  // of each one's open transaction.
+  virtual Result<std::vector<std::pair<int64_t, Offset>>> OpenTransactions() const = 0;
+
   // Calls fn for each batch whose max timestamp is >= `since`, in offset order.
   virtual Status ScanBatches(TimestampMs since,
                              const std::function<void(const BatchSummary&)>& fn) const = 0;

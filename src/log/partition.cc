@@ -267,6 +267,10 @@ void PartitionImpl::Append(EncodedBatch batch, AppendCallback done) {
         next_offset_ = header.last_offset() + 1;
         written_bytes_ += size;
         result = AppendResult{base, header.record_count};
+        if (header.is_transactional() && txns_built_.load(std::memory_order_relaxed)) {
+          std::lock_guard txn_lock(txn_mu_);
+          txns_.OnBatch(header, batch.bytes);
+        }
         {
           std::lock_guard state_lock(state_mu_);
           active_->Commit(header, position);
@@ -471,6 +475,83 @@ Result<Offset> PartitionImpl::OffsetForTimestamp(TimestampMs ts) const {
     }
   }
   return end;
+}
+
+Status PartitionImpl::EnsureTransactionIndex() const {
+  if (txns_built_.load(std::memory_order_acquire)) return Status::Ok();
+  std::lock_guard lock(mu_);  // no append runs while every written batch is read
+  if (txns_built_.load(std::memory_order_relaxed)) return Status::Ok();
+  std::vector<std::shared_ptr<Segment>> segments;
+  {
+    std::lock_guard state_lock(state_mu_);
+    segments = segments_;
+  }
+  TransactionIndex index;
+  std::string buffer;
+  for (const std::shared_ptr<Segment>& segment : segments) {
+    const uint64_t size = segment->size();  // written bytes, durable or not: whole batches
+    // Chunks of 64 KiB: a data batch reaching past a chunk is skipped by its length, so large
+    // batches cost one small read each.
+    constexpr size_t kChunk = 64 << 10;
+    uint64_t pos = 0;
+    size_t want = kChunk;
+    while (pos < size) {
+      buffer.resize(static_cast<size_t>(std::min<uint64_t>(std::max<size_t>(want, kBatchHeaderSize), size - pos)));
+      SLUICE_ASSIGN_OR_RETURN(size_t got, segment->ReadAt(pos, std::span<char>(buffer.data(), buffer.size())));
+      std::string_view rest(buffer.data(), got);
+      size_t used = 0;
+      want = kChunk;
+      while (rest.size() >= kBatchHeaderSize) {
+        SLUICE_ASSIGN_OR_RETURN(BatchHeader h, DecodeBatchHeaderOnly(rest));
+        if (h.total_size() > rest.size()) {
+          if (!h.is_control()) {  // only a marker's records are needed; skip a data batch's
+            if (h.is_transactional()) index.OnData(h.producer_id, h.base_offset);
+            used += h.total_size();
+            rest = {};
+          } else {
+            want = h.total_size();
+          }
+          break;
+        }
+        index.OnBatch(h, rest.substr(0, h.total_size()));
+        used += h.total_size();
+        rest.remove_prefix(h.total_size());
+      }
+      if (used == 0 && want == kChunk) {
+        return Status::Corruption(fmt::format("topic {} partition {}: unreadable batch at position {} of {}",
+                                              options_.topic, options_.id.value(), pos, segment->path()));
+      }
+      pos += used;
+    }
+  }
+  {
+    std::lock_guard txn_lock(txn_mu_);
+    txns_ = std::move(index);
+  }
+  txns_built_.store(true, std::memory_order_release);
+  return Status::Ok();
+}
+
+Result<Partition::CommittedView> PartitionImpl::Committed(Offset from) const {
+  SLUICE_RETURN_IF_ERROR(CheckNotDeleted());
+  SLUICE_RETURN_IF_ERROR(EnsureTransactionIndex());
+  std::lock_guard txn_lock(txn_mu_);
+  Offset visible_end;
+  {
+    std::lock_guard state_lock(state_mu_);
+    visible_end = visible_.end;
+  }
+  CommittedView view;
+  view.last_stable_offset = txns_.LastStableOffset(visible_end);
+  view.aborted = txns_.AbortedIn(from, view.last_stable_offset);
+  return view;
+}
+
+Result<std::vector<std::pair<int64_t, Offset>>> PartitionImpl::OpenTransactions() const {
+  SLUICE_RETURN_IF_ERROR(CheckNotDeleted());
+  SLUICE_RETURN_IF_ERROR(EnsureTransactionIndex());
+  std::lock_guard txn_lock(txn_mu_);
+  return txns_.Open();
 }
 
 Status PartitionImpl::ScanBatches(TimestampMs since,

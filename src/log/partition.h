@@ -13,6 +13,7 @@
 #include "common/metrics.h"
 #include "log/log.h"
 #include "log/segment.h"
+#include "log/transaction_index.h"
 
 namespace sluice::log {
 
@@ -77,6 +78,8 @@ class PartitionImpl final : public Partition, public std::enable_shared_from_thi
   Result<Offset> OffsetForTimestamp(TimestampMs ts) const override;
   Status ScanBatches(TimestampMs since,
                      const std::function<void(const BatchSummary&)>& fn) const override;
+  Result<CommittedView> Committed(Offset from) const override;
+  Result<std::vector<std::pair<int64_t, Offset>>> OpenTransactions() const override;
   PartitionInfo Info() const override;
 
   // One group-commit step: fdatasyncs everything written so far, then makes it visible and
@@ -123,6 +126,8 @@ class PartitionImpl final : public Partition, public std::enable_shared_from_thi
   // Sets the visible end and its gauge. REQUIRES: state_mu_ held.
   void SetVisibleLocked(VisibleEnd visible);
   Status CheckNotDeleted() const;
+  // Builds txns_ from every batch written so far (visible or not) if not built yet.
+  Status EnsureTransactionIndex() const;
 
   const PartitionOptions options_;
 
@@ -143,6 +148,13 @@ class PartitionImpl final : public Partition, public std::enable_shared_from_thi
   VisibleEnd visible_;                              // GUARDED_BY(state_mu_)
   Offset start_offset_;                             // GUARDED_BY(state_mu_)
   uint64_t total_bytes_ = 0;                        // GUARDED_BY(state_mu_)
+
+  // Transactions. Appends update txns_ (under mu_, then txn_mu_) before making a batch
+  // visible; readers read the visible end with txn_mu_ held, so a transaction's data never
+  // looks stable before its marker is visible. Order: mu_, txn_mu_, state_mu_.
+  mutable std::atomic<bool> txns_built_{false};
+  mutable std::mutex txn_mu_;
+  mutable TransactionIndex txns_;  // GUARDED_BY(txn_mu_)
 };
 
 }  // namespace sluice::log

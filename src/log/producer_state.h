@@ -59,6 +59,12 @@ class ProducerStateTable {
   int64_t max_producer_id_ = -1;
 };
 
+// Producer ids at or above this are the engine's own (its sinks' transactional writers,
+// derived from the sink's name); the Kafka listener never hands them out and leaves their
+// transactions to the engine.
+inline constexpr int64_t kEngineProducerIdBase = int64_t{1} << 62;
+constexpr bool IsEngineProducerId(int64_t id) { return id >= kEngineProducerIdBase; }
+
 // The sequence after `last` (sequences wrap from INT32_MAX to 0, as in Kafka).
 constexpr int32_t NextSequence(int32_t last) { return last == INT32_MAX ? 0 : last + 1; }
 

@@ -229,7 +229,19 @@ bool DecodeRecord(std::string_view* records, const BatchHeader& batch, Record* r
   return true;
 }
 
-RecordReader::RecordReader(std::string_view batches, Offset from) : rest_(batches), from_(from) {}
+bool IsAborted(const BatchHeader& header, std::span<const AbortedTransaction> aborted) {
+  if (!header.is_transactional() || header.is_control()) return false;
+  for (const AbortedTransaction& a : aborted) {
+    if (a.producer_id == header.producer_id && a.first_offset <= header.base_offset &&
+        header.base_offset < a.last_offset) {
+      return true;
+    }
+  }
+  return false;
+}
+
+RecordReader::RecordReader(std::string_view batches, Offset from, std::span<const AbortedTransaction> aborted)
+    : rest_(batches), from_(from), aborted_(aborted) {}
 
 bool RecordReader::NextBatch() {
   while (!rest_.empty()) {
@@ -245,7 +257,8 @@ bool RecordReader::NextBatch() {
           fmt::format("record batch at offset {}: CRC mismatch", header->base_offset.value()));
       return false;
     }
-    if (header->is_control() || header->last_offset() < from_ || header->record_count == 0) {
+    if (header->is_control() || header->last_offset() < from_ || header->record_count == 0 ||
+        (!aborted_.empty() && IsAborted(*header, aborted_))) {
       continue;
     }
     header_ = *header;
@@ -289,6 +302,20 @@ bool RecordReader::Next(Record* record) {
   return false;
 }
 
+void SetProducerFields(EncodedBatch* batch, int64_t producer_id, int16_t producer_epoch, int32_t base_sequence,
+                       bool transactional) {
+  char* h = batch->bytes.data();
+  const uint16_t attributes = LoadBigEndian16(h + kBatchAttributesOffset);
+  StoreBigEndian16(h + kBatchAttributesOffset,
+                   static_cast<uint16_t>(transactional ? (attributes | 0x10) : (attributes & ~0x10)));
+  StoreBigEndian64(h + kProducerIdPos, static_cast<uint64_t>(producer_id));
+  StoreBigEndian16(h + kProducerEpochPos, static_cast<uint16_t>(producer_epoch));
+  StoreBigEndian32(h + kBaseSequencePos, static_cast<uint32_t>(base_sequence));
+  const uint32_t crc =
+      Crc32cExtend(0, h + kBatchAttributesOffset, batch->bytes.size() - kBatchAttributesOffset);
+  StoreBigEndian32(h + kBatchCrcOffset, crc);
+}
+
 EncodedBatch BuildControlBatch(int64_t producer_id, int16_t producer_epoch, ControlType type,
                                TimestampMs timestamp) {
   char key[4];
@@ -301,12 +328,8 @@ EncodedBatch BuildControlBatch(int64_t producer_id, int16_t producer_epoch, Cont
   builder.Add(timestamp, std::string_view(key, 4), std::string_view(value, 6));
   EncodedBatch batch = builder.Finish();
   char* h = batch.bytes.data();
-  StoreBigEndian16(h + kBatchAttributesOffset, 0x30);  // transactional | control
-  StoreBigEndian64(h + kProducerIdPos, static_cast<uint64_t>(producer_id));
-  StoreBigEndian16(h + kProducerEpochPos, static_cast<uint16_t>(producer_epoch));
-  const uint32_t crc = Crc32cExtend(0, h + kBatchAttributesOffset,
-                                    batch.bytes.size() - kBatchAttributesOffset);
-  StoreBigEndian32(h + kBatchCrcOffset, crc);
+  StoreBigEndian16(h + kBatchAttributesOffset, 0x20);  // control (the transactional bit is set below)
+  SetProducerFields(&batch, producer_id, producer_epoch, -1, /*transactional=*/true);
   return batch;
 }
 

@@ -116,6 +116,12 @@ void SetBaseOffset(std::string* batch, Offset base_offset);
 // producer's id and epoch, one record with key (version int16 = 0, type int16: 0 abort,
 // 1 commit) and value (version int16 = 0, coordinator epoch int32).
 enum class ControlType : int16_t { kAbort = 0, kCommit = 1 };
+
+// Sets the producer fields of a finished batch (producer id, epoch, base sequence) and, with
+// `transactional`, its transactional attribute bit; recomputes the CRC.
+void SetProducerFields(EncodedBatch* batch, int64_t producer_id, int16_t producer_epoch, int32_t base_sequence,
+                       bool transactional);
+
 EncodedBatch BuildControlBatch(int64_t producer_id, int16_t producer_epoch, ControlType type,
                                TimestampMs timestamp);
 // The marker type of a whole control batch, or nullopt if `batch` is not a well-formed one.
@@ -138,13 +144,26 @@ struct Record {
 bool DecodeRecord(std::string_view* records, const BatchHeader& batch, Record* record,
                   std::vector<RecordHeader>* scratch);
 
+// A transaction that ended with an ABORT marker: the data batches of `producer_id` with base
+// offsets in [first_offset, last_offset) belong to it (last_offset is the marker's offset).
+struct AbortedTransaction {
+  int64_t producer_id = -1;
+  Offset first_offset;
+  Offset last_offset;
+};
+// True if the transactional data batch `header` belongs to one of `aborted`.
+bool IsAborted(const BatchHeader& header, std::span<const AbortedTransaction> aborted);
+
 // Iterates the records of a buffer of consecutive whole batches (a ReadResult's bytes).
 // Verifies each batch's CRC before yielding its records, decompressing compressed batches
 // (gzip, snappy, lz4, zstd; see log/compression.h). Records with offset < `from` are
-// skipped (a read starts at the batch containing `from`). Control batches are skipped.
+// skipped (a read starts at the batch containing `from`). Control batches are skipped, and
+// so are the data batches of the `aborted` transactions (a read_committed reader passes the
+// ones Partition::Committed lists; the span must outlive the reader).
 class RecordReader {
  public:
-  explicit RecordReader(std::string_view batches, Offset from = Offset(0));
+  explicit RecordReader(std::string_view batches, Offset from = Offset(0),
+                        std::span<const AbortedTransaction> aborted = {});
 
   // Returns true and fills *record, or false at the end or on error (then status() says).
   bool Next(Record* record);
@@ -158,6 +177,7 @@ class RecordReader {
   BatchHeader header_;
   int32_t remaining_in_batch_ = 0;
   Offset from_;
+  std::span<const AbortedTransaction> aborted_;
   std::vector<RecordHeader> header_scratch_;
   std::string decompressed_;  // records of the current batch, when it is compressed
   Status status_;

@@ -21,12 +21,23 @@ void TransactionIndex::OnMarker(int64_t producer_id, ControlType type, Offset ma
   auto it = open_.find(producer_id);
   if (it == open_.end()) return;  // a marker for a transaction without data here
   if (type == ControlType::kAbort) aborted_.push_back({producer_id, it->second, marker_offset});
+  ending_.push_back({it->second, marker_offset});
   open_.erase(it);
 }
 
-Offset TransactionIndex::LastStableOffset(Offset high_watermark) const {
+void TransactionIndex::OnBatch(const BatchHeader& header, std::string_view batch) {
+  if (header.is_control()) {
+    if (std::optional<ControlType> type = DecodeControlBatch(batch)) OnMarker(header.producer_id, *type, header.base_offset);
+  } else if (header.is_transactional()) {
+    OnData(header.producer_id, header.base_offset);
+  }
+}
+
+Offset TransactionIndex::LastStableOffset(Offset high_watermark) {
+  std::erase_if(ending_, [&](const Ending& e) { return e.marker_offset < high_watermark; });
   Offset lso = high_watermark;
   for (const auto& [pid, first] : open_) lso = std::min(lso, first);
+  for (const Ending& e : ending_) lso = std::min(lso, e.first_offset);
   return lso;
 }
 
@@ -56,13 +67,7 @@ Result<TransactionIndex> TransactionIndex::Rebuild(const Partition& partition) {
       SLUICE_ASSIGN_OR_RETURN(BatchHeader h, DecodeBatchHeader(rest));
       const std::string_view batch = rest.substr(0, h.total_size());
       rest.remove_prefix(batch.size());
-      if (h.is_control()) {
-        if (std::optional<ControlType> type = DecodeControlBatch(batch)) {
-          index.OnMarker(h.producer_id, *type, h.base_offset);
-        }
-      } else if (h.is_transactional()) {
-        index.OnData(h.producer_id, h.base_offset);
-      }
+      index.OnBatch(h, batch);
       at = std::max(at, h.last_offset() + 1);
     }
     at = std::max(at, read.next_offset);

@@ -93,5 +93,94 @@ TEST(TransactionIndexTest, RebuildsFromTheLog) {
   ASSERT_TRUE((*log)->Close().ok());
 }
 
+TEST(TransactionIndexTest, MarkerNotYetVisibleKeepsTheTransactionUnstable) {
+  TransactionIndex index;
+  index.OnData(1, Offset(10));
+  index.OnMarker(1, ControlType::kCommit, Offset(12));
+  EXPECT_EQ(index.LastStableOffset(Offset(12)), Offset(10));  // the marker is not visible yet
+  EXPECT_EQ(index.LastStableOffset(Offset(13)), Offset(13));
+  EXPECT_EQ(index.LastStableOffset(Offset(13)), Offset(13));
+}
+
+// The partition keeps its own index: built lazily from the batches written, then kept up to
+// date by appends, and rebuilt the same after a reopen. Readers skip aborted data.
+TEST(TransactionIndexTest, PartitionCommittedViewAndReadCommittedRecords) {
+  TempDir dir;
+  LogOptions options;
+  options.dir = dir.path();
+  options.fsync = FsyncPolicy::kAlways;
+  {
+    auto log = Log::Open(options);
+    ASSERT_TRUE(log.ok());
+    TopicConfig config;
+    config.name = "t";
+    ASSERT_TRUE((*log)->CreateTopic(config).ok());
+    Partition& p = (*(*log)->GetTopic("t"))->partition(PartitionId(0));
+    ASSERT_TRUE(AppendSync(p, TxnBatch(7, 2)).ok());  // 0-1
+    // Built here, at the first call, from what was written.
+    auto view = p.Committed(Offset(0));
+    ASSERT_TRUE(view.ok());
+    EXPECT_EQ(view->last_stable_offset, Offset(0));
+    ASSERT_TRUE(AppendSync(p, TxnBatch(8, 1)).ok());                                                 // 2
+    ASSERT_TRUE(AppendSync(p, BuildControlBatch(7, 0, ControlType::kAbort, TimestampMs(1))).ok());   // 3
+    view = p.Committed(Offset(0));
+    ASSERT_TRUE(view.ok());
+    EXPECT_EQ(view->last_stable_offset, Offset(2));  // producer 8 is open
+    ASSERT_TRUE(AppendSync(p, BuildControlBatch(8, 0, ControlType::kCommit, TimestampMs(1))).ok());  // 4
+    view = p.Committed(Offset(0));
+    ASSERT_TRUE(view.ok());
+    EXPECT_EQ(view->last_stable_offset, Offset(5));
+    ASSERT_EQ(view->aborted.size(), 1u);
+    EXPECT_EQ(view->aborted[0].producer_id, 7);
+    auto open = p.OpenTransactions();
+    ASSERT_TRUE(open.ok());
+    EXPECT_TRUE(open->empty());
+    // read_committed: only producer 8's record is left.
+    auto read = p.Read(Offset(0), 1 << 20);
+    ASSERT_TRUE(read.ok());
+    RecordReader reader(read->bytes, Offset(0), view->aborted);
+    Record r;
+    std::vector<int64_t> offsets;
+    while (reader.Next(&r)) offsets.push_back(r.offset.value());
+    EXPECT_TRUE(reader.status().ok());
+    EXPECT_EQ(offsets, std::vector<int64_t>{2});
+    ASSERT_TRUE(AppendSync(p, TxnBatch(9, 1)).ok());  // 5, left open
+    ASSERT_TRUE((*log)->Close().ok());
+  }
+  auto log = Log::Open(options);
+  ASSERT_TRUE(log.ok());
+  Partition& p = (*(*log)->GetTopic("t"))->partition(PartitionId(0));
+  auto view = p.Committed(Offset(0));
+  ASSERT_TRUE(view.ok());
+  EXPECT_EQ(view->last_stable_offset, Offset(5));
+  ASSERT_EQ(view->aborted.size(), 1u);
+  auto open = p.OpenTransactions();
+  ASSERT_TRUE(open.ok());
+  ASSERT_EQ(open->size(), 1u);
+  EXPECT_EQ((*open)[0], std::make_pair(int64_t{9}, Offset(5)));
+  ASSERT_TRUE((*log)->Close().ok());
+}
+
+TEST(TransactionIndexTest, SetProducerFieldsKeepsTheBatchValid) {
+  RecordBatchBuilder builder;
+  builder.Add(TimestampMs(1), std::nullopt, std::string_view("a"));
+  builder.Add(TimestampMs(2), std::nullopt, std::string_view("b"));
+  EncodedBatch batch = builder.Finish();
+  SetProducerFields(&batch, 77, 3, 40, /*transactional=*/true);
+  ASSERT_TRUE(VerifyBatchCrc(batch.bytes));
+  Result<BatchHeader> h = DecodeBatchHeader(batch.bytes);
+  ASSERT_TRUE(h.ok());
+  EXPECT_TRUE(h->is_transactional());
+  EXPECT_FALSE(h->is_control());
+  EXPECT_EQ(h->producer_id, 77);
+  EXPECT_EQ(h->producer_epoch, 3);
+  EXPECT_EQ(h->base_sequence, 40);
+  h->base_offset = Offset(100);
+  const AbortedTransaction aborted[] = {{77, Offset(90), Offset(110)}};
+  EXPECT_TRUE(IsAborted(*h, aborted));
+  const AbortedTransaction other[] = {{78, Offset(90), Offset(110)}, {77, Offset(101), Offset(110)}};
+  EXPECT_FALSE(IsAborted(*h, other));
+}
+
 }  // namespace
 }  // namespace sluice::log

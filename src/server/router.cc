@@ -356,6 +356,18 @@ HttpResponse Router::ReadEvents(const std::string& topic_name, const RequestTarg
     if (!parsed.ok()) return ErrorResponse(parsed.status());
     limit = *parsed;
   }
+  // read_committed (the default, as for every internal reader): records of open and aborted
+  // transactions are left out; read_uncommitted shows every data record.
+  bool read_committed = true;
+  if (auto isolation = target.Param("isolation")) {
+    if (*isolation == "read_uncommitted") {
+      read_committed = false;
+    } else if (*isolation != "read_committed") {
+      return ErrorResponse(400, "invalid_argument",
+                           fmt::format("parameter 'isolation' must be read_committed or read_uncommitted, got '{}'",
+                                       isolation->substr(0, 64)));
+    }
+  }
   log::Partition& part = (*topic)->partition(PartitionId(static_cast<int32_t>(partition)));
   const log::PartitionInfo info = part.Info();
 
@@ -403,7 +415,15 @@ HttpResponse Router::ReadEvents(const std::string& topic_name, const RequestTarg
   json.BeginObject().Key("events").BeginArray();
   int64_t count = 0;
   Offset next = from;
-  while (count < limit && body.size() < kMaxReadPageBytes) {
+  Offset readable_end = info.end_offset;
+  std::vector<log::AbortedTransaction> aborted;
+  if (read_committed) {
+    Result<log::Partition::CommittedView> committed = part.Committed(from);
+    if (!committed.ok()) return ErrorResponse(committed.status());
+    readable_end = committed->last_stable_offset;
+    aborted = std::move(committed->aborted);
+  }
+  while (count < limit && body.size() < kMaxReadPageBytes && next < readable_end) {
     const Offset chunk_start = next;
     Result<log::ReadResult> read = part.Read(next, kReadChunkBytes);
     if (!read.ok()) {
@@ -413,9 +433,10 @@ HttpResponse Router::ReadEvents(const std::string& topic_name, const RequestTarg
       return ErrorResponse(read.status());
     }
     if (read->bytes.empty()) break;
-    log::RecordReader reader(read->bytes, next);
+    log::RecordReader reader(read->bytes, next, aborted);
     log::Record record;
-    while (count < limit && body.size() < kMaxReadPageBytes && reader.Next(&record)) {
+    while (count < limit && body.size() < kMaxReadPageBytes && reader.Next(&record) &&
+           record.offset < readable_end) {
       json.BeginObject();
       json.Key("partition").Int(partition);
       json.Key("offset").Int(record.offset.value());
@@ -444,7 +465,7 @@ HttpResponse Router::ReadEvents(const std::string& topic_name, const RequestTarg
     if (!reader.status().ok()) return ErrorResponse(reader.status());
     if (count >= limit || body.size() >= kMaxReadPageBytes) break;
     // The whole chunk was consumed (it may end with batches that hold no visible records).
-    next = std::max(next, read->next_offset);
+    next = std::min(std::max(next, read->next_offset), std::max(next, readable_end));
     if (next >= read->end_offset || next == chunk_start) break;
   }
   json.EndArray().Key("next_offset").Int(next.value()).EndObject();

@@ -270,13 +270,16 @@ class ConfluentKafkaTest(unittest.TestCase):
         conf.update(extra)
         return ck.Consumer(conf)
 
-    def produce(self, topic, values, **extra):
+    def produce(self, topic, values, partitions=None, **extra):
+        """Produces values; with partitions=N, value i goes to partition i % N (librdkafka's
+        sticky partitioner may otherwise put a whole small run into one partition)."""
         conf = {"bootstrap.servers": self.bootstrap(), "linger.ms": 5}
         conf.update(extra)
         p = ck.Producer(conf)
         errors = []
-        for v in values:
-            p.produce(topic, value=v, on_delivery=lambda err, msg: err and errors.append(err))
+        for i, v in enumerate(values):
+            where = {"partition": i % partitions} if partitions else {}
+            p.produce(topic, value=v, on_delivery=lambda err, msg: err and errors.append(err), **where)
         self.assertEqual(p.flush(30), 0)
         self.assertEqual(errors, [])
 
@@ -306,7 +309,7 @@ class ConfluentKafkaTest(unittest.TestCase):
         parts_a = {tp.partition for tp in a.assignment()}
         parts_b = {tp.partition for tp in b.assignment()}
         self.assertEqual(parts_a | parts_b, {0, 1, 2, 3})
-        self.produce("shared", [b"v%d" % i for i in range(200)])
+        self.produce("shared", [b"v%d" % i for i in range(200)], partitions=4)
         got = self.poll_until([a, b], lambda got: len(got[0]) + len(got[1]) >= 200)
         self.assertEqual(sorted(got[0] + got[1]), sorted(b"v%d" % i for i in range(200)))
         self.assertTrue(got[0] and got[1])  # both members received some
@@ -384,6 +387,52 @@ class ConfluentKafkaTest(unittest.TestCase):
         committed = sorted([b"c%d" % i for i in range(10)] + [b"d%d" % i for i in range(5)])
         self.assertEqual(self.read_all("tx", "read_committed", 15), committed)
         self.assertEqual(self.read_all("tx", "read_uncommitted", 25), sorted(committed + [b"a%d" % i for i in range(10)]))
+
+    def test_sql_views_and_replay_read_committed_data(self):
+        """Every internal reader reads committed data: a view over a topic written by a
+        transactional Kafka producer counts committed records only and waits for an open
+        transaction; the HTTP replay read leaves aborted records out unless asked."""
+        self.server.json("POST", "/v1/topics", json.dumps({"name": "txsql", "partitions": 1}), expect=201)
+        status, _, data = self.server.request("POST", "/v1/sql", json.dumps({"sql":
+            "CREATE SOURCE txsql (k TEXT) WITH (topic = 'txsql');"
+            "CREATE MATERIALIZED VIEW txcount AS SELECT k, count(*) AS n FROM txsql GROUP BY k"}),
+            {"Content-Type": "application/json"})
+        self.assertEqual(status, 200, data)
+        p = self.transactional_producer("t5")
+        p.begin_transaction()
+        p.produce("txsql", value=b'{"k": "committed"}')
+        p.commit_transaction(15)
+        p.begin_transaction()
+        p.produce("txsql", value=b'{"k": "aborted"}')
+        self.assertEqual(p.flush(15), 0)
+        p.abort_transaction(15)
+        p.begin_transaction()
+        p.produce("txsql", value=b'{"k": "pending"}')
+        self.assertEqual(p.flush(15), 0)
+        self.produce("txsql", [b'{"k": "plain"}'])  # behind the open transaction
+
+        def rows():
+            status, _, data = self.server.request("POST", "/v1/sql", json.dumps({"sql": "SELECT k, n FROM txcount"}),
+                                                  {"Content-Type": "application/json"})
+            self.assertEqual(status, 200, data)
+            return sorted(tuple(r) for r in json.loads(data)["results"][-1]["rows"])
+
+        deadline = time.time() + 10
+        while time.time() < deadline and rows() != [("committed", 1)]:
+            time.sleep(0.05)
+        self.assertEqual(rows(), [("committed", 1)])
+        time.sleep(0.3)
+        self.assertEqual(rows(), [("committed", 1)])  # the open transaction holds the rest back
+        p.commit_transaction(15)
+        deadline = time.time() + 10
+        while time.time() < deadline and rows() != [("committed", 1), ("pending", 1), ("plain", 1)]:
+            time.sleep(0.05)
+        self.assertEqual(rows(), [("committed", 1), ("pending", 1), ("plain", 1)])
+        replay = [e["value"]["k"] for e in self.server.read_all("txsql", 0)]
+        self.assertEqual(replay, ["committed", "pending", "plain"])
+        _, body = self.server.json("GET", "/v1/topics/txsql/events?partition=0&offset=0&isolation=read_uncommitted",
+                                   expect=200)
+        self.assertEqual([e["value"]["k"] for e in body["events"]], ["committed", "aborted", "pending", "plain"])
 
     def test_open_transaction_blocks_read_committed_until_fenced(self):
         self.server.json("POST", "/v1/topics", json.dumps({"name": "fence", "partitions": 1}), expect=201)

@@ -16,6 +16,7 @@ ProducerRegistry::ProducerRegistry(log::Log* log) : log_(log) {
 std::pair<int64_t, int16_t> ProducerRegistry::NewProducerId() { return {next_id_.fetch_add(1), 0}; }
 
 void ProducerRegistry::ObserveProducerId(int64_t id) {
+  if (log::IsEngineProducerId(id)) return;  // the engine's sinks' ids are of another range
   int64_t cur = next_id_.load();
   while (id >= cur && !next_id_.compare_exchange_weak(cur, id + 1)) {
   }
@@ -75,17 +76,14 @@ void ProducerRegistry::Append(log::Partition* partition, const std::string& topi
   }
   ObserveProducerId(h.producer_id);
   st->table.Record(h.producer_id, h.producer_epoch, h.base_sequence, h.record_count, Offset(-1));
-  // A transactional batch opens the producer's transaction here, at a lower bound of its
-  // offset (the visible end) until the append reports the real one, so that readers never
-  // see its records as stable in between.
-  bool opened_txn = false;
+  // The partition's transaction index opens the producer's transaction (if this batch is
+  // transactional) as the batch is appended; orphans found there are resolved first.
   if (h.is_transactional()) {
-    if (Status loaded = LoadTransactions(st.get(), partition, topic); !loaded.ok()) {
+    if (Status resolved = ResolveOrphans(st.get(), partition, topic); !resolved.ok()) {
       st->table.Forget(h.producer_id, h.base_sequence);
       lock.unlock();
-      return done(loaded, ErrorCode::kNone);
+      return done(resolved, ErrorCode::kNone);
     }
-    opened_txn = st->txns.OnData(h.producer_id, partition->Info().end_offset);
   }
   // The append may complete inline (a fast failure) while this thread holds st->mu; such a
   // result is handled after Append returns instead of in the callback.
@@ -95,13 +93,11 @@ void ProducerRegistry::Append(log::Partition* partition, const std::string& topi
     std::optional<Result<log::AppendResult>> inline_result;
   };
   auto call = std::make_shared<Call>();
-  const auto settle = [st, h, opened_txn](const Result<log::AppendResult>& r) {  // REQUIRES: st->mu held
+  const auto settle = [st, h](const Result<log::AppendResult>& r) {  // REQUIRES: st->mu held
     if (r.ok()) {
       st->table.SetOffset(h.producer_id, h.base_sequence, r->base_offset);
-      if (opened_txn) st->txns.SetFirstOffset(h.producer_id, r->base_offset);
     } else {
       st->table.Forget(h.producer_id, h.base_sequence);
-      if (opened_txn) st->txns.Discard(h.producer_id);
     }
   };
   partition->Append(std::move(validated.batch), [call, st, settle, done](Result<log::AppendResult> r) {
@@ -131,13 +127,12 @@ void ProducerRegistry::Append(log::Partition* partition, const std::string& topi
   }
 }
 
-Status ProducerRegistry::LoadTransactions(PartitionState* st, log::Partition* partition, const std::string& topic) {
-  if (st->txns_loaded) return Status::Ok();
-  SLUICE_ASSIGN_OR_RETURN(st->txns, log::TransactionIndex::Rebuild(*partition));
-  st->txns_loaded = true;
-  for (int64_t pid : st->txns.OpenProducers()) {
-    if (!is_orphan_ || !is_orphan_(pid)) continue;
-    // The marker is appended with the lock held: Append only queues the fsync.
+Status ProducerRegistry::ResolveOrphans(PartitionState* st, log::Partition* partition, const std::string& topic) {
+  if (st->orphans_resolved) return Status::Ok();
+  SLUICE_ASSIGN_OR_RETURN(auto open, partition->OpenTransactions());
+  for (const auto& [pid, first] : open) {
+    // The engine's sinks resolve their own transactions at start (log::IsEngineProducerId).
+    if (log::IsEngineProducerId(pid) || !is_orphan_ || !is_orphan_(pid)) continue;
     SLUICE_LOG_INFO("kafka: aborting the open transaction of producer {} on {}/{} (no coordinator state)", pid,
                     topic, partition->id().value());
     const log::EncodedBatch marker =
@@ -147,9 +142,9 @@ Status ProducerRegistry::LoadTransactions(PartitionState* st, log::Partition* pa
     std::promise<Result<log::AppendResult>> appended;
     auto future = appended.get_future();
     partition->Append(marker, [&appended](Result<log::AppendResult> r) { appended.set_value(std::move(r)); });
-    SLUICE_ASSIGN_OR_RETURN(log::AppendResult r, future.get());
-    st->txns.OnMarker(pid, log::ControlType::kAbort, r.base_offset);
+    SLUICE_RETURN_IF_ERROR(future.get().status());
   }
+  st->orphans_resolved = true;
   return Status::Ok();
 }
 
@@ -159,34 +154,22 @@ void ProducerRegistry::WriteMarker(log::Partition* partition, const std::string&
   std::shared_ptr<PartitionState> st = StateFor(topic, partition->id());
   {
     std::lock_guard lock(st->mu);
-    if (Status loaded = LoadTransactions(st.get(), partition, topic); !loaded.ok()) return done(loaded);
+    if (Status resolved = ResolveOrphans(st.get(), partition, topic); !resolved.ok()) return done(resolved);
   }
   const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
-  partition->Append(log::BuildControlBatch(producer_id, epoch, type, TimestampMs(now)),
-                    [st, producer_id, type, done = std::move(done)](Result<log::AppendResult> r) {
-                      if (r.ok()) {
-                        std::lock_guard lock(st->mu);
-                        st->txns.OnMarker(producer_id, type, r->base_offset);
-                      }
-                      done(std::move(r));
-                    });
+  partition->Append(log::BuildControlBatch(producer_id, epoch, type, TimestampMs(now)), std::move(done));
 }
 
-Result<ProducerRegistry::CommittedView> ProducerRegistry::ViewFrom(log::Partition* partition, const std::string& topic,
-                                                                 Offset from, bool build) {
+Result<log::Partition::CommittedView> ProducerRegistry::ViewFrom(log::Partition* partition, const std::string& topic,
+                                                                 Offset from) {
   std::shared_ptr<PartitionState> st = StateFor(topic, partition->id());
-  std::lock_guard lock(st->mu);
-  CommittedView view;
-  if (!build && !st->txns_loaded) {
-    view.last_stable_offset = partition->Info().end_offset;
-    return view;
+  {
+    std::lock_guard lock(st->mu);
+    SLUICE_RETURN_IF_ERROR(ResolveOrphans(st.get(), partition, topic));
   }
-  SLUICE_RETURN_IF_ERROR(LoadTransactions(st.get(), partition, topic));
-  view.last_stable_offset = st->txns.LastStableOffset(partition->Info().end_offset);
-  view.aborted = st->txns.AbortedIn(from, view.last_stable_offset);
-  return view;
+  return partition->Committed(from);
 }
 
 }  // namespace sluice::server::kafka

@@ -11,7 +11,6 @@
 #include "common/result.h"
 #include "log/log.h"
 #include "log/producer_state.h"
-#include "log/transaction_index.h"
 #include "server/kafka/produce_validation.h"
 #include "server/kafka/protocol.h"
 
@@ -36,22 +35,14 @@ class ProducerRegistry {
   using AppendDone = std::function<void(Result<log::AppendResult>, ErrorCode)>;
   void Append(log::Partition* partition, const std::string& topic, ValidatedBatch batch, AppendDone done);
 
-  // Appends a COMMIT or ABORT marker for `producer_id` and closes its transaction in the
-  // partition's transaction index; `done` gets the marker's append result.
+  // Appends a COMMIT or ABORT marker for `producer_id` (the partition's transaction index
+  // closes its transaction); `done` gets the marker's append result.
   void WriteMarker(log::Partition* partition, const std::string& topic, int64_t producer_id, int16_t epoch,
                    log::ControlType type, std::function<void(Result<log::AppendResult>)> done);
 
-  // What a read_committed reader of a partition may see: records below the last stable
-  // offset, minus the aborted transactions overlapping [from, last stable offset).
-  struct CommittedView {
-    Offset last_stable_offset;
-    std::vector<log::TransactionIndex::Aborted> aborted;
-  };
-  // `build`: false answers "no transactions" (last stable offset = end) for a partition whose
-  // index was not built yet instead of building it (a read of the whole partition), for
-  // callers that only report the last stable offset (read_uncommitted fetches).
-  Result<CommittedView> ViewFrom(log::Partition* partition, const std::string& topic, Offset from,
-                                 bool build = true);
+  // What a read_committed reader of a partition may see (log::Partition::Committed), once
+  // the orphaned transactions of the partition are resolved.
+  Result<log::Partition::CommittedView> ViewFrom(log::Partition* partition, const std::string& topic, Offset from);
 
   // Called with the producers whose transactions were found open in a partition's log when
   // its transaction index is first built, and which the transaction coordinator does not
@@ -67,11 +58,11 @@ class ProducerRegistry {
     std::mutex mu;
     bool loaded = false;
     log::ProducerStateTable table;
-    bool txns_loaded = false;
-    log::TransactionIndex txns;
+    bool orphans_resolved = false;
   };
-  // REQUIRES: st->mu held.
-  Status LoadTransactions(PartitionState* st, log::Partition* partition, const std::string& topic);
+  // Aborts the transactions left open in the partition's log by producers the coordinator
+  // does not know (once per partition). REQUIRES: st->mu held.
+  Status ResolveOrphans(PartitionState* st, log::Partition* partition, const std::string& topic);
   std::shared_ptr<PartitionState> StateFor(const std::string& topic, PartitionId partition);
   void ObserveProducerId(int64_t id);
 

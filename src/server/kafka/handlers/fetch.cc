@@ -4,7 +4,7 @@
 // waits). Fetch sessions (KIP-227) are declined: session_id 0 tells the client to send full
 // fetches. read_committed fetches stop at the last stable offset (the first offset of the
 // earliest open transaction) and list the aborted transactions in the range, whose records
-// the client drops (ProducerRegistry keeps each partition's transaction index).
+// the client drops (each partition keeps its transaction index).
 #include <chrono>
 #include <memory>
 
@@ -25,7 +25,7 @@ struct FetchPartition {
   int64_t high_watermark = -1;
   int64_t log_start_offset = -1;
   int64_t last_stable_offset = -1;
-  std::vector<log::TransactionIndex::Aborted> aborted;
+  std::vector<log::AbortedTransaction> aborted;
   std::string records;
 };
 
@@ -72,8 +72,8 @@ std::pair<size_t, bool> ReadAll(Broker& broker, FetchState& s) {
         any_error = true;
         continue;
       }
-      Result<ProducerRegistry::CommittedView> view =
-          broker.producers().ViewFrom(&partition, t.name, Offset(p.fetch_offset), /*build=*/s.read_committed);
+      Result<log::Partition::CommittedView> view =
+          broker.producers().ViewFrom(&partition, t.name, Offset(p.fetch_offset));
       if (!view.ok()) {
         p.error = ErrorCodeFor(view.status());
         any_error = true;

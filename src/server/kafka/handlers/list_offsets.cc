@@ -25,7 +25,7 @@ Answer Find(Broker& broker, std::string_view topic_name, int32_t index, int64_t 
   log::Partition& partition = (*topic)->partition(PartitionId(index));
   const log::PartitionInfo info = partition.Info();
   if (timestamp == kLatest && read_committed) {
-    Result<ProducerRegistry::CommittedView> view =
+    Result<log::Partition::CommittedView> view =
         broker.producers().ViewFrom(&partition, std::string(topic_name), info.end_offset);
     if (!view.ok()) return {ErrorCodeFor(view.status())};
     return {ErrorCode::kNone, -1, view->last_stable_offset.value()};
