@@ -871,6 +871,8 @@ std::optional<Result<engine::StatementResult>> Session::RunSessionCommand(std::s
     if (w.empty()) return Result<engine::StatementResult>(Status::InvalidArgument("syntax error at or near \"SET\""));
     std::string name = w[0];
     std::string value;
+    // SET SESSION CHARACTERISTICS AS TRANSACTION ...: sluice has one isolation level (none).
+    if (name == "characteristics") return Command("SET");
     if (name == "time" && w.size() >= 2 && w[1] == "zone") {
       name = "timezone";
       const size_t at = Lower(rest).find("zone");
