@@ -10,6 +10,7 @@
 #include "common/logging.h"
 #include "engine/materialized_view.h"
 #include "engine/source_reader.h"
+#include "exec/cast.h"
 #include "exec/dataflow.h"
 #include "sql/value_text.h"
 
@@ -607,10 +608,20 @@ std::optional<SqlExecutor::PointLookup> EqualityTerm(const sql::BoundExpr& e) {
   if (e.fn != sql::ScalarFn::kEq || e.args.size() != 2) return std::nullopt;
   for (int side = 0; side < 2; ++side) {
     const sql::BoundExpr& column = *e.args[side];
-    const sql::BoundExpr& constant = *e.args[1 - side];
-    if (column.kind == sql::BoundExprKind::kColumn && constant.kind == sql::BoundExprKind::kConstant &&
-        column.column >= 0 && !constant.constant.is_null() && constant.constant.type() == column.type) {
-      return SqlExecutor::PointLookup{static_cast<size_t>(column.column), constant.constant};
+    const sql::BoundExpr& other = *e.args[1 - side];
+    if (column.kind != sql::BoundExprKind::kColumn || column.column < 0) continue;
+    // A literal the binder gave the column's type ('42' or 42 against a BIGINT) is a cast of a
+    // constant: fold it here as exec would.
+    std::optional<Value> constant;
+    if (other.kind == sql::BoundExprKind::kConstant) {
+      constant = other.constant;
+    } else if (other.kind == sql::BoundExprKind::kCast && other.args.size() == 1 &&
+               other.args[0]->kind == sql::BoundExprKind::kConstant) {
+      Result<Value> cast = exec::CastValue(other.args[0]->constant, other.type);
+      if (cast.ok()) constant = std::move(cast).value();
+    }
+    if (constant && !constant->is_null() && constant->type() == column.type) {
+      return SqlExecutor::PointLookup{static_cast<size_t>(column.column), std::move(*constant)};
     }
   }
   return std::nullopt;
