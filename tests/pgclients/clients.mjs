@@ -60,20 +60,14 @@ async function nodePostgres() {
     assert.deepEqual(r.rows, [{ country: want }]);
   }
 
-  // Binary results: pg asks for every column in binary and decodes them itself.
-  r = await client.query({
-    text: "SELECT qty, price, amount, paid, ts, at FROM orders WHERE qty = $1",
-    values: [3],
-    binary: true,
-  });
-  row = r.rows[0];
-  assert.equal(String(row.qty), "3");
-  assert.equal(row.price, 1.5);
-  assert.equal(Number(row.amount), 30.25);
-  assert.equal(row.paid, true);
-  assert.equal(row.ts.toISOString(), "2026-01-01T00:03:05.000Z");
-  assert.equal(row.at.toISOString(), "2026-01-01T00:03:05.250Z");
-  assert.deepEqual(r.fields.map((f) => f.format), ["binary", "binary", "binary", "binary", "binary", "binary"]);
+  // Binary results: pg asks for every column in binary. pg 8 passes each field through a UTF-8
+  // string before its binary parser (brianc/node-postgres#3495), so only values whose bytes are
+  // valid UTF-8 survive: an int8 3 and a bool. psycopg 3 checks every type's binary form
+  // (test_pgwire.py).
+  r = await client.query({ text: "SELECT qty, paid FROM orders WHERE qty = $1", values: [3], binary: true });
+  assert.equal(String(r.rows[0].qty), "3");
+  assert.equal(r.rows[0].paid, true);
+  assert.deepEqual(r.fields.map((f) => f.format), ["binary", "binary"]);
 
   // A parameter cannot change the statement: it stays one string.
   r = await client.query("SELECT count(*) AS n FROM orders WHERE country = $1", ["de' OR 'x' = 'x"]);

@@ -865,7 +865,7 @@ std::optional<Result<engine::StatementResult>> Session::RunSessionCommand(std::s
     std::string_view rest = statement.substr(statement.find_first_not_of(" \t\r\n") + 3);
     std::vector<std::string> w = Words(rest, 3);
     if (!w.empty() && (w[0] == "session" || w[0] == "local")) {
-      rest = rest.substr(rest.find(w[0]) + w[0].size());
+      rest = rest.substr(Lower(rest).find(w[0]) + w[0].size());
       w = Words(rest, 3);
     }
     if (w.empty()) return Result<engine::StatementResult>(Status::InvalidArgument("syntax error at or near \"SET\""));
