@@ -6,6 +6,8 @@
 #
 # Usage: bench/pgwire/run_pgbench.sh [SLUICE_BIN] [SECONDS] [RUNS] [CLIENTS]
 # Defaults: build/release/src/cli/sluice, 10 s, 3 runs, 4 clients (pgbench -c 4 -j 2).
+# PERF_OUT=FILE: also record a perf profile (perf record -g) of the server during the first
+# prepared-mode run.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 bin="${1:-$here/../../build/release/src/cli/sluice}"
@@ -52,6 +54,9 @@ echo "view by_key: $(psql -X -A -t -h 127.0.0.1 -p "$pg_port" -U bench -d sluice
 for mode in simple extended prepared; do
   results=()
   for run in $(seq "$runs"); do
+    if [ -n "${PERF_OUT:-}" ] && [ "$mode" = prepared ] && [ "$run" = 1 ]; then
+      perf record -F 499 -g -o "$PERF_OUT" -p "$server" -- sleep "$seconds" >/dev/null 2>&1 &
+    fi
     out="$(pgbench -n -h 127.0.0.1 -p "$pg_port" -U bench -M "$mode" -c "$clients" -j 2 -T "$seconds" \
       -f "$here/pull_query.sql" sluice 2>&1)" || { echo "$mode: pgbench failed:"; echo "$out" | tail -5; break; }
     tps="$(echo "$out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1)"

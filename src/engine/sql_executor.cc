@@ -557,7 +557,9 @@ Status SqlExecutor::FeedInputs(exec::Dataflow* dataflow, const std::optional<Poi
       } else {
         SLUICE_ASSIGN_OR_RETURN(rows, it->second->Snapshot());
       }
-      exec::DataChunk chunk(dataflow->input(i).types);
+      // A point lookup's few rows get a chunk of their size (a full one is zero-filled).
+      exec::DataChunk chunk = found ? exec::DataChunk(dataflow->input(i).types, std::max<size_t>(rows.size(), 1))
+                                    : exec::DataChunk(dataflow->input(i).types);
       for (const auto& row : rows) {
         const size_t r = chunk.size();
         for (size_t c = 0; c < row.size(); ++c) exec::SetValue(&chunk.column(c), r, row[c], &chunk.arena());

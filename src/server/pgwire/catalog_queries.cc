@@ -1196,6 +1196,10 @@ std::optional<Result<engine::StatementResult>> AnswerSystemQuery(std::string_vie
   const std::string lower = Lower(Trim(sql));
   if (auto privileges = AnswerTablePrivileges(lower, ctx)) return privileges;
   if (!lower.starts_with("select")) return std::nullopt;
+  // Queries over sluice's own relations (every pull query) leave at once.
+  if (!Has(lower, "pg_") && !Has(lower, "information_schema") && !TopLevelKeyword(lower, "from").empty()) {
+    return std::nullopt;
+  }
   const std::optional<QueryShape> shape = ShapeOf(sql);
   if (!shape) return std::nullopt;
 
