@@ -12,8 +12,9 @@ PACKAGES=(
   libxxhash-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev libedit-dev zlib1g-dev
   # test peers and tools
   curl python3 prometheus clang libclang-rt-14-dev
-  # PostgreSQL wire protocol clients (tests/system/test_pgwire.py)
-  postgresql-client python3-psycopg2 python3-psycopg
+  # PostgreSQL wire protocol clients (tests/system/test_pgwire.py); pgbench (BENCHMARKS.md,
+  # pull queries over pgwire) ships in Debian's postgresql-15, which postgresql-contrib pulls in
+  postgresql-client python3-psycopg2 python3-psycopg postgresql-contrib
   # the dashboard's browser tests: tests/browser drives Debian's chromium with playwright-core
   chromium
   # Kafka protocol clients (tests/system/test_kafka.py)
@@ -44,6 +45,11 @@ install_npm_packages() {
   if [ ! -d "$root/tests/browser/node_modules/playwright-core" ]; then
     echo "install-deps: npm ci in tests/browser"
     (cd "$root/tests/browser" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+  # node-postgres and postgres.js for tests/system/test_pgclients.py (pinned by package-lock.json).
+  if [ ! -d "$root/tests/pgclients/node_modules/pg" ] || [ ! -d "$root/tests/pgclients/node_modules/postgres" ]; then
+    echo "install-deps: npm ci in tests/pgclients"
+    (cd "$root/tests/pgclients" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   fi
   # kafkajs, a Kafka client for tests/system/test_kafka.py (pinned by package-lock.json).
   if [ ! -d "$root/tests/kafkajs/node_modules/kafkajs" ]; then

@@ -303,6 +303,15 @@ Result<std::vector<std::vector<sql::Value>>> MaterializedView::Snapshot() const 
   return dataflow_->CurrentRows();
 }
 
+Result<std::optional<std::vector<std::vector<sql::Value>>>> MaterializedView::Lookup(size_t column,
+                                                                                   const sql::Value& value) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!failure_.ok()) {
+    return Status::FailedPrecondition(fmt::format("materialized view \"{}\" stopped: {}", view_.name, failure_.message()));
+  }
+  return dataflow_->sink().RowsWhere(column, value);
+}
+
 int64_t MaterializedView::Lag() const { return lag_.load(); }
 
 Result<MaterializedView::Cut> MaterializedView::SnapshotWithOffsets() const {

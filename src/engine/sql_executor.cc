@@ -10,6 +10,7 @@
 #include "common/logging.h"
 #include "engine/materialized_view.h"
 #include "engine/source_reader.h"
+#include "exec/cast.h"
 #include "exec/dataflow.h"
 #include "sql/value_text.h"
 
@@ -528,7 +529,7 @@ Result<SqlExecutor::VerifyReport> SqlExecutor::Verify(std::string_view name) {
   return report;
 }
 
-Status SqlExecutor::FeedInputs(exec::Dataflow* dataflow) {
+Status SqlExecutor::FeedInputs(exec::Dataflow* dataflow, const std::optional<PointLookup>& lookup) {
   // Tables first (a join reads them as of the end of their log), then views and sources.
   for (int pass = 0; pass < 2; ++pass) {
     for (size_t i = 0; i < dataflow->input_count(); ++i) {
@@ -546,8 +547,19 @@ Status SqlExecutor::FeedInputs(exec::Dataflow* dataflow) {
       if (input.kind != ObjectKind::kView) return Status::InvalidArgument(fmt::format("cannot read from \"{}\"", input.name));
       auto it = views_.find(input.name);
       if (it == views_.end()) return Status::Unavailable(fmt::format("materialized view \"{}\" is not running", input.name));
-      SLUICE_ASSIGN_OR_RETURN(std::vector<std::vector<Value>> rows, it->second->Snapshot());
-      exec::DataChunk chunk(dataflow->input(i).types);
+      std::vector<std::vector<Value>> rows;
+      std::optional<std::vector<std::vector<Value>>> found;
+      if (lookup && dataflow->input_count() == 1) {
+        SLUICE_ASSIGN_OR_RETURN(found, it->second->Lookup(lookup->column, lookup->value));
+      }
+      if (found) {
+        rows = std::move(*found);
+      } else {
+        SLUICE_ASSIGN_OR_RETURN(rows, it->second->Snapshot());
+      }
+      // A point lookup's few rows get a chunk of their size (a full one is zero-filled).
+      exec::DataChunk chunk = found ? exec::DataChunk(dataflow->input(i).types, std::max<size_t>(rows.size(), 1))
+                                    : exec::DataChunk(dataflow->input(i).types);
       for (const auto& row : rows) {
         const size_t r = chunk.size();
         for (size_t c = 0; c < row.size(); ++c) exec::SetValue(&chunk.column(c), r, row[c], &chunk.arena());
@@ -583,6 +595,53 @@ void SqlExecutor::StopViewsLocked() {
     if (!removed) views_.clear();  // a cycle cannot exist; do not spin if it somehow did
   }
 }
+
+namespace {
+
+// `column = constant` (either side) among the AND-ed terms of a predicate over a view's scan.
+std::optional<SqlExecutor::PointLookup> EqualityTerm(const sql::BoundExpr& e) {
+  if (e.kind != sql::BoundExprKind::kCall) return std::nullopt;
+  if (e.fn == sql::ScalarFn::kAnd) {
+    for (const sql::BoundExprPtr& arg : e.args) {
+      if (auto term = EqualityTerm(*arg)) return term;
+    }
+    return std::nullopt;
+  }
+  if (e.fn != sql::ScalarFn::kEq || e.args.size() != 2) return std::nullopt;
+  for (int side = 0; side < 2; ++side) {
+    const sql::BoundExpr& column = *e.args[side];
+    const sql::BoundExpr& other = *e.args[1 - side];
+    if (column.kind != sql::BoundExprKind::kColumn || column.column < 0) continue;
+    // A literal the binder gave the column's type ('42' or 42 against a BIGINT) is a cast of a
+    // constant: fold it here as exec would.
+    std::optional<Value> constant;
+    if (other.kind == sql::BoundExprKind::kConstant) {
+      constant = other.constant;
+    } else if (other.kind == sql::BoundExprKind::kCast && other.args.size() == 1 &&
+               other.args[0]->kind == sql::BoundExprKind::kConstant) {
+      Result<Value> cast = exec::CastValue(other.args[0]->constant, other.type);
+      if (cast.ok()) constant = std::move(cast).value();
+    }
+    if (constant && !constant->is_null() && constant->type() == column.type) {
+      return SqlExecutor::PointLookup{static_cast<size_t>(column.column), std::move(*constant)};
+    }
+  }
+  return std::nullopt;
+}
+
+// A pull query that keeps only one key's rows of a view: Filter(column = constant) right
+// above the view's Scan, under any operators that work on what the filter passes.
+std::optional<SqlExecutor::PointLookup> FindPointLookup(const sql::LogicalOperator& op) {
+  if (op.kind == sql::LogicalKind::kFilter && op.children.size() == 1 &&
+      op.children[0]->kind == sql::LogicalKind::kScan && op.children[0]->relation.kind == ObjectKind::kView &&
+      op.predicate) {
+    return EqualityTerm(*op.predicate);
+  }
+  if (op.children.size() != 1) return std::nullopt;
+  return FindPointLookup(*op.children[0]);
+}
+
+}  // namespace
 
 Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text) {
   SLUICE_ASSIGN_OR_RETURN(std::vector<sql::StatementPtr> statements, sql::Parse(text));
@@ -751,7 +810,7 @@ Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text)
         exec::DataflowOptions flow;
         flow.now_micros = now_micros;
         SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<exec::Dataflow> query, exec::Dataflow::Build(*bound.plan, flow));
-        SLUICE_RETURN_IF_ERROR(FeedInputs(query.get()));
+        SLUICE_RETURN_IF_ERROR(FeedInputs(query.get(), FindPointLookup(*bound.plan)));
         SLUICE_ASSIGN_OR_RETURN(std::vector<std::vector<Value>> rows, query->Finish());
         std::vector<ResultColumn> columns;
         for (const sql::ColumnSchema& c : bound.plan->schema) columns.push_back({c.name, c.type});

@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,6 +69,12 @@ class SqlExecutor {
 
   const sql::Catalog& catalog() const { return *catalog_; }
 
+  // A pull query's `column = constant` filter right above a view's scan (sql_executor.cc).
+  struct PointLookup {
+    size_t column = 0;
+    sql::Value value;
+  };
+
   // `sluice verify`: recomputes a view in batch from the retained log, up to exactly the
   // offsets its state reflects, and compares the two as multisets of rows.
   struct VerifyReport {
@@ -106,7 +113,9 @@ class SqlExecutor {
   Status StartView(const sql::CatalogEntry& entry, std::unique_ptr<exec::Dataflow> dataflow);
   // Feeds an ad-hoc query the rows of the relations it reads (logs of sources and tables,
   // states of views).
-  Status FeedInputs(exec::Dataflow* dataflow);
+  // `lookup`: the query reads one view and keeps only rows whose column equals a constant;
+  // the view is then read through its index instead of whole.
+  Status FeedInputs(exec::Dataflow* dataflow, const std::optional<PointLookup>& lookup = std::nullopt);
   void StopViewsLocked();
 
   Result<std::unique_ptr<exec::Dataflow>> Replan(const sql::CatalogEntry& entry);

@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
+#include <set>
 
 #include <gtest/gtest.h>
 
 #include "exec/json_decoder.h"
+#include "exec/vector_value.h"
 #include "sql/parser.h"
 #include "sql/query_binder.h"
 
@@ -495,6 +498,62 @@ TEST_F(AggregateSnapshotTest, WindowsAreFreedOnceTheWatermarkPassesTheirEndPlusL
   ASSERT_NE(agg, nullptr);
   EXPECT_LT(agg->group_count(), 8u * 4);
   EXPECT_GT(agg->expired_windows(), 40);
+}
+
+}  // namespace
+}  // namespace sluice::exec
+
+namespace sluice::exec {
+namespace {
+
+// CollectSink's column index (pull queries by key) against a scan of its rows, through
+// inserts, duplicates, retractions and the moves that removals make.
+TEST(CollectSinkIndexTest, RowsWhereMatchesAScanThroughChurn) {
+  CollectSink sink(std::vector<DataType>{DataType::Bigint(), DataType::Varchar()});
+  std::mt19937_64 rng(7);
+  auto scan = [&](int64_t key) {
+    std::multiset<std::string> out;
+    for (const auto& row : sink.Rows()) {
+      if (row[0].int64() == key) out.insert(row[1].string());
+    }
+    return out;
+  };
+  auto lookup = [&](int64_t key) {
+    std::multiset<std::string> out;
+    auto rows = sink.RowsWhere(0, sql::Value::Bigint(key));
+    EXPECT_TRUE(rows.has_value());
+    for (const auto& row : *rows) out.insert(row[1].string());
+    return out;
+  };
+  std::vector<std::pair<int64_t, std::string>> present;
+  for (int round = 0; round < 200; ++round) {
+    DataChunk chunk(std::vector<DataType>{DataType::Bigint(), DataType::Varchar()}, 64);
+    for (int i = 0; i < 64; ++i) {
+      const bool remove = !present.empty() && rng() % 3 == 0;
+      std::pair<int64_t, std::string> row;
+      if (remove) {
+        const size_t at = rng() % present.size();
+        row = present[at];
+        present.erase(present.begin() + static_cast<std::ptrdiff_t>(at));
+      } else {
+        row = {static_cast<int64_t>(rng() % 50), "v" + std::to_string(rng() % 4)};
+        present.push_back(row);
+      }
+      SetValue(&chunk.column(0), static_cast<size_t>(i), sql::Value::Bigint(row.first), &chunk.arena());
+      SetValue(&chunk.column(1), static_cast<size_t>(i), sql::Value::Varchar(row.second), &chunk.arena());
+      chunk.weights().resize(static_cast<size_t>(i));
+      chunk.weights().push_back(remove ? -1 : 1);
+      chunk.set_size(static_cast<size_t>(i) + 1);
+    }
+    ASSERT_TRUE(sink.Push(chunk).ok());
+    for (int64_t key : {int64_t{0}, static_cast<int64_t>(round % 50), int64_t{49}, int64_t{1000}}) {
+      ASSERT_EQ(lookup(key), scan(key)) << "round " << round << " key " << key;
+    }
+  }
+  EXPECT_FALSE(sink.RowsWhere(0, sql::Value::Null(DataType::Bigint())).has_value());
+  // A second column gets an index of its own; a column the rows do not have gets none.
+  EXPECT_TRUE(sink.RowsWhere(1, sql::Value::Varchar("v1")).has_value());
+  EXPECT_FALSE(sink.RowsWhere(7, sql::Value::Bigint(1)).has_value());
 }
 
 }  // namespace

@@ -109,14 +109,28 @@ class CollectSink final : public Operator {
   std::vector<std::vector<sql::Value>> Rows() const;
   size_t row_count() const;
 
+  // Point lookups (pull queries `WHERE column = value`): the rows present whose `column` has
+  // the text of `value`, through a hash index on that column built at the first lookup and
+  // kept up to date by Push from then on. At most kMaxColumnIndexes columns are indexed; for
+  // others (and NULL values) the answer is nullopt and the caller scans Rows(). Rows whose
+  // values print alike but differ (doubles) may be included: callers filter again.
+  std::optional<std::vector<std::vector<sql::Value>>> RowsWhere(size_t column, const sql::Value& value);
+  static constexpr size_t kMaxColumnIndexes = 4;
+
  private:
   struct Entry {
     std::string key;
     std::vector<sql::Value> values;
     int64_t weight = 0;
   };
+  using ColumnIndex = absl::flat_hash_map<std::string, std::vector<uint32_t>>;  // value text -> entries
+  void IndexEntry(size_t at);
+  void UnindexEntry(size_t at);
+  void MoveIndexedEntry(size_t from, size_t to);
+
   std::vector<Entry> entries_;
   absl::flat_hash_map<std::string, size_t> index_;  // row key bytes -> entry
+  std::vector<std::pair<size_t, ColumnIndex>> column_indexes_;  // by column, built on demand
   std::string scratch_;
   std::vector<ChangeListener*> listeners_;
   int64_t watermark_ = INT64_MIN;

@@ -143,13 +143,16 @@ Status CollectSink::Push(const DataChunk& chunk) {
       e.key = scratch_;
       for (size_t c = 0; c < chunk.column_count(); ++c) e.values.push_back(GetValue(chunk.column(c), row));
       entries_.push_back(std::move(e));
+      if (!column_indexes_.empty()) IndexEntry(entries_.size() - 1);
     }
     const size_t at = it->second;
     entries_[at].weight += chunk.weight(row);
     if (entries_[at].weight == 0) {
       // Gone: move the last entry into its place so that churn does not grow the state.
       index_.erase(it);
+      if (!column_indexes_.empty()) UnindexEntry(at);
       if (at + 1 != entries_.size()) {
+        if (!column_indexes_.empty()) MoveIndexedEntry(entries_.size() - 1, at);
         entries_[at] = std::move(entries_.back());
         index_[entries_[at].key] = at;
       }
@@ -183,6 +186,7 @@ Status CollectSink::Restore(sql::StateReader* in) {
   SLUICE_ASSIGN_OR_RETURN(uint64_t n, in->Count());
   entries_.clear();
   index_.clear();
+  column_indexes_.clear();  // rebuilt at the next lookup
   for (uint64_t i = 0; i < n; ++i) {
     Entry e;
     SLUICE_ASSIGN_OR_RETURN(e.values, in->Row());
@@ -224,6 +228,54 @@ std::vector<std::vector<Value>> CollectSink::Rows() const {
   std::vector<std::vector<Value>> rows;
   for (const Entry& e : entries_) {
     for (int64_t i = 0; i < e.weight; ++i) rows.push_back(e.values);
+  }
+  return rows;
+}
+
+namespace {
+
+// The index key of a value: its text (one column has one type, so equal values print alike).
+std::string ColumnKey(const Value& v) { return v.is_null() ? std::string("\0N", 2) : v.ToString(); }
+
+}  // namespace
+
+void CollectSink::IndexEntry(size_t at) {
+  for (auto& [column, index] : column_indexes_) index[ColumnKey(entries_[at].values[column])].push_back(static_cast<uint32_t>(at));
+}
+
+void CollectSink::UnindexEntry(size_t at) {
+  for (auto& [column, index] : column_indexes_) {
+    auto it = index.find(ColumnKey(entries_[at].values[column]));
+    if (it == index.end()) continue;
+    std::vector<uint32_t>& list = it->second;
+    list.erase(std::remove(list.begin(), list.end(), static_cast<uint32_t>(at)), list.end());
+    if (list.empty()) index.erase(it);
+  }
+}
+
+void CollectSink::MoveIndexedEntry(size_t from, size_t to) {
+  for (auto& [column, index] : column_indexes_) {
+    auto it = index.find(ColumnKey(entries_[from].values[column]));
+    if (it == index.end()) continue;
+    std::replace(it->second.begin(), it->second.end(), static_cast<uint32_t>(from), static_cast<uint32_t>(to));
+  }
+}
+
+std::optional<std::vector<std::vector<Value>>> CollectSink::RowsWhere(size_t column, const Value& value) {
+  if (!keep_rows_ || column >= output_types_.size() || value.is_null()) return std::nullopt;
+  auto found = std::find_if(column_indexes_.begin(), column_indexes_.end(), [&](const auto& c) { return c.first == column; });
+  if (found == column_indexes_.end()) {
+    if (column_indexes_.size() >= kMaxColumnIndexes) return std::nullopt;
+    column_indexes_.emplace_back(column, ColumnIndex());
+    ColumnIndex& index = column_indexes_.back().second;
+    for (size_t at = 0; at < entries_.size(); ++at) index[ColumnKey(entries_[at].values[column])].push_back(static_cast<uint32_t>(at));
+    found = column_indexes_.end() - 1;
+  }
+  std::vector<std::vector<Value>> rows;
+  auto it = found->second.find(ColumnKey(value));
+  if (it == found->second.end()) return rows;
+  for (uint32_t at : it->second) {
+    for (int64_t i = 0; i < entries_[at].weight; ++i) rows.push_back(entries_[at].values);
   }
   return rows;
 }

@@ -865,12 +865,14 @@ std::optional<Result<engine::StatementResult>> Session::RunSessionCommand(std::s
     std::string_view rest = statement.substr(statement.find_first_not_of(" \t\r\n") + 3);
     std::vector<std::string> w = Words(rest, 3);
     if (!w.empty() && (w[0] == "session" || w[0] == "local")) {
-      rest = rest.substr(rest.find(w[0]) + w[0].size());
+      rest = rest.substr(Lower(rest).find(w[0]) + w[0].size());
       w = Words(rest, 3);
     }
     if (w.empty()) return Result<engine::StatementResult>(Status::InvalidArgument("syntax error at or near \"SET\""));
     std::string name = w[0];
     std::string value;
+    // SET SESSION CHARACTERISTICS AS TRANSACTION ...: sluice has one isolation level (none).
+    if (name == "characteristics") return Command("SET");
     if (name == "time" && w.size() >= 2 && w[1] == "zone") {
       name = "timezone";
       const size_t at = Lower(rest).find("zone");

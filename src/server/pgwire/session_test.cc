@@ -185,6 +185,79 @@ TEST_F(SessionTest, SimpleQueryRowsErrorsAndMultipleStatements) {
   EXPECT_EQ(ErrorField(m[0].body, 'C'), "42P01");
 }
 
+TEST_F(SessionTest, SystemQueriesOfGrafanaPostgresJsAndMetabase) {
+  Connect();
+  // Grafana's version check.
+  auto m = Send(Query("SELECT current_setting('server_version_num')::int/100 as version"));
+  ASSERT_EQ(Types(m), "TDCZ");
+  EXPECT_EQ(*RowValues(m[1].body)[0], "1500");
+  // postgres.js at connect: every element type with its array type.
+  m = Send(Query("select b.oid, b.typarray from pg_catalog.pg_type a left join pg_catalog.pg_type b "
+                 "on b.oid = a.typelem where a.typcategory = 'A' group by b.oid, b.typarray order by b.oid"));
+  ASSERT_GE(m.size(), 3u);
+  EXPECT_EQ(m.front().type, 'T');
+  bool int8 = false;
+  for (const Message& row : m) {
+    if (row.type != 'D') continue;
+    auto v = RowValues(row.body);
+    if (*v[0] == "20") int8 = *v[1] == "1016";
+  }
+  EXPECT_TRUE(int8);
+  // A type lookup by OID and one by name; a category with no types.
+  m = Send(Query("SELECT t.typname, t.typlen, t.typcategory FROM pg_catalog.pg_type t WHERE t.oid = 1700"));
+  ASSERT_EQ(Types(m), "TDCZ");
+  EXPECT_EQ(*RowValues(m[1].body)[0], "numeric");
+  EXPECT_EQ(*RowValues(m[1].body)[1], "-1");
+  m = Send(Query("SELECT oid FROM pg_type WHERE typname IN ('bool', 'nope')"));
+  ASSERT_EQ(Types(m), "TDCZ");
+  EXPECT_EQ(*RowValues(m[1].body)[0], "16");
+  EXPECT_EQ(Types(Send(Query("SELECT oid FROM pg_type WHERE typcategory = 'E'"))), "TCZ");
+  // Unmodelled catalog tables: no rows when inner-joined, an error for aggregates.
+  EXPECT_EQ(Types(Send(Query("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'"))), "TCZ");
+  m = Send(Query("SELECT count(*) FROM pg_class GROUP BY relkind HAVING count(*) > 1"));
+  ASSERT_EQ(Types(m), "EZ");
+  EXPECT_EQ(ErrorField(m[0].body, 'C'), "0A000");
+  // Metabase's transaction characteristics.
+  EXPECT_EQ(Types(Send(Query("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED"))), "CZ");
+  EXPECT_TRUE(engine_.executed.empty());  // none of these reached the engine
+}
+
+TEST_F(SessionTest, HostileCatalogQueriesAreAnsweredOrRefusedNotCrashed) {
+  Connect();
+  std::string deep_concat = "SELECT 'a'";
+  for (int i = 0; i < 20000; ++i) deep_concat += " || 'a'";
+  std::string deep_parens = "SELECT " + std::string(50000, '(') + "typname" + std::string(50000, ')') + " FROM pg_type";
+  std::string long_in = "SELECT typname FROM pg_type WHERE typname IN (";
+  for (int i = 0; i < 50000; ++i) long_in += "'x', ";
+  std::string nested_case = "SELECT ";
+  for (int i = 0; i < 5000; ++i) nested_case += "CASE typname WHEN 'a' THEN ";
+  nested_case += "1";
+  for (int i = 0; i < 5000; ++i) nested_case += " END";
+  nested_case += " FROM pg_type";
+  const std::string queries[] = {
+      deep_concat + " FROM pg_class",
+      deep_parens,
+      long_in,  // unterminated list
+      nested_case,
+      "SELECT typname FROM pg_type WHERE typname = 'unterminated",
+      "SELECT CASE typname WHEN FROM pg_type",
+      "SELECT CASE END FROM pg_type",
+      "SELECT 1 / 0 AS x, current_setting('server_version_num')::int / 0",
+      "SELECT current_setting('server_version_num')::int - 99999999999999999999999",
+      "SELECT relname FROM pg_class WHERE relname ~ '(((((((((a*)*)*)*)*)*)*)*)*)$'",
+      "SELECT quote_ident(typname) || '.' FROM pg_type WHERE typname !~ '^|$|^$||' AND typname NOT IN ()",
+      "SELECT a.b.c.d::::int FROM pg_type t WHERE t.oid = 99999999999999999999",
+      "WITH table_privileges AS (",
+  };
+  for (const std::string& q : queries) {
+    auto m = Send(Query(q));
+    ASSERT_FALSE(m.empty()) << q.substr(0, 80);
+    EXPECT_EQ(m.back().type, 'Z') << q.substr(0, 80);
+  }
+  // Still answering afterwards.
+  EXPECT_EQ(Types(Send(Query("SELECT typname FROM pg_type WHERE oid = 25"))), "TDCZ");
+}
+
 TEST_F(SessionTest, LargeResultsAreCutAtTheHighWaterMark) {
   Connect();
   session_->Feed(Query("SELECT 100000"));
