@@ -432,7 +432,6 @@ Result<int64_t> MaterializedView::Round() {
   if (work > 0 || watermark > last_watermark_) SLUICE_RETURN_IF_ERROR(dataflow_->FlushChanges());
   last_watermark_ = std::max(last_watermark_, watermark);
   work_since_checkpoint_ += work;
-  if (checkpoints_ && !replaying_) MaybeCheckpoint(now_ms);
   if (sink_writer_) {
     if (replaying_) {
       // Rebuilding state: these changes were written before the restart.
@@ -451,6 +450,10 @@ Result<int64_t> MaterializedView::Round() {
       (void)WriteSinkBatch();
     }
   }
+  // After the sink's write: a checkpoint must not cover output that is not in the log yet (a
+  // crash in between would restore past it and never write it). MaybeCheckpoint skips while a
+  // write is pending.
+  if (checkpoints_ && !replaying_) MaybeCheckpoint(now_ms);
   lag_ = lag;
   if (!caught_up_.load(std::memory_order_relaxed)) {
     bool reached = true;

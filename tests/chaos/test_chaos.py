@@ -36,7 +36,7 @@ idempotency_window = "24h"
 # Waiting (never asserted on): how long a restarted server may take to become ready, and how
 # long the views may take to settle at the end.
 READY_TIMEOUT = 300
-SETTLE_TIMEOUT = 300
+SETTLE_TIMEOUT = 180
 
 
 def log(msg):
