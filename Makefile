@@ -7,12 +7,12 @@ DEBUG_DIR := build/debug
 SLUICE_RELEASE := $(RELEASE_DIR)/src/cli/sluice
 SLUICE_DEBUG := $(DEBUG_DIR)/src/cli/sluice
 
-.PHONY: run test deps release debug unit-test system-test browser-test fuzz-smoke bench format clean soak
+.PHONY: run test deps release debug unit-test system-test chaos-test browser-test fuzz-smoke bench format clean soak chaos
 
 run: deps release
 	$(SLUICE_RELEASE) demo
 
-test: deps debug unit-test fuzz-smoke system-test browser-test
+test: deps debug unit-test fuzz-smoke system-test chaos-test browser-test
 
 deps:
 	@bash scripts/install-deps.sh
@@ -33,6 +33,11 @@ unit-test: debug
 system-test: debug
 	SLUICE_BIN=$(abspath $(SLUICE_DEBUG)) python3 tests/system/run.py
 
+# The chaos test (issue 4): kill -9 the server 20 times while views and sinks run; everything must
+# equal a crash-free run over the same input. `make chaos` is the long version.
+chaos-test: debug
+	SLUICE_BIN=$(abspath $(SLUICE_DEBUG)) python3 tests/chaos/run.py
+
 # The dashboard in Debian's Chromium (playwright-core), against the real binary; screenshots in
 # build/debug/test-artifacts/browser/. Runs after the system tests.
 browser-test: debug
@@ -46,6 +51,9 @@ fuzz-smoke:
 # Long crash/soak runs, kept out of CI: `make soak` (release build).
 soak: deps release
 	SLUICE_BIN=$(abspath $(SLUICE_RELEASE)) SLUICE_SOAK=1 python3 tests/system/run.py 'test_crash*.py'
+
+chaos: deps release
+	SLUICE_BIN=$(abspath $(SLUICE_RELEASE)) SLUICE_CHAOS_KILLS=100 SLUICE_CHAOS_ORDERS=40000 python3 tests/chaos/run.py
 
 bench: deps release
 	$(RELEASE_DIR)/bench/sluice_log_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true

@@ -475,7 +475,9 @@ Result<int64_t> MaterializedView::Round() {
       (void)WriteSinkBatch();
     }
   }
-  // After the sink's output of the round: a checkpoint covers what was written, then commits it.
+  // After the sink's write: a checkpoint must not cover output that is not in the log yet (a
+  // crash in between would restore past it and never write it); it then commits what it
+  // covers. MaybeCheckpoint skips while a write is pending.
   if (checkpoints_ && !replaying_) MaybeCheckpoint(now_ms);
   lag_ = lag;
   if (!caught_up_.load(std::memory_order_relaxed)) {

@@ -44,6 +44,11 @@ class Server:
         self.log_path = os.path.join(self.data_dir, "server.log")
 
     def start(self, timeout=30):
+        self.spawn()
+        return self.wait_ready(timeout)
+
+    def spawn(self):
+        """Starts the process without waiting for it to be ready (e.g. to kill it while it recovers)."""
         args = [SLUICE_BIN, "server", "--data-dir", os.path.join(self.data_dir, "data"), "--http-port", str(self.port)]
         if self.config_path:
             args += ["--config", self.config_path]
@@ -54,6 +59,9 @@ class Server:
         args += self.extra_args
         self.log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=self.log_file, stderr=subprocess.STDOUT)
+        return self
+
+    def wait_ready(self, timeout=30):
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
