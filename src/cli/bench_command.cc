@@ -17,6 +17,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <fmt/format.h>
 
+#include "cli/bench_server.h"
 #include "cli/commands.h"
 #include "cli/http_client.h"
 #include "common/clock.h"
@@ -32,32 +33,6 @@ std::string MakeTempDir(const char* prefix) {
   std::string tmpl = (std::filesystem::temp_directory_path() / fmt::format("{}-XXXXXX", prefix)).string();
   if (::mkdtemp(tmpl.data()) == nullptr) return "";
   return tmpl;
-}
-
-void PinToCpu(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  sched_setaffinity(0, sizeof(set), &set);
-}
-
-// User + system CPU seconds used so far by process `pid`.
-double ProcessCpuSeconds(pid_t pid) {
-  ProcessStat stat;
-  return ReadProcessStat(pid, &stat) ? stat.cpu_seconds : 0;
-}
-
-uint16_t PickFreePort() {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  return acceptor.local_endpoint().port();
-}
-
-double Percentile(std::vector<int64_t>& v, double q) {
-  if (v.empty()) return 0;
-  size_t i = std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())));
-  std::nth_element(v.begin(), v.begin() + static_cast<ptrdiff_t>(i), v.end());
-  return static_cast<double>(v[i]) / 1e6;
 }
 
 // One NDJSON body of `batch` events of about `event_bytes` bytes each.
@@ -77,45 +52,20 @@ std::string MakeBody(int batch, int event_bytes, int seed) {
 }  // namespace
 
 int RunBenchIngest(const BenchIngestOptions& o) {
-  std::string dir = MakeTempDir("sluice-bench-ingest");
-  if (dir.empty()) {
-    fmt::print(stderr, "sluice bench ingest: cannot create a temp dir\n");
+  BenchServer::Options server_options;
+  server_options.self_path = o.self_path;
+  server_options.fsync = o.fsync;
+  server_options.io_threads = o.server_threads;
+  server_options.pin = o.pin;
+  Result<std::unique_ptr<BenchServer>> server = BenchServer::Start(server_options, "sluice-bench-ingest");
+  if (!server.ok()) {
+    fmt::print(stderr, "sluice bench ingest: {}\n", server.status().message());
     return kExitRuntimeError;
   }
-  const uint16_t port = PickFreePort();
   const int cpus = static_cast<int>(std::thread::hardware_concurrency());
-  pid_t child = ::fork();
-  if (child == 0) {
-    if (o.pin) PinToCpu(0);
-    std::string port_s = std::to_string(port);
-    std::string threads_s = std::to_string(o.server_threads);
-    ::execl(o.self_path.c_str(), o.self_path.c_str(), "server", "--data-dir", dir.c_str(), "--http-port",
-            port_s.c_str(), "--fsync", o.fsync.c_str(), "--io-threads", threads_s.c_str(), "--log-level",
-            "warn", static_cast<char*>(nullptr));
-    std::_Exit(127);
-  }
   if (o.pin && cpus > 1) PinToCpu(1);
-  const std::string url = fmt::format("http://127.0.0.1:{}", port);
-  auto stop_server = [&] {
-    ::kill(child, SIGTERM);
-    int status = 0;
-    ::waitpid(child, &status, 0);
-    std::filesystem::remove_all(dir);
-  };
-
-  // Wait for the server, then create the topic with one partition per connection.
+  const std::string url = (*server)->url();
   auto admin = HttpClient::Create(url);
-  bool up = false;
-  for (int i = 0; i < 100 && !up; ++i) {
-    auto res = (*admin)->Request("GET", "/health");
-    up = res.ok() && res->status == 200;
-    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  if (!up) {
-    fmt::print(stderr, "sluice bench ingest: the server did not come up on {}\n", url);
-    stop_server();
-    return kExitRuntimeError;
-  }
   (void)(*admin)->Request("POST", "/v1/topics", fmt::format("{{\"name\":\"bench\",\"partitions\":{}}}", o.connections),
                           "application/json");
 
@@ -130,7 +80,7 @@ int RunBenchIngest(const BenchIngestOptions& o) {
   std::vector<int64_t> latencies;
   std::atomic<int64_t> failures{0};
   Clock* clock = Clock::Real();
-  const double cpu0 = ProcessCpuSeconds(child);
+  const double cpu0 = (*server)->CpuSeconds();
   const int64_t t0 = clock->MonotonicNanos();
 
   std::vector<std::thread> threads;
@@ -162,8 +112,8 @@ int RunBenchIngest(const BenchIngestOptions& o) {
   }
   for (auto& t : threads) t.join();
   const double secs = (clock->MonotonicNanos() - t0) / 1e9;
-  const double server_cpu = ProcessCpuSeconds(child) - cpu0;
-  stop_server();
+  const double server_cpu = (*server)->CpuSeconds() - cpu0;
+  (*server)->Stop();
 
   const double events = static_cast<double>(latencies.size()) * o.batch;
   fmt::print("bench ingest: {} events in {} requests of {} events (~{} B each), {} connections, fsync={}\n",
@@ -173,8 +123,8 @@ int RunBenchIngest(const BenchIngestOptions& o) {
   fmt::print("  server CPU:   {:.2f} s ({} io threads{}) -> {:.0f} events per server CPU-second\n", server_cpu,
              o.server_threads, o.pin ? ", pinned to CPU 0" : "", server_cpu > 0 ? events / server_cpu : 0.0);
   fmt::print("  ack latency:  p50 {:.2f} ms, p99 {:.2f} ms, p99.9 {:.2f} ms, max {:.2f} ms{}\n",
-             Percentile(latencies, 0.5), Percentile(latencies, 0.99), Percentile(latencies, 0.999),
-             Percentile(latencies, 1.0), o.rate > 0 ? fmt::format(" (paced at {:.0f} events/s)", o.rate) : "");
+             PercentileMs(latencies, 0.5), PercentileMs(latencies, 0.99), PercentileMs(latencies, 0.999),
+             PercentileMs(latencies, 1.0), o.rate > 0 ? fmt::format(" (paced at {:.0f} events/s)", o.rate) : "");
   if (failures > 0) fmt::print("  failed requests: {}\n", failures.load());
   return failures > 0 ? kExitRuntimeError : kExitOk;
 }

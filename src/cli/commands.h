@@ -70,6 +70,15 @@ struct BenchIngestOptions {
 };
 int RunBenchIngest(const BenchIngestOptions& options);
 
+struct BenchLatencyOptions {
+  double rate = 10'000;  // events/s offered
+  int64_t seconds = 10;
+  int event_bytes = 100;
+  std::string fsync = "always";
+  std::string self_path;  // path of this binary (to start the server process)
+};
+int RunBenchLatency(const BenchLatencyOptions& options);
+
 struct BenchLogOptions {
   std::string fsync = "always";
   int threads = 4;

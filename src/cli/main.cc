@@ -164,6 +164,13 @@ int Main(int argc, char** argv) {
   bench_ingest->add_option("--server-threads", ingest_options.server_threads, "Server io threads (default 1)");
   bool no_pin = false;
   bench_ingest->add_flag("--no-pin", no_pin, "Do not pin the server to CPU 0 and clients to the others");
+  CLI::App* bench_latency =
+      bench->add_subcommand("latency", "Source time to SSE delivery of the view change, at a paced rate");
+  BenchLatencyOptions latency_options;
+  bench_latency->add_option("--rate", latency_options.rate, "Events/s offered (default 10000)");
+  bench_latency->add_option("--seconds", latency_options.seconds, "How long to send (default 10)");
+  bench_latency->add_option("--event-bytes", latency_options.event_bytes, "Approximate event size (default 100)");
+  bench_latency->add_option("--fsync", latency_options.fsync, "always | interval | never (default always)");
   CLI::App* bench_log = bench->add_subcommand("log", "In-process log append and replay throughput");
   BenchLogOptions log_options;
   bench_log->add_option("--fsync", log_options.fsync, "always | interval | never (default always)");
@@ -253,12 +260,19 @@ int Main(int argc, char** argv) {
   if (topics->parsed()) return RunTopics(topics_options);
   if (sql->parsed()) return RunSqlShell(sql_options);
   if (verify->parsed()) return RunVerify(verify_options);
-  if (bench_ingest->parsed()) {
-    ingest_options.pin = !no_pin;
+  const auto self_path = [&] {
     char self[4096];
     ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
-    ingest_options.self_path = n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string(argv[0]);
+    return n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string(argv[0]);
+  };
+  if (bench_ingest->parsed()) {
+    ingest_options.pin = !no_pin;
+    ingest_options.self_path = self_path();
     return RunBenchIngest(ingest_options);
+  }
+  if (bench_latency->parsed()) {
+    latency_options.self_path = self_path();
+    return RunBenchLatency(latency_options);
   }
   if (bench_log->parsed()) return RunBenchLog(log_options);
   if (bench_sql->parsed()) return RunBenchSql(sql_bench_options);

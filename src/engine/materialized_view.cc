@@ -25,6 +25,12 @@ constexpr std::string_view kSinkHeader = "sluice-sink";
 constexpr std::string_view kSinkOffsetsHeader = "sluice-sink-offsets";
 constexpr std::string_view kOpHeader = "sluice-op";
 
+TimestampMs NowMs() {
+  return TimestampMs(std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count());
+}
+
 int64_t SteadyMillis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
@@ -168,6 +174,13 @@ Result<std::unique_ptr<MaterializedView>> MaterializedView::Start(sql::CatalogEn
     mv->rows_ = metrics->AddGauge("sluice_view_rows", "Rows in a view's state", {"view"})->WithLabels({name});
     mv->lag_gauge_ =
         metrics->AddGauge("sluice_view_lag_events", "Events in the inputs not yet applied to a view", {"view"})
+            ->WithLabels({name});
+    mv->e2e_latency_ =
+        metrics
+            ->AddHistogram("sluice_view_e2e_latency_seconds",
+                           "Source timestamp of the oldest event applied in a round to the end of that round (the "
+                           "view's changes are then out)",
+                           {"view"}, MetricsRegistry::LatencyBuckets())
             ->WithLabels({name});
     mv->lag_seconds_ =
         metrics->AddGauge("sluice_view_lag_seconds", "Seconds since a view last caught up with its inputs", {"view"})
@@ -497,6 +510,11 @@ Result<int64_t> MaterializedView::Round() {
                       seconds);
     }
   }
+  if (e2e_latency_ != nullptr && progress.applied > 0 && !replaying_ && caught_up_.load(std::memory_order_relaxed)) {
+    // Only live events: a replay after a restart or a backfill would report the log's age.
+    const int64_t wall_ms = NowMs().value();
+    e2e_latency_->Observe(static_cast<double>(std::max<int64_t>(0, wall_ms - progress.min_record_ms)) / 1000.0);
+  }
   if (input_events_) {
     input_events_->Inc(static_cast<double>(progress.applied));
     rejected_events_->Inc(static_cast<double>(progress.rejected));
@@ -688,12 +706,6 @@ Result<std::optional<SinkBatch>> FindLastSinkBatch(const log::Partition& partiti
     window *= 4;
   }
   return std::optional<SinkBatch>();
-}
-
-TimestampMs NowMs() {
-  return TimestampMs(std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count());
 }
 
 Result<log::AppendResult> AppendAndWait(log::Partition& partition, log::EncodedBatch batch) {

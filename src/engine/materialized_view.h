@@ -191,6 +191,7 @@ class MaterializedView {
   Gauge* lag_gauge_ = nullptr;
   Gauge* watermark_gauge_ = nullptr;
   Gauge* lag_seconds_ = nullptr;
+  Histogram* e2e_latency_ = nullptr;  // source timestamp -> change applied, oldest event per round
   int64_t caught_up_ms_ = -1;  // thread-confined: when the lag was last 0
   std::unique_ptr<OutputCounter> output_counter_;
   std::optional<SinkTarget> sink_;

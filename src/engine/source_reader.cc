@@ -133,6 +133,7 @@ Result<bool> SourceReader::ReadStep(log::Partition& partition, Offset* next, Off
       }
     }
     ++progress->applied;
+    progress->min_record_ms = std::min(progress->min_record_ms, record.timestamp.value());
     if (chunk_.size() == chunk_.capacity()) {
       SLUICE_RETURN_IF_ERROR(dataflow_->Push(input_, chunk_));
       chunk_.Reset();

@@ -53,6 +53,7 @@ class SourceReader {
     int64_t rejected = 0;  // events that do not match the source's schema (skipped)
     int64_t late = 0;      // events dropped as late
     int64_t duplicates = 0;  // events dropped as repeats (dedup_key)
+    int64_t min_record_ms = INT64_MAX;  // smallest record (source) timestamp applied
   };
 
   // `dataflow` must outlive the reader; `input` is the index of the relation read.

@@ -116,3 +116,50 @@ class ObservabilityTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class EndToEndLatencyTest(unittest.TestCase):
+    def test_view_e2e_latency_histogram_counts_live_rounds(self):
+        server = Server().start()
+        try:
+            status, _, data = server.request("POST", "/v1/sql", json.dumps({"sql":
+                "CREATE SOURCE e2e (id BIGINT) WITH (topic = 'e2e');"
+                "CREATE MATERIALIZED VIEW e2e_n AS SELECT count(*) AS n FROM e2e"}), {"Content-Type": "application/json"})
+            self.assertEqual(status, 200, data)
+
+            def count():
+                _, _, metrics = server.request("GET", "/metrics")
+                m = re.search(r'^sluice_view_e2e_latency_seconds_count\{view="e2e_n"\} (\d+)', metrics.decode(), re.M)
+                return int(m.group(1)) if m else None
+
+            deadline = time.time() + 10
+            while time.time() < deadline and count() is None:
+                time.sleep(0.05)
+            self.assertEqual(count(), 0)  # nothing applied yet
+            for i in range(3):
+                status, _, data = server.request("POST", "/v1/topics/e2e/events", json.dumps({"id": i}),
+                                                 {"Content-Type": "application/json"})
+                self.assertEqual(status, 200, data)
+                time.sleep(0.2)
+            deadline = time.time() + 10
+            while time.time() < deadline and (count() or 0) < 1:
+                time.sleep(0.05)
+            self.assertGreaterEqual(count(), 1)
+            self.assertLessEqual(count(), 3)  # one observation per round that applied events
+        finally:
+            server.stop()
+            server.cleanup()
+
+    def test_bench_latency_delivers_every_event(self):
+        from harness import SLUICE_BIN
+        out = subprocess.run([SLUICE_BIN, "bench", "latency", "--rate", "200", "--seconds", "1"],
+                             capture_output=True, text=True, timeout=120)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        m = re.search(r"p50 ([\d.]+) ms, p99 ([\d.]+) ms, p99\.9 ([\d.]+) ms, max ([\d.]+) ms \((\d+) rows received\)",
+                      out.stdout)
+        self.assertIsNotNone(m, out.stdout)
+        self.assertEqual(int(m.group(5)), 200)
+        self.assertLessEqual(float(m.group(1)), float(m.group(2)))
+        bad = subprocess.run([SLUICE_BIN, "bench", "latency", "--rate", "0"], capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(bad.returncode, 0)
+        self.assertIn("must be positive", bad.stderr)
