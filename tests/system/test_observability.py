@@ -41,7 +41,7 @@ class ObservabilityTest(unittest.TestCase):
             exprs += re.findall(r"expr: (.*?)(?:\n\s+for:|\n\s+labels:)", f.read(), re.S)
         used = set()
         for e in exprs:
-            for name in re.findall(r"\bsluice_[a-z_]+", e):
+            for name in re.findall(r"\bsluice_[a-z0-9_]+", e):
                 used.add(re.sub(r"_(bucket|sum|count)$", "", name))
         missing = sorted(used - exported)
         self.assertEqual(missing, [], "metrics used by deploy/ but not exported by sluice")
