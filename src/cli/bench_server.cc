@@ -17,15 +17,11 @@
 #include "common/process_metrics.h"
 
 namespace sluice::cli {
-namespace {
-
 uint16_t PickFreePort() {
   boost::asio::io_context io;
   boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
   return acceptor.local_endpoint().port();
 }
-
-}  // namespace
 
 void PinToCpu(int cpu) {
   cpu_set_t set;

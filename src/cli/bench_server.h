@@ -41,6 +41,8 @@ class BenchServer {
   std::string url_;
 };
 
+// A TCP port on 127.0.0.1 that was free a moment ago.
+uint16_t PickFreePort();
 // Pins the calling thread to `cpu`.
 void PinToCpu(int cpu);
 // The q-quantile of `v` (nanoseconds), in milliseconds; reorders v.

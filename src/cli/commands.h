@@ -98,6 +98,16 @@ struct BenchSqlOptions {
 // Ad-hoc queries over events already in the log (JSON decoding included), one thread.
 int RunBenchSql(const BenchSqlOptions& options);
 
+// `sluice bench checkpoint`: the cost of checkpoints (issue 4), Release build, median of runs.
+struct BenchCheckpointOptions {
+  int64_t events = 10'000'000;  // cost: events the TUMBLE view catches up on; restart: events to replay
+  int64_t keys = 1'000'000;     // size and restart: GROUP BY keys in the view's state
+  int runs = 3;
+  std::string only;             // cost | size | restart (default: all three)
+  std::string self_path;        // this binary (restart starts `sluice server`)
+};
+int RunBenchCheckpoint(const BenchCheckpointOptions& options);
+
 // `sluice gen nexmark`: the Nexmark person/auction/bid streams (docs/nexmark.md) sent to the
 // topics `person`, `auction` and `bid` over HTTP, or written as NDJSON files.
 struct GenNexmarkOptions {

@@ -103,10 +103,12 @@ Result<std::vector<std::pair<uint64_t, std::string>>> CheckpointStore::List() {
   return files;
 }
 
-Status CheckpointStore::Write(uint64_t seq, uint64_t fingerprint, std::string_view payload) {
+Status CheckpointStore::Write(uint64_t seq, uint64_t fingerprint, std::string_view payload, uint64_t* file_bytes) {
   SLUICE_RETURN_IF_ERROR(fs_->CreateDirs(dir_));
   const std::string name = fmt::format("{:020}{}", seq, kSuffix);
-  SLUICE_RETURN_IF_ERROR(fs_->WriteFileAtomic(JoinPath(dir_, name), Encode(seq, fingerprint, payload)));
+  const std::string file = Encode(seq, fingerprint, payload);
+  SLUICE_RETURN_IF_ERROR(fs_->WriteFileAtomic(JoinPath(dir_, name), file));
+  if (file_bytes != nullptr) *file_bytes = file.size();
   SLUICE_ASSIGN_OR_RETURN(auto files, List());
   // Keep the newest `keep_` (the one just written is among them).
   for (size_t i = 0; i + static_cast<size_t>(keep_) < files.size(); ++i) {

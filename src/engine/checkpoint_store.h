@@ -27,7 +27,8 @@ class CheckpointStore {
   CheckpointStore(FileSystem* fs, std::string dir, int keep = 3);
 
   // Writes checkpoint `seq` (greater than any written before) and prunes old ones.
-  Status Write(uint64_t seq, uint64_t fingerprint, std::string_view payload);
+  // `file_bytes` (optional) receives the size of the file written.
+  Status Write(uint64_t seq, uint64_t fingerprint, std::string_view payload, uint64_t* file_bytes = nullptr);
 
   // The newest checkpoint that verifies, or nullopt if there is none. `skipped` (optional)
   // receives the names of files that did not verify.

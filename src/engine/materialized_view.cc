@@ -232,6 +232,15 @@ Result<std::unique_ptr<MaterializedView>> MaterializedView::Start(sql::CatalogEn
           metrics->AddGauge("sluice_view_last_checkpoint_timestamp_seconds",
                             "When a view last checkpointed (Unix seconds; its age is time() minus this)", {"view"})
               ->WithLabels({name});
+      mv->checkpoint_failures_ =
+          metrics
+              ->AddCounter("sluice_view_checkpoint_failures_total",
+                           "Checkpoints of a view that could not be taken or written (retried at the next interval)",
+                           {"view"})
+              ->WithLabels({name});
+      mv->checkpoints_written_ =
+          metrics->AddCounter("sluice_view_checkpoints_total", "Checkpoints a view wrote", {"view"})
+              ->WithLabels({name});
     }
     SLUICE_ASSIGN_OR_RETURN(bool restored, mv->RestoreCheckpoint());
     if (mv->sink_) SLUICE_RETURN_IF_ERROR(mv->StartSinkTransactions(restored));
@@ -601,7 +610,7 @@ void MaterializedView::MaybeCheckpoint(int64_t now_ms) {
     return;
   }
   if (!s.ok()) {
-    SLUICE_LOG_WARN("{} {}: checkpoint failed: {}", sql::ObjectKindName(view_.kind), view_.name, s.message());
+    CheckpointFailed(now_ms, s);
     return;
   }
   std::string payload;
@@ -615,29 +624,46 @@ void MaterializedView::MaybeCheckpoint(int64_t now_ms) {
   }
   out.I64(last_watermark_);
   out.Bytes(state);
-  Status written = checkpoints_->Write(checkpoint_seq_ + 1, checkpoint_options_->fingerprint, payload);
+  uint64_t file_bytes = 0;
+  Status written = checkpoints_->Write(checkpoint_seq_ + 1, checkpoint_options_->fingerprint, payload, &file_bytes);
   if (!written.ok()) {
-    // A full disk: the previous checkpoint stays valid; try again at the next interval.
-    SLUICE_LOG_WARN("{} {}: checkpoint not written: {}", sql::ObjectKindName(view_.kind), view_.name,
-                    written.message());
-    last_checkpoint_ms_ = now_ms;
+    // A full disk: the previous checkpoint stays valid; the view runs on and retries at the
+    // next interval.
+    CheckpointFailed(now_ms, written);
     return;
   }
   ++checkpoint_seq_;
   last_checkpoint_ms_ = now_ms;
   work_since_checkpoint_ = 0;
+  if (checkpoint_failing_) {
+    SLUICE_LOG_INFO("{} {}: checkpoints are written again (checkpoint {})", sql::ObjectKindName(view_.kind),
+                    view_.name, checkpoint_seq_);
+    checkpoint_failing_ = false;
+  }
   if (transactional_ && txn_open_) {
     commit_pending_ = true;
     (void)CommitSinkTransaction();  // retried at the next round if it fails
   }
   if (checkpoint_seconds_ != nullptr) {
+    checkpoints_written_->Inc();
     checkpoint_seconds_->Set(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    checkpoint_bytes_->Set(static_cast<double>(payload.size()));
+    checkpoint_bytes_->Set(static_cast<double>(file_bytes));
     checkpoint_time_->Set(static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                   std::chrono::system_clock::now().time_since_epoch())
                                                   .count()) /
                           1000.0);
   }
+}
+
+void MaterializedView::CheckpointFailed(int64_t now_ms, const Status& why) {
+  if (checkpoint_failures_ != nullptr) checkpoint_failures_->Inc();
+  if (!checkpoint_failing_) {
+    SLUICE_LOG_WARN("{} {}: checkpoint {} not written (retrying every {} ms; the view keeps running): {}",
+                    sql::ObjectKindName(view_.kind), view_.name, checkpoint_seq_ + 1, checkpoint_options_->interval_ms,
+                    why.message());
+  }
+  checkpoint_failing_ = true;
+  last_checkpoint_ms_ = now_ms;
 }
 
 namespace {

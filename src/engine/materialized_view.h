@@ -67,7 +67,9 @@ struct CheckpointOptions {
 // changes (-1/+1) once per round. The result rows are the view's state, read by pull queries.
 //
 // Late events (SPEC §3) are counted and written to `{source}.late`.
-// Not yet: checkpoints (the state is rebuilt from the log on restart; issue 4).
+// With CheckpointOptions the state is checkpointed every interval (docs/checkpointing.md); a
+// checkpoint that cannot be written (a full disk) is counted and retried at the next interval,
+// and the view keeps running on the previous one.
 //
 // A sink (`sink` given) keeps no rows: its changes are written to the sink's topic at the end
 // of each round, one record batch per round whose first record carries the input offsets the
@@ -168,6 +170,8 @@ class MaterializedView {
   // Checkpoints: restores the newest valid checkpoint (false: none applied); writes one.
   Result<bool> RestoreCheckpoint();
   void MaybeCheckpoint(int64_t now_ms);
+  // Counts and logs (once per streak of failures) a checkpoint that was not written.
+  void CheckpointFailed(int64_t now_ms, const Status& why);
 
   const sql::CatalogEntry view_;
   log::Log* const log_;
@@ -217,6 +221,9 @@ class MaterializedView {
   Gauge* checkpoint_seconds_ = nullptr;
   Gauge* checkpoint_bytes_ = nullptr;
   Gauge* checkpoint_time_ = nullptr;
+  Counter* checkpoint_failures_ = nullptr;
+  Counter* checkpoints_written_ = nullptr;
+  bool checkpoint_failing_ = false;  // thread-confined: the last attempt failed (logged once per streak)
   std::thread thread_;
   // Last member, so destroyed first (after the thread has stopped): ends the subscriptions.
   FeedOwner feed_;  // guarded by mu_

@@ -31,6 +31,12 @@ namespace {
 
 Status NotSupported(std::string_view what) { return Status::InvalidArgument(fmt::format("not supported yet: {}", what)); }
 
+// An object restored from the catalog that cannot run (CatalogEntry::failure).
+Status NotAvailable(const CatalogEntry& e) {
+  return Status::FailedPrecondition(
+      fmt::format("{} \"{}\" is not available: {}", sql::ObjectKindName(e.kind), e.name, e.failure));
+}
+
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
@@ -304,9 +310,15 @@ Result<std::unique_ptr<SqlExecutor>> SqlExecutor::Open(FileSystem* fs, const std
       }
     }
     if (!entry.ok()) {
-      SLUICE_LOG_ERROR("catalog: cannot restore {} \"{}\": {}", sql::ObjectKindName(r.kind), r.name,
-                       entry.status().message());
-      continue;
+      // Kept under its name, not running: reading it (or anything over it) says why, it is
+      // listed as failed, and DROP removes it (logged below unless a later record drops it).
+      // Every other object comes back.
+      CatalogEntry failed;
+      failed.kind = r.kind;
+      failed.name = r.name;
+      failed.sql = r.sql;
+      failed.failure = fmt::format("its definition no longer binds: {}", entry.status().message());
+      entry = std::move(failed);
     }
     entry->id = r.id;
     CatalogEntry copy = *entry;
@@ -315,6 +327,7 @@ Result<std::unique_ptr<SqlExecutor>> SqlExecutor::Open(FileSystem* fs, const std
       SLUICE_LOG_ERROR("catalog: cannot restore \"{}\": {}", r.name, created.status().message());
       continue;
     }
+    if (!copy.failure.empty()) continue;
     if (copy.kind == ObjectKind::kSource || copy.kind == ObjectKind::kTable) {
       executor->rejects_.Register(copy.name, copy.topic);
     }
@@ -322,10 +335,22 @@ Result<std::unique_ptr<SqlExecutor>> SqlExecutor::Open(FileSystem* fs, const std
     ++restored;
   }
   executor->catalog_->RestoreCounters(records);
+  for (ObjectKind kind : {ObjectKind::kSource, ObjectKind::kTable, ObjectKind::kView, ObjectKind::kSink}) {
+    for (const CatalogEntry& e : executor->catalog_->List(kind)) {
+      if (e.failure.empty()) continue;
+      SLUICE_LOG_ERROR("catalog: {} \"{}\" cannot run: {} (DROP it, or restore what it reads, and restart)",
+                       sql::ObjectKindName(kind), e.name, e.failure);
+    }
+  }
   for (auto& [entry, query] : views) {
     Status started = executor->StartView(entry, std::move(query));
-    if (!started.ok()) SLUICE_LOG_ERROR("materialized view {}: {}", entry.name, started.message());
-    if (started.ok()) executor->recovering_.push_back(entry.name);
+    if (!started.ok()) {
+      SLUICE_LOG_ERROR("{} {} cannot run: it failed to start: {}", sql::ObjectKindName(entry.kind), entry.name,
+                       started.message());
+      executor->catalog_->MarkFailed(entry.name, fmt::format("it failed to start: {}", started.message()));
+      continue;
+    }
+    executor->recovering_.push_back(entry.name);
   }
   SLUICE_LOG_INFO("catalog: {} objects restored from {} records", restored, records.size());
   return executor;
@@ -476,6 +501,7 @@ Result<SqlExecutor::VerifyReport> SqlExecutor::Verify(std::string_view name) {
   if (entry.kind != ObjectKind::kView) {
     return Status::InvalidArgument(fmt::format("\"{}\" is a {}, not a materialized view", name, sql::ObjectKindName(entry.kind)));
   }
+  if (!entry.failure.empty()) return NotAvailable(entry);
   auto running = views_.find(entry.name);
   if (running == views_.end()) return Status::Unavailable(fmt::format("materialized view \"{}\" is not running", name));
   SLUICE_ASSIGN_OR_RETURN(sql::StatementPtr stmt, sql::ParseOne(entry.sql));
@@ -713,6 +739,7 @@ Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text)
       case sql::StatementKind::kDrop: {
         const auto& s = static_cast<const sql::DropStatement&>(*stmt);
         if (s.cascade) return NotSupported("DROP ... CASCADE");
+        Result<CatalogEntry> existing = catalog_->Find(s.name);
         Status dropped = catalog_->Drop(s.name, s.object);
         if (dropped.code() == StatusCode::kNotFound && s.if_exists) dropped = Status::Ok();
         SLUICE_RETURN_IF_ERROR(dropped);
@@ -721,10 +748,12 @@ Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text)
           if (running != views_.end()) {
             running->second->EndSubscriptions(
                 Status::NotFound(fmt::format("materialized view \"{}\" was dropped", s.name)));
-            const uint64_t id = running->second->entry().id;
             running->second->StopForDrop();
             views_.erase(running);
-            if (!checkpoint_dir_.empty()) (void)fs_->RemoveAll(JoinPath(checkpoint_dir_, std::to_string(id)));
+          }
+          // Its checkpoints go too (also those of a view that was not running).
+          if (!checkpoint_dir_.empty() && existing.ok()) {
+            (void)fs_->RemoveAll(JoinPath(checkpoint_dir_, std::to_string(existing->id)));
           }
         }
         if (s.object == ObjectKind::kSource || s.object == ObjectKind::kTable) rejects_.Forget(s.name);
@@ -745,17 +774,39 @@ Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text)
                           : s.what == sql::ShowKind::kTables ? ObjectKind::kTable
                           : s.what == sql::ShowKind::kViews  ? ObjectKind::kView
                                                              : ObjectKind::kSink;
+        // Views and sinks also say whether they run: "running", or "failed" with the error
+        // (a definition that no longer binds after a restart, a start or a round that failed).
+        const bool runs = kind == ObjectKind::kView || kind == ObjectKind::kSink;
         for (const CatalogEntry& e : catalog_->List(kind)) {
-          rows.push_back({Value::Varchar(e.name), Value::Varchar(e.topic), Value::Varchar(e.sql)});
+          std::vector<Value> row = {Value::Varchar(e.name), Value::Varchar(e.topic), Value::Varchar(e.sql)};
+          if (runs) {
+            std::string error = e.failure;
+            if (error.empty()) {
+              auto running = views_.find(e.name);
+              if (running == views_.end()) {
+                error = "it is not running";
+              } else if (Status failed = running->second->FailureIfIdle(); !failed.ok()) {
+                error = failed.message();
+              }
+            }
+            row.push_back(Value::Varchar(error.empty() ? "running" : "failed"));
+            row.push_back(error.empty() ? Value::Null(DataType::Varchar()) : Value::Varchar(error));
+          }
+          rows.push_back(std::move(row));
         }
-        results.push_back(Table({{"name", DataType::Varchar()}, {"topic", DataType::Varchar()},
-                                 {"definition", DataType::Varchar()}},
-                                std::move(rows)));
+        std::vector<ResultColumn> columns = {
+            {"name", DataType::Varchar()}, {"topic", DataType::Varchar()}, {"definition", DataType::Varchar()}};
+        if (runs) {
+          columns.push_back({"status", DataType::Varchar()});
+          columns.push_back({"error", DataType::Varchar()});
+        }
+        results.push_back(Table(std::move(columns), std::move(rows)));
         break;
       }
       case sql::StatementKind::kDescribe: {
         const auto& s = static_cast<const sql::DescribeStatement&>(*stmt);
         SLUICE_ASSIGN_OR_RETURN(CatalogEntry e, catalog_->Find(s.name));
+        if (!e.failure.empty()) return NotAvailable(e);
         std::vector<std::vector<Value>> rows;
         for (size_t i = 0; i < e.columns.size(); ++i) {
           bool pk = std::find(e.primary_key.begin(), e.primary_key.end(), static_cast<int>(i)) != e.primary_key.end();
@@ -891,6 +942,7 @@ Result<std::unique_ptr<Subscription>> SqlExecutor::Subscribe(const SubscribeRequ
     }
   } else {
     SLUICE_ASSIGN_OR_RETURN(CatalogEntry entry, catalog_->Find(name));
+    if (!entry.failure.empty()) return NotAvailable(entry);
     if (entry.kind != ObjectKind::kView) {
       return Status::InvalidArgument(fmt::format("cannot subscribe to {} \"{}\": only materialized views have a change stream",
                                                  sql::ObjectKindName(entry.kind), entry.name));

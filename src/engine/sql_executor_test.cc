@@ -1,14 +1,18 @@
 #include "engine/sql_executor.h"
 
 #include "log/record_batch.h"
+#include "log/testing/fault_injection_file_system.h"
+#include "sql/catalog.h"
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <map>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -40,7 +44,9 @@ class SqlExecutorTest : public ::testing::Test {
     auto log = log::Log::Open(options);
     ASSERT_TRUE(log.ok()) << log.status().ToString();
     log_ = std::move(log).value();
-    auto sql = SqlExecutor::Open(FileSystem::Default(), dir_ + "/catalog", log_.get(), 2);
+    auto sql = SqlExecutor::Open(fs_, dir_ + "/catalog", log_.get(), 2, metrics_,
+                                 checkpoint_interval_ms_ > 0 ? dir_ + "/checkpoints" : std::string(),
+                                 checkpoint_interval_ms_);
     ASSERT_TRUE(sql.ok()) << sql.status().ToString();
     sql_ = std::move(sql).value();
   }
@@ -56,6 +62,9 @@ class SqlExecutorTest : public ::testing::Test {
   }
 
   std::string dir_;
+  FileSystem* fs_ = FileSystem::Default();  // of the catalog and the checkpoints
+  MetricsRegistry* metrics_ = nullptr;
+  int64_t checkpoint_interval_ms_ = 0;  // > 0: checkpoints under dir_/checkpoints
   std::unique_ptr<log::Log> log_;
   std::unique_ptr<SqlExecutor> sql_;
 };
@@ -346,6 +355,137 @@ TEST_F(MaterializedViewTest, UnsupportedViewShapesSaySo) {
                 .find("has no WATERMARK FOR clause"),
             std::string::npos);
   EXPECT_FALSE(sql_->catalog().Exists("v"));
+}
+
+}  // namespace
+}  // namespace sluice::engine
+
+namespace sluice::engine {
+namespace {
+
+class ViewRecoveryTest : public MaterializedViewTest {
+ protected:
+  std::vector<std::string> CheckpointFiles() {
+    std::vector<std::string> files;
+    if (!std::filesystem::exists(dir_ + "/checkpoints")) return files;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir_ + "/checkpoints")) {
+      if (e.path().extension() == ".ckpt") files.push_back(e.path().filename().string());
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+  }
+  bool WaitUntil(const std::function<bool()>& pred) {
+    for (int i = 0; i < 2000 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return pred();
+  }
+  std::string Event(int auction, int price) {
+    return "{\"auction\": " + std::to_string(auction) + ", \"price\": " + std::to_string(price) +
+           ", \"date_time\": \"2026-01-01T00:00:01Z\"}";
+  }
+};
+
+// A checkpoint that cannot be written (ENOSPC) leaves the view running on the previous one, is
+// counted, and is retried at the next interval; the newest valid checkpoint is restored.
+TEST_F(ViewRecoveryTest, CheckpointWriteFailuresAreCountedAndRetried) {
+  log::testing::FaultInjectionFileSystem fs;
+  MetricsRegistry metrics;
+  fs_ = &fs;
+  metrics_ = &metrics;
+  checkpoint_interval_ms_ = 20;
+  Reopen();
+  Ok(kBid);
+  Ok("CREATE MATERIALIZED VIEW totals AS SELECT auction, count(*) AS n FROM bid GROUP BY auction");
+  Counter* failures = metrics.AddCounter("sluice_view_checkpoint_failures_total", "", {"view"})->WithLabels({"totals"});
+  const std::string q = "SELECT auction, n FROM totals ORDER BY auction";
+  Ingest({Event(1, 10), Event(2, 20)});
+  ASSERT_FALSE(WaitFor(q, [](const StatementResult& r) { return r.rows.size() == 2; }).empty());
+  ASSERT_TRUE(WaitUntil([&] { return !CheckpointFiles().empty(); }));
+  // The disk is full: checkpoints fail, the view keeps applying events.
+  fs.SetWriteBudget(0);
+  const std::vector<std::string> before = CheckpointFiles();
+  Ingest({Event(1, 30), Event(3, 40)});
+  ASSERT_FALSE(WaitFor(q, [](const StatementResult& r) { return r.rows.size() == 3 && r.rows[0][1].int64() == 2; })
+                   .empty());
+  ASSERT_TRUE(WaitUntil([&] { return failures->value() >= 2; })) << failures->value();
+  EXPECT_EQ(CheckpointFiles(), before);  // nothing new, nothing removed, no temp files left
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir_ + "/checkpoints")) {
+    EXPECT_TRUE(e.is_directory() || e.path().extension() == ".ckpt") << e.path();
+  }
+  // Restart on the full disk: the newest valid checkpoint, then the log.
+  Reopen();
+  ASSERT_FALSE(WaitFor(q, [](const StatementResult& r) { return r.rows.size() == 3 && r.rows[0][1].int64() == 2; })
+                   .empty());
+  // Space returns: checkpoints are written again.
+  fs.SetWriteBudget(-1);
+  Ingest({Event(4, 50)});
+  ASSERT_TRUE(WaitUntil([&] { return CheckpointFiles() != before; }));
+  const double failed = failures->value();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(failures->value(), failed);
+  Reopen();
+  auto r = WaitFor(q, [](const StatementResult& r) { return r.rows.size() == 4; });
+  ASSERT_FALSE(r.empty());
+  EXPECT_EQ(r[0].rows[0][1].int64(), 2);
+}
+
+// A view whose definition no longer binds after a restart (its catalog record names a column
+// the source does not have) does not stop the server: it is listed as failed with the reason,
+// reading it (or a view over it) says why, the other views run, and DROP removes it.
+TEST_F(ViewRecoveryTest, AViewThatNoLongerBindsFailsAloneAndCanBeDropped) {
+  Ok(kBid);
+  Ok("CREATE MATERIALIZED VIEW good AS SELECT auction, count(*) AS n FROM bid GROUP BY auction");
+  Ingest({Event(1, 10), Event(2, 20)});
+  sql_.reset();
+  {
+    std::vector<sql::CatalogRecord> records;
+    auto catalog = sql::CatalogLog::Open(FileSystem::Default(), dir_ + "/catalog/catalog.log", &records);
+    ASSERT_TRUE(catalog.ok()) << catalog.status().ToString();
+    ASSERT_EQ(records.size(), 2u);
+    const uint64_t version = records.back().version;
+    ASSERT_TRUE((*catalog)
+                    ->Append({sql::CatalogRecord::Op::kCreate, version + 1, 50, sql::ObjectKind::kView, "bad",
+                              "CREATE MATERIALIZED VIEW bad AS SELECT region, count(*) AS n FROM bid GROUP BY region"})
+                    .ok());
+    ASSERT_TRUE((*catalog)
+                    ->Append({sql::CatalogRecord::Op::kCreate, version + 2, 51, sql::ObjectKind::kView, "over_bad",
+                              "CREATE MATERIALIZED VIEW over_bad AS SELECT n FROM bad"})
+                    .ok());
+  }
+  Reopen();
+  auto shown = Ok("SHOW MATERIALIZED VIEWS");
+  ASSERT_EQ(shown.size(), 1u);
+  ASSERT_EQ(shown[0].columns.size(), 5u);
+  EXPECT_EQ(shown[0].columns[3].name, "status");
+  std::map<std::string, std::pair<std::string, std::string>> status;
+  for (const auto& row : shown[0].rows) {
+    status[row[0].string()] = {row[3].string(), row[4].is_null() ? "" : row[4].string()};
+  }
+  ASSERT_EQ(status.size(), 3u);
+  EXPECT_EQ(status["good"], (std::pair<std::string, std::string>{"running", ""}));
+  EXPECT_EQ(status["bad"].first, "failed");
+  EXPECT_NE(status["bad"].second.find("its definition no longer binds: column \"region\" does not exist"),
+            std::string::npos)
+      << status["bad"].second;
+  EXPECT_EQ(status["over_bad"].first, "failed");
+  EXPECT_NE(status["over_bad"].second.find("materialized view \"bad\" is not available"), std::string::npos)
+      << status["over_bad"].second;
+  Status read = Fails("SELECT * FROM bad");
+  EXPECT_EQ(read.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(read.message().find("materialized view \"bad\" is not available: its definition no longer binds"),
+            std::string::npos)
+      << read.message();
+  EXPECT_EQ(Fails("DESCRIBE bad").code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Fails("CREATE MATERIALIZED VIEW bad AS SELECT auction FROM bid").code(), StatusCode::kAlreadyExists);
+  // The other view runs and follows the log.
+  Ingest({Event(3, 30)});
+  ASSERT_FALSE(WaitFor("SELECT count(*) FROM good", [](const StatementResult& r) { return r.rows[0][0].int64() == 3; })
+                   .empty());
+  Ok("DROP MATERIALIZED VIEW over_bad; DROP MATERIALIZED VIEW bad");
+  Ok("CREATE MATERIALIZED VIEW bad AS SELECT auction FROM bid");
+  Reopen();
+  shown = Ok("SHOW MATERIALIZED VIEWS");
+  ASSERT_EQ(shown[0].rows.size(), 2u);
+  for (const auto& row : shown[0].rows) EXPECT_EQ(row[3].string(), "running") << row[0].string();
 }
 
 }  // namespace

@@ -153,6 +153,8 @@ std::string_view Router::RouteTemplate(Route route) {
       return "/v1/topics/{topic}/events";
     case Route::kSql:
       return "/v1/sql";
+    case Route::kViews:
+      return "/v1/views";
     case Route::kViewVerify:
       return "/v1/views/{view}/verify";
     case Route::kUnmatched:
@@ -186,6 +188,7 @@ Router::Route Router::Match(const RequestTarget& target) {
   }
   if (s[0] == "assets") return Route::kAsset;
   if (s.size() == 2 && s[0] == "v1" && s[1] == "sql") return Route::kSql;
+  if (s.size() == 2 && s[0] == "v1" && s[1] == "views") return Route::kViews;
   if (s.size() == 4 && s[0] == "v1" && s[1] == "views" && s[3] == "verify") return Route::kViewVerify;
   if (s[0] != "v1" || s[1] != "topics") return Route::kUnmatched;
   if (s.size() == 2) return Route::kTopics;
@@ -269,6 +272,9 @@ void Router::Dispatch(Route route, const RequestTarget& target, HttpRequest requ
       break;
     case Route::kSql:
       if (post) return reply(ExecuteSql(request.body));
+      break;
+    case Route::kViews:
+      if (get) return reply(ListViews());
       break;
     case Route::kViewVerify:
       if (get) return reply(VerifyView(target.segments[2]));
@@ -480,6 +486,34 @@ HttpResponse Router::ListTopics() {
   JsonWriter json(&body);
   json.BeginObject().Key("topics").BeginArray();
   for (const log::TopicInfo& info : topics) WriteTopic(json, info);
+  json.EndArray().EndObject();
+  return JsonResponse(200, std::move(body));
+}
+
+// Materialized views and sinks with whether they run: SHOW's rows as JSON.
+HttpResponse Router::ListViews() {
+  Result<std::vector<engine::StatementResult>> shown = engine_->ExecuteSql("SHOW MATERIALIZED VIEWS; SHOW SINKS");
+  if (!shown.ok()) return ErrorResponse(shown.status());
+  std::string body;
+  JsonWriter json(&body);
+  json.BeginObject().Key("views").BeginArray();
+  for (size_t i = 0; i < shown->size(); ++i) {
+    for (const auto& row : (*shown)[i].rows) {
+      if (row.size() < 5) continue;
+      json.BeginObject();
+      json.Key("name").String(row[0].string());
+      json.Key("kind").String(i == 0 ? "materialized view" : "sink");
+      json.Key("status").String(row[3].string());
+      json.Key("error");
+      if (row[4].is_null()) {
+        json.Null();
+      } else {
+        json.String(row[4].string());
+      }
+      json.Key("definition").String(row[2].string());
+      json.EndObject();
+    }
+  }
   json.EndArray().EndObject();
   return JsonResponse(200, std::move(body));
 }

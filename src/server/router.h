@@ -68,6 +68,7 @@ class Router {
     kTopic,
     kTopicEvents,
     kSql,
+    kViews,
     kViewVerify,
     kUnmatched,
   };
@@ -80,6 +81,7 @@ class Router {
               ReplyFn reply);
   HttpResponse ReadEvents(const std::string& topic, const RequestTarget& target);
   HttpResponse ExecuteSql(std::string_view body);
+  HttpResponse ListViews();
   HttpResponse VerifyView(const std::string& view);
   HttpResponse ListTopics();
   HttpResponse CreateTopic(std::string_view body);

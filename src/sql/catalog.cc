@@ -183,6 +183,12 @@ Status Catalog::Drop(std::string_view name, ObjectKind kind, bool replay) {
   return Status::Ok();
 }
 
+void Catalog::MarkFailed(std::string_view name, std::string failure) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(name);
+  if (it != entries_.end()) it->second.failure = std::move(failure);
+}
+
 void Catalog::RestoreCounters(const std::vector<CatalogRecord>& records) {
   std::lock_guard<std::mutex> lock(mu_);
   for (const CatalogRecord& r : records) {

@@ -43,6 +43,10 @@ struct CatalogEntry {
   int64_t dedup_window_ms = 0;
   // Views: whether their output only inserts rows (no retractions).
   bool append_only = true;
+  // Non-empty: the object came back from the catalog file but cannot run (its DDL no longer
+  // binds, or it failed to start); this says why. It keeps its name until it is dropped, and
+  // reading it fails with this message.
+  std::string failure;
 };
 
 // A record of the catalog's durable history (docs/formats/catalog.md).
@@ -97,6 +101,9 @@ class Catalog {
   // dependent when another object reads it: "cannot drop source bid because materialized view
   // v depends on it". kNotFound if absent (the caller handles IF EXISTS).
   Status Drop(std::string_view name, ObjectKind kind, bool replay = false);
+
+  // Marks `name` as unable to run (CatalogEntry::failure); nothing is persisted.
+  void MarkFailed(std::string_view name, std::string failure);
 
   // Restores the id/version counters after a replay of `records`.
   void RestoreCounters(const std::vector<CatalogRecord>& records);

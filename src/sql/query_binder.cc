@@ -264,6 +264,10 @@ Result<LogicalPlan> QueryBinder::BindRelation(std::string_view name, const Sourc
   }
   auto entry = catalog_->Find(name);
   if (!entry.ok()) return ErrorAt(pos, entry.status().message());
+  if (!entry->failure.empty()) {
+    return Status::FailedPrecondition(
+        fmt::format("{} \"{}\" is not available: {}", ObjectKindName(entry->kind), name, entry->failure));
+  }
   if (entry->kind == ObjectKind::kSink) return ErrorAt(pos, fmt::format("\"{}\" is a sink and cannot be read", name));
   auto scan = std::make_unique<LogicalOperator>(LogicalKind::kScan);
   scan->relation = *entry;

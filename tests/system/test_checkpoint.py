@@ -80,7 +80,8 @@ class CheckpointTest(unittest.TestCase):
             log = self.server.log()
             self.assertIn("restored checkpoint", log)
             self.assertIn("totals: restored checkpoint", log)
-            self.assertIn("totals: checkpoint 00000000000000000005.ckpt does not verify; using the one before", log)
+            # Which seq was torn depends on how many checkpoints the rounds took.
+            self.assertRegex(log, r"totals: checkpoint \d{20}\.ckpt does not verify; using the one before")
             _, _, metrics = self.server.request("GET", "/metrics")
             self.assertIn(b'sluice_view_last_checkpoint_timestamp_seconds{view="latest"}', metrics)
             # State size per operator: 13 groups in the aggregate, bytes once it checkpointed.
