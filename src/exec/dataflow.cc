@@ -356,13 +356,13 @@ struct Dataflow::Lowering {
       case LogicalKind::kAggregate: {
         std::string line = "HashAggregate";
         if (&node == eowc_aggregate) return line + " (emit on window close)";
-        if (options.state_ttl_us > 0 && !node.groups.empty()) {
-          line += fmt::format(" (state ttl {} us: idle groups retracted)", options.state_ttl_us);
-        }
         Result<bool> input = Retracts(*node.children[0]);
         line += input.ok() && *input ? " (retracting input" : " (insert-only input";
         if (&node == expiry_aggregate) {
           line += fmt::format("; windows freed at watermark - {} us", expiry.allowed_lateness_us);
+        }
+        if (options.state_ttl_us > 0 && !node.groups.empty()) {
+          line += fmt::format("; state ttl {} us: idle groups retracted", options.state_ttl_us);
         }
         return line + ")";
       }

@@ -1257,8 +1257,12 @@ Status AggregateOperator::Restore(sql::StateReader* in) {
     queue.reserve(ids.size());
     for (uint32_t g : ids) {
       SLUICE_ASSIGN_OR_RETURN(touched_[g], in->I64());
-      if (touched_[g] == kNotTouched) return Status::Corruption("aggregate state: a group has no update time");
-      queue.emplace_back(touched_[g], g);
+      if (touched_[g] != kNotTouched) {
+        queue.emplace_back(touched_[g], g);
+      } else if (!group_dirty_[g]) {
+        // Only a group changed since the last Flush (which will time it) has no update time.
+        return Status::Corruption("aggregate state: a group has no update time");
+      }
     }
     std::sort(queue.begin(), queue.end());
     touch_queue_.assign(queue.begin(), queue.end());
