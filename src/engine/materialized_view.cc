@@ -199,8 +199,12 @@ Result<std::unique_ptr<MaterializedView>> MaterializedView::Start(sql::CatalogEn
     auto* bytes = metrics->AddGauge("sluice_view_state_bytes",
                                     "Bytes of a stateful operator's state in the view's last checkpoint (uncompressed)",
                                     {"view", "operator"});
+    auto* expired = metrics->AddCounter("sluice_view_state_expired_total",
+                                        "Keys (groups, stored rows) a view's state_ttl dropped from an operator's state",
+                                        {"view", "operator"});
     for (const exec::Dataflow::OperatorState& s : df->StateStats()) {
       mv->state_gauges_.push_back({keys->WithLabels({name, s.name}), bytes->WithLabels({name, s.name})});
+      mv->expired_counters_.push_back({expired->WithLabels({name, s.name}), 0});
     }
   }
   mv->rejects_ = rejects;
@@ -532,6 +536,11 @@ Result<int64_t> MaterializedView::Round() {
     for (size_t i = 0; i < stats.size() && i < state_gauges_.size(); ++i) {
       state_gauges_[i].first->Set(static_cast<double>(stats[i].keys));
       if (stats[i].bytes >= 0) state_gauges_[i].second->Set(static_cast<double>(stats[i].bytes));
+    }
+    for (size_t i = 0; i < stats.size() && i < expired_counters_.size(); ++i) {
+      auto& [counter, seen] = expired_counters_[i];
+      if (stats[i].expired > seen) counter->Inc(static_cast<double>(stats[i].expired - seen));
+      seen = stats[i].expired;
     }
     lag_gauge_->Set(static_cast<double>(lag));
     if (lag == 0 && pending_batch_ == std::nullopt) caught_up_ms_ = now_ms;

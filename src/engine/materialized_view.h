@@ -192,6 +192,8 @@ class MaterializedView {
   Counter* rejected_events_ = nullptr;
   Gauge* rows_ = nullptr;
   std::vector<std::pair<Gauge*, Gauge*>> state_gauges_;  // keys, bytes per stateful operator
+  // Per stateful operator: keys dropped by the state TTL, and the operator's count last added.
+  std::vector<std::pair<Counter*, int64_t>> expired_counters_;
   Gauge* lag_gauge_ = nullptr;
   Gauge* watermark_gauge_ = nullptr;
   Gauge* lag_seconds_ = nullptr;

@@ -362,8 +362,11 @@ Result<std::unique_ptr<exec::Dataflow>> SqlExecutor::PlanView(const sql::SelectS
   for (const auto& [key, value] : options) {
     if (key == "allowed_lateness") {
       SLUICE_ASSIGN_OR_RETURN(flow.allowed_lateness_us, ParseDurationOption(key, value));
+    } else if (key == "state_ttl") {
+      SLUICE_ASSIGN_OR_RETURN(flow.state_ttl_us, ParseDurationOption(key, value));
     } else {
-      return Status::InvalidArgument(fmt::format("unknown materialized view option '{}' (known: allowed_lateness)", key));
+      return Status::InvalidArgument(
+          fmt::format("unknown materialized view option '{}' (known: allowed_lateness, state_ttl)", key));
     }
   }
   sql::QueryBinder binder(catalog_.get());
@@ -372,6 +375,19 @@ Result<std::unique_ptr<exec::Dataflow>> SqlExecutor::PlanView(const sql::SelectS
   SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<exec::Dataflow> built, exec::Dataflow::Build(*bound.plan, flow));
   if (built->has_order_or_limit()) return NotSupported("ORDER BY or LIMIT in a materialized view");
   if (built->input_count() == 0) return Status::InvalidArgument("a materialized view needs a FROM clause");
+  if (flow.state_ttl_us > 0) {
+    // State age is measured in event time, by the watermark: without one, nothing would expire.
+    bool watermarked = false;
+    for (size_t i = 0; i < built->input_count(); ++i) {
+      const CatalogEntry& r = built->input(i).relation;
+      watermarked = watermarked || r.kind == ObjectKind::kView || r.watermark_column >= 0;
+    }
+    if (!watermarked) {
+      return Status::InvalidArgument(
+          "option 'state_ttl' needs a watermark: the view must read a source declared with WATERMARK FOR (state "
+          "age is measured in event time)");
+    }
+  }
   entry->columns = bound.plan->schema;
   entry->dependencies = bound.dependencies;
   entry->topic = built->input(0).relation.topic;

@@ -235,6 +235,12 @@ struct Dataflow::Lowering {
     expiry.allowed_lateness_us = options.allowed_lateness_us;
   }
 
+  // EXPLAIN's note on a join under WITH (state_ttl).
+  std::string TtlNote() const {
+    if (options.state_ttl_us <= 0) return "";
+    return fmt::format(" (state ttl {} us: idle rows dropped)", options.state_ttl_us);
+  }
+
   // One line of EXPLAIN's physical part, indented by the depth of the node being lowered.
   void Describe(const std::string& line) {
     df->explain_ += std::string(2 * (path.size() + 2), ' ') + line + "\n";
@@ -323,13 +329,15 @@ struct Dataflow::Lowering {
       }
       spec.residual = std::move(all);
     }
+    spec.state_ttl_us = options.state_ttl_us;
     SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<HashJoinOperator> join,
                             HashJoinOperator::Create(std::move(spec), options.now_micros));
     HashJoinOperator* raw = join.get();
     SLUICE_RETURN_IF_ERROR(Adopt(std::move(join), downstream));
-    Describe(fmt::format("HashJoin {} {}", node.join == sql::JoinType::kLeft ? "LEFT" : "INNER",
+    Describe(fmt::format("HashJoin {} {}{}", node.join == sql::JoinType::kLeft ? "LEFT" : "INNER",
                          LookupSide(node) < 0 ? "symmetric (both sides kept)"
-                                              : fmt::format("lookup (table on the {})", LookupSide(node) == 1 ? "right" : "left")));
+                                              : fmt::format("lookup (table on the {})", LookupSide(node) == 1 ? "right" : "left"),
+                         TtlNote()));
     path.push_back(&node);
     SLUICE_RETURN_IF_ERROR(Lower(*node.children[0], raw->port(0)));
     SLUICE_RETURN_IF_ERROR(Lower(*node.children[1], raw->port(1)));
@@ -352,6 +360,9 @@ struct Dataflow::Lowering {
         line += input.ok() && *input ? " (retracting input" : " (insert-only input";
         if (&node == expiry_aggregate) {
           line += fmt::format("; windows freed at watermark - {} us", expiry.allowed_lateness_us);
+        }
+        if (options.state_ttl_us > 0 && !node.groups.empty()) {
+          line += fmt::format("; state ttl {} us: idle groups retracted", options.state_ttl_us);
         }
         return line + ")";
       }
@@ -398,7 +409,10 @@ struct Dataflow::Lowering {
         std::optional<AggregateOperator::WindowExpiry> expire;
         if (&node == eowc_aggregate) close = window_close;
         if (&node == expiry_aggregate) expire = expiry;
-        SLUICE_ASSIGN_OR_RETURN(built, AggregateOperator::Create(node, options.now_micros, input_retracts, close, expire));
+        std::optional<AggregateOperator::StateTtl> ttl;
+        if (options.state_ttl_us > 0) ttl = AggregateOperator::StateTtl{options.state_ttl_us};
+        SLUICE_ASSIGN_OR_RETURN(built,
+                                AggregateOperator::Create(node, options.now_micros, input_retracts, close, expire, ttl));
         break;
       }
       case LogicalKind::kDistinctOn: {
@@ -499,6 +513,7 @@ std::vector<Dataflow::OperatorState> Dataflow::StateStats() const {
     OperatorState s;
     s.name = fmt::format("{}_{}", name, i);
     s.keys = operators_[i]->StateKeys();
+    s.expired = operators_[i]->StateExpired();
     if (i < snapshot_bytes_.size()) s.bytes = snapshot_bytes_[i];
     stats.push_back(std::move(s));
   }

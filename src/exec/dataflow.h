@@ -46,6 +46,9 @@ struct DataflowOptions {
   // Windowed aggregates over a watermarked source forget a window's groups once the watermark
   // passes its end + allowed lateness (AggregateOperator::WindowExpiry).
   bool expire_windows = true;
+  // WITH (state_ttl): > 0: aggregates and joins drop the state of groups and stored rows not
+  // updated while the watermark advanced by more than this (docs/sql.md, "State TTL").
+  int64_t state_ttl_us = 0;
 };
 
 // A SELECT lowered into push operators: one or more inputs (a join has two) flowing through
@@ -98,6 +101,7 @@ class Dataflow {
     std::string name;
     int64_t keys = 0;
     int64_t bytes = -1;
+    int64_t expired = 0;  // keys dropped by the state TTL so far
   };
   std::vector<OperatorState> StateStats() const;
 

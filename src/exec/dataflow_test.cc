@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "exec/join_operator.h"
 #include "exec/json_decoder.h"
 #include "exec/vector_value.h"
 #include "sql/parser.h"
@@ -406,6 +407,7 @@ class AggregateSnapshotTest : public ::testing::TestWithParam<const char*> {
     DataflowOptions options;
     options.emit_on_window_close = query.find("/*eowc*/") != std::string::npos;
     options.allowed_lateness_us = 1'000'000;
+    if (query.find("/*ttl*/") != std::string::npos) options.state_ttl_us = 15'000'000;
     auto df = Dataflow::Build(*bound->plan, options);
     EXPECT_TRUE(df.ok()) << df.status().ToString();
     return std::move(df).value();
@@ -482,7 +484,21 @@ INSTANTIATE_TEST_SUITE_P(
         "SELECT /*eowc*/ k, window_start, count(*), min(v) FROM TUMBLE(t, ts, INTERVAL '3' SECOND) "
         "GROUP BY k, window_start",
         "SELECT k, window_start, window_end, count(*), sum(v) FROM SESSION(t, ts, INTERVAL '1' SECOND) "
-        "GROUP BY k, window_start, window_end"));
+        "GROUP BY k, window_start, window_end",
+        // WITH (state_ttl = '15 seconds'): groups expire (and are retracted) mid-stream.
+        "SELECT /*ttl*/ v, count(*), sum(d), min(d), max(k), count(DISTINCT k) FROM t GROUP BY v",
+        "SELECT /*ttl*/ c, count(*), min(s), max(s) FROM "
+        "(SELECT v % 9 AS s, count(*) AS c FROM t GROUP BY v % 9) x GROUP BY c"));
+
+// The TTL queries above expire groups mid-stream, so the snapshot test covers TTL bookkeeping.
+TEST_F(AggregateSnapshotTest, TtlQueriesExpireGroups) {
+  auto df = Build("SELECT /*ttl*/ v, count(*), sum(d), min(d), max(k), count(DISTINCT k) FROM t GROUP BY v");
+  for (size_t b = 0; b < batches_.size(); ++b) Round(df.get(), b);
+  const auto* agg = df->FindOperator<AggregateOperator>();
+  ASSERT_NE(agg, nullptr);
+  EXPECT_GT(agg->expired_groups(), 10);
+  EXPECT_EQ(static_cast<size_t>(agg->group_count()), Rows(*df).size());
+}
 
 // Without EMIT ON WINDOW CLOSE, a windowed aggregate forgets windows the watermark has passed
 // (end + allowed lateness) while the view keeps their rows; without a watermark nothing goes.
@@ -554,6 +570,172 @@ TEST(CollectSinkIndexTest, RowsWhereMatchesAScanThroughChurn) {
   // A second column gets an index of its own; a column the rows do not have gets none.
   EXPECT_TRUE(sink.RowsWhere(1, sql::Value::Varchar("v1")).has_value());
   EXPECT_FALSE(sink.RowsWhere(7, sql::Value::Bigint(1)).has_value());
+}
+
+}  // namespace
+}  // namespace sluice::exec
+
+namespace sluice::exec {
+namespace {
+
+// WITH (state_ttl): the state of a group or a stored join row expires once the watermark has
+// moved more than the TTL past its last update, not before.
+class StateTtlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    sql::CatalogEntry t;
+    t.kind = sql::ObjectKind::kSource;
+    t.name = "t";
+    t.columns = {{"k", DataType::Varchar()}, {"v", DataType::Bigint()}};
+    t.watermark_column = -1;
+    ASSERT_TRUE(catalog_.Create(t).ok());
+  }
+
+  std::unique_ptr<Dataflow> Build(const std::string& query, int64_t ttl_us) {
+    auto stmt = sql::ParseOne(query);
+    EXPECT_TRUE(stmt.ok()) << stmt.status().ToString();
+    sql::QueryBinder binder(&catalog_);
+    auto bound = binder.Bind(*static_cast<const sql::SelectStatement&>(**stmt).query);
+    EXPECT_TRUE(bound.ok()) << bound.status().ToString();
+    DataflowOptions options;
+    options.state_ttl_us = ttl_us;
+    auto df = Dataflow::Build(*bound->plan, options);
+    EXPECT_TRUE(df.ok()) << df.status().ToString();
+    return std::move(df).value();
+  }
+
+  static void Push(Dataflow* df, size_t input, const std::vector<std::pair<std::string, int64_t>>& rows) {
+    DataChunk chunk(df->input(input).types);
+    for (const auto& [k, v] : rows) {
+      const size_t r = chunk.size();
+      SetValue(&chunk.column(0), r, Value::Varchar(k), &chunk.arena());
+      SetValue(&chunk.column(1), r, Value::Bigint(v), &chunk.arena());
+      chunk.set_size(r + 1);
+    }
+    ASSERT_TRUE(df->Push(input, chunk).ok());
+  }
+
+  static void Watermark(Dataflow* df, int64_t seconds, int64_t extra_us = 0) {
+    for (size_t i = 0; i < df->input_count(); ++i) {
+      ASSERT_TRUE(df->AdvanceWatermark(i, seconds * 1'000'000 + extra_us).ok());
+    }
+  }
+
+  static std::vector<std::string> Rows(const Dataflow& df) {
+    std::vector<std::string> text;
+    for (const auto& row : df.CurrentRows()) {
+      std::string line;
+      for (size_t i = 0; i < row.size(); ++i) line += (i ? "|" : "") + row[i].ToString();
+      text.push_back(line);
+    }
+    std::sort(text.begin(), text.end());
+    return text;
+  }
+
+  using Lines = std::vector<std::string>;
+  sql::Catalog catalog_{nullptr};
+};
+
+TEST_F(StateTtlTest, IdleGroupsAreRetractedOnceTheWatermarkPassesTheirLastUpdatePlusTtl) {
+  auto df = Build("SELECT k, count(*), sum(v) FROM t GROUP BY k", 10'000'000);
+  EXPECT_NE(df->Explain().find("state ttl 10000000 us"), std::string::npos) << df->Explain();
+  const auto* agg = df->FindOperator<AggregateOperator>();
+  ASSERT_NE(agg, nullptr);
+  // Before the first watermark: updates count as made at the first watermark (100 s).
+  Push(df.get(), 0, {{"a", 1}, {"b", 2}});
+  ASSERT_TRUE(df->FlushChanges().ok());
+  Watermark(df.get(), 100);
+  ASSERT_TRUE(df->FlushChanges().ok());
+  Watermark(df.get(), 105);
+  Push(df.get(), 0, {{"a", 3}});
+  ASSERT_TRUE(df->FlushChanges().ok());
+  EXPECT_EQ(Rows(*df), (Lines{"a|2|4", "b|1|2"}));
+  // Exactly ttl after b's last update: not yet.
+  Watermark(df.get(), 110);
+  ASSERT_TRUE(df->FlushChanges().ok());
+  EXPECT_EQ(Rows(*df), (Lines{"a|2|4", "b|1|2"}));
+  EXPECT_EQ(agg->expired_groups(), 0);
+  // Past it: b's row is retracted and its state freed; a (updated at 105 s) stays.
+  Watermark(df.get(), 110, 1);
+  ASSERT_TRUE(df->FlushChanges().ok());
+  EXPECT_EQ(Rows(*df), (Lines{"a|2|4"}));
+  EXPECT_EQ(agg->expired_groups(), 1);
+  EXPECT_EQ(agg->group_count(), 1u);
+  // A later row for b starts over.
+  Push(df.get(), 0, {{"b", 7}});
+  ASSERT_TRUE(df->FlushChanges().ok());
+  EXPECT_EQ(Rows(*df), (Lines{"a|2|4", "b|1|7"}));
+  // A snapshot in the middle: the restored dataflow expires the same groups at the same time.
+  std::string state;
+  ASSERT_TRUE(df->Snapshot(&state).ok());
+  auto restored = Build("SELECT k, count(*), sum(v) FROM t GROUP BY k", 10'000'000);
+  ASSERT_TRUE(restored->Restore(state).ok());
+  for (Dataflow* d : {df.get(), restored.get()}) {
+    Watermark(d, 116);
+    ASSERT_TRUE(d->FlushChanges().ok());
+  }
+  EXPECT_EQ(Rows(*df), (Lines{"b|1|7"}));
+  EXPECT_EQ(Rows(*restored), Rows(*df));
+  for (Dataflow* d : {df.get(), restored.get()}) {
+    Watermark(d, 121);
+    ASSERT_TRUE(d->FlushChanges().ok());
+  }
+  EXPECT_EQ(Rows(*df), Lines{});
+  EXPECT_EQ(Rows(*restored), Lines{});
+  EXPECT_EQ(restored->FindOperator<AggregateOperator>()->expired_groups(), 3);
+  // Without the TTL, nothing expires.
+  auto forever = Build("SELECT k, count(*), sum(v) FROM t GROUP BY k", 0);
+  Push(forever.get(), 0, {{"a", 1}});
+  Watermark(forever.get(), 1'000'000);
+  ASSERT_TRUE(forever->FlushChanges().ok());
+  EXPECT_EQ(Rows(*forever), (Lines{"a|1|1"}));
+}
+
+TEST_F(StateTtlTest, JoinRowsExpireOnBothSidesWithoutRetractingEmittedResults) {
+  const std::string query = "SELECT x.k, x.v, y.v FROM t x JOIN t y ON x.k = y.k";
+  auto df = Build(query, 10'000'000);
+  EXPECT_NE(df->Explain().find("HashJoin INNER symmetric (both sides kept) (state ttl 10000000 us"), std::string::npos)
+      << df->Explain();
+  const auto* join = df->FindOperator<HashJoinOperator>();
+  ASSERT_NE(join, nullptr);
+  Watermark(df.get(), 100);
+  Push(df.get(), 0, {{"a", 1}});
+  Watermark(df.get(), 105);
+  Push(df.get(), 1, {{"a", 2}});
+  ASSERT_TRUE(df->FlushChanges().ok());
+  EXPECT_EQ(Rows(*df), (Lines{"a|1|2"}));
+  // The left row (stored at 100 s) expires after 110 s; the right one (105 s) is kept.
+  Watermark(df.get(), 110);
+  EXPECT_EQ(join->stored_rows(0), 1u);
+  std::string state;
+  ASSERT_TRUE(df->Snapshot(&state).ok());
+  auto restored = Build(query, 10'000'000);
+  ASSERT_TRUE(restored->Restore(state).ok());
+  for (Dataflow* d : {df.get(), restored.get()}) {
+    Watermark(d, 111);
+    const auto* j = d->FindOperator<HashJoinOperator>();
+    EXPECT_EQ(j->stored_rows(0), 0u);
+    EXPECT_EQ(j->stored_rows(1), 1u);
+    EXPECT_EQ(j->StateExpired(), 1);
+    // The result emitted before stays; a new left row meets only the live right row.
+    Push(d, 0, {{"a", 3}});
+    ASSERT_TRUE(d->FlushChanges().ok());
+    EXPECT_EQ(Rows(*d), (Lines{"a|1|2", "a|3|2"}));
+    // A retraction of the expired left row still retracts its match, and stores nothing.
+    DataChunk retract(d->input(0).types);
+    SetValue(&retract.column(0), 0, Value::Varchar("a"), &retract.arena());
+    SetValue(&retract.column(1), 0, Value::Bigint(1), &retract.arena());
+    retract.set_size(1);
+    retract.weights().push_back(-1);
+    ASSERT_TRUE(d->Push(0, retract).ok());
+    ASSERT_TRUE(d->FlushChanges().ok());
+    EXPECT_EQ(Rows(*d), (Lines{"a|3|2"}));
+    EXPECT_EQ(j->stored_rows(0), 1u);
+    Watermark(d, 116);
+    EXPECT_EQ(j->stored_rows(0), 1u);
+    EXPECT_EQ(j->stored_rows(1), 0u);
+    EXPECT_EQ(j->StateExpired(), 2);
+  }
 }
 
 }  // namespace

@@ -63,7 +63,8 @@ Status HashJoinOperator::Push(const DataChunk&) {
 }
 
 template <typename MakeValues>
-int HashJoinOperator::UpdateBucket(Bucket& bucket, const std::string& row_key, int64_t weight, MakeValues make_values) {
+int HashJoinOperator::UpdateBucket(Bucket& bucket, const std::string& row_key, int64_t weight, MakeValues make_values,
+                                   const int64_t* touch, bool* retouched) {
   std::vector<StoredRow>& rows = bucket.rows;
   size_t pos = rows.size();
   if (!bucket.index.empty()) {
@@ -79,6 +80,7 @@ int HashJoinOperator::UpdateBucket(Bucket& bucket, const std::string& row_key, i
   }
   int change = 0;
   if (pos == rows.size()) {
+    if (touch != nullptr && weight < 0) return 0;  // the row expired: nothing left to retract
     rows.push_back(StoredRow{row_key, make_values(), 0});
     if (!bucket.index.empty()) {
       bucket.index.emplace(row_key, static_cast<uint32_t>(pos));
@@ -88,7 +90,13 @@ int HashJoinOperator::UpdateBucket(Bucket& bucket, const std::string& row_key, i
     change = 1;
   }
   rows[pos].count += weight;
-  if (rows[pos].count != 0) return change;
+  if (rows[pos].count != 0) {
+    if (touch != nullptr && (change == 1 || rows[pos].touched != *touch)) {
+      rows[pos].touched = *touch;
+      if (retouched != nullptr) *retouched = true;
+    }
+    return change;
+  }
   // Gone: move the last row into its place.
   if (!bucket.index.empty()) {
     bucket.index.erase(rows[pos].row_key);
@@ -151,11 +159,17 @@ Status HashJoinOperator::PushSide(int side, const DataChunk& chunk) {
       row_key.clear();
       for (size_t c = 0; c < chunk.column_count(); ++c) AppendKeyBytes(chunk.column(c), row, &row_key);
       Bucket& bucket = state_[side][key_];
-      stored_rows_[side] += UpdateBucket(bucket, row_key, w, [&] {
-        std::vector<sql::Value> values;
-        for (size_t c = 0; c < chunk.column_count(); ++c) values.push_back(GetValue(chunk.column(c), row));
-        return values;
-      });
+      const bool ttl = spec_.state_ttl_us > 0;
+      bool retouched = false;
+      stored_rows_[side] += UpdateBucket(
+          bucket, row_key, w,
+          [&] {
+            std::vector<sql::Value> values;
+            for (size_t c = 0; c < chunk.column_count(); ++c) values.push_back(GetValue(chunk.column(c), row));
+            return values;
+          },
+          ttl ? &forwarded_watermark_ : nullptr, &retouched);
+      if (retouched) touch_queue_[side].push_back(Touch{forwarded_watermark_, key_, row_key});
       if (bucket.rows.empty()) state_[side].erase(key_);
     }
   }
@@ -224,10 +238,16 @@ Status HashJoinOperator::Snapshot(sql::StateWriter* out) const {
         out->Bytes(row.row_key);
         out->Row(row.values);
         out->I64(row.count);
+        if (spec_.state_ttl_us > 0) out->I64(row.touched);
       }
     }
   }
   out->I64(forwarded_watermark_);
+  if (spec_.state_ttl_us > 0) {
+    // Only joins WITH (state_ttl) write these, so checkpoints of other views are unchanged.
+    out->I64(first_watermark_);
+    out->I64(expired_rows_);
+  }
   return Status::Ok();
 }
 
@@ -237,6 +257,7 @@ Status HashJoinOperator::Restore(sql::StateReader* in) {
     SLUICE_ASSIGN_OR_RETURN(uint64_t keys, in->Count());
     state_[side].clear();
     stored_rows_[side] = 0;
+    std::vector<Touch> queue;
     for (uint64_t k = 0; k < keys; ++k) {
       SLUICE_ASSIGN_OR_RETURN(std::string key, in->Bytes());
       SLUICE_ASSIGN_OR_RETURN(uint64_t rows, in->Count());
@@ -246,13 +267,57 @@ Status HashJoinOperator::Restore(sql::StateReader* in) {
         SLUICE_ASSIGN_OR_RETURN(std::vector<sql::Value> values, in->Row());
         SLUICE_ASSIGN_OR_RETURN(int64_t count, in->I64());
         if (count <= 0) return Status::Corruption("join state has a row with no copies");
-        const int added = UpdateBucket(bucket, row_key, count, [&] { return std::move(values); });
+        int64_t touched = 0;
+        if (spec_.state_ttl_us > 0) {
+          SLUICE_ASSIGN_OR_RETURN(touched, in->I64());
+          queue.push_back(Touch{touched, key, row_key});
+        }
+        const int added = UpdateBucket(
+            bucket, row_key, count, [&] { return std::move(values); },
+            spec_.state_ttl_us > 0 ? &touched : nullptr);
         stored_rows_[side] += static_cast<size_t>(std::max(added, 0));
       }
     }
+    std::stable_sort(queue.begin(), queue.end(), [](const Touch& a, const Touch& b) { return a.touched < b.touched; });
+    touch_queue_[side].assign(std::make_move_iterator(queue.begin()), std::make_move_iterator(queue.end()));
   }
   SLUICE_ASSIGN_OR_RETURN(forwarded_watermark_, in->I64());
+  if (spec_.state_ttl_us > 0) {
+    SLUICE_ASSIGN_OR_RETURN(first_watermark_, in->I64());
+    SLUICE_ASSIGN_OR_RETURN(expired_rows_, in->I64());
+  }
   return Status::Ok();
+}
+
+void HashJoinOperator::ExpireIdleRows() {
+  const int64_t horizon = forwarded_watermark_ - spec_.state_ttl_us;  // rows updated before this expire
+  for (int side = 0; side < 2; ++side) {
+    std::deque<Touch>& queue = touch_queue_[side];
+    while (!queue.empty()) {
+      const Touch& front = queue.front();
+      const int64_t at = front.touched == INT64_MIN ? first_watermark_ : front.touched;
+      if (at >= horizon) break;
+      auto it = state_[side].find(front.key);
+      if (it != state_[side].end()) {
+        Bucket& bucket = it->second;
+        const StoredRow* row = nullptr;
+        if (!bucket.index.empty()) {
+          auto found = bucket.index.find(front.row_key);
+          if (found != bucket.index.end()) row = &bucket.rows[found->second];
+        } else {
+          for (const StoredRow& r : bucket.rows) {
+            if (r.row_key == front.row_key) row = &r;
+          }
+        }
+        if (row != nullptr && row->touched == front.touched) {
+          stored_rows_[side] += UpdateBucket(bucket, front.row_key, -row->count, [] { return std::vector<sql::Value>(); });
+          ++expired_rows_;
+          if (bucket.rows.empty()) state_[side].erase(it);
+        }
+      }
+      queue.pop_front();
+    }
+  }
 }
 
 Status HashJoinOperator::WatermarkSide(int side, int64_t watermark_us) {
@@ -261,6 +326,10 @@ Status HashJoinOperator::WatermarkSide(int side, int64_t watermark_us) {
                                             : watermark_[1 - spec_.lookup_side];
   if (out <= forwarded_watermark_) return Status::Ok();
   forwarded_watermark_ = out;
+  if (spec_.state_ttl_us > 0) {
+    if (first_watermark_ == INT64_MIN) first_watermark_ = out;
+    ExpireIdleRows();
+  }
   return downstream_ ? downstream_->OnWatermark(out) : Status::Ok();
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,8 +30,14 @@ namespace sluice::exec {
 // match. LEFT joins are supported in lookup mode with the table on the right (a stream row
 // with no match is emitted once, padded with NULLs).
 //
-// Not yet: state clean-up by watermark for windowed and interval joins (the state grows with
-// the input until issue 4's state TTL), RIGHT/FULL joins, LEFT joins in symmetric mode.
+// WITH (state_ttl = ...) (docs/sql.md, "State TTL"): a stored row's time of last update is the
+// join's output watermark when it was last stored or changed (before the first watermark: the
+// first watermark); once that watermark passes it + ttl, the row is dropped from the state, on
+// either side, without retracting the results already emitted. A retraction that arrives for a
+// dropped row still retracts its matches with the other side but stores nothing.
+//
+// Not yet: state clean-up by watermark for windowed and interval joins (without state_ttl the
+// state grows with the input), RIGHT/FULL joins, LEFT joins in symmetric mode.
 class HashJoinOperator final : public Operator {
  public:
   struct Spec {
@@ -41,6 +48,7 @@ class HashJoinOperator final : public Operator {
     sql::BoundExprPtr residual;                 // over left ++ right columns; null = none
     sql::JoinType type = sql::JoinType::kInner;
     int lookup_side = -1;  // 0 or 1: that side is a table (lookup mode); -1: symmetric
+    int64_t state_ttl_us = 0;  // > 0: rows not updated for this long (in watermark time) are dropped
   };
 
   static Result<std::unique_ptr<HashJoinOperator>> Create(Spec spec, int64_t now_micros);
@@ -58,6 +66,8 @@ class HashJoinOperator final : public Operator {
   Status Restore(sql::StateReader* in) override;
   const char* state_name() const override { return "hash_join"; }
   int64_t StateKeys() const override { return static_cast<int64_t>(stored_rows_[0] + stored_rows_[1]); }
+  // Stored rows dropped by the state TTL so far.
+  int64_t StateExpired() const override { return expired_rows_; }
 
  private:
   class Port;
@@ -65,6 +75,7 @@ class HashJoinOperator final : public Operator {
     std::string row_key;  // AppendKeyBytes of every column: identifies equal rows
     std::vector<sql::Value> values;
     int64_t count = 0;
+    int64_t touched = 0;  // state TTL: the watermark of the row's last update
   };
   // The rows of one join key. Equal rows share one entry (found by row_key); once a bucket
   // holds more than kIndexFrom rows they are found through `index` rather than by a scan, so
@@ -77,8 +88,12 @@ class HashJoinOperator final : public Operator {
   // Adds `weight` copies of the row to the bucket (removing the entry when its count drops to
   // zero); `make_values` is called only for a row not stored yet. Returns the change in the
   // number of distinct stored rows (-1, 0, +1).
+  //
+  // `touch` (state TTL; nullptr without): the row's new update time; a retraction of a row not
+  // stored (it expired) is then ignored. Sets *retouched if the row stays and its time changed.
   template <typename MakeValues>
-  static int UpdateBucket(Bucket& bucket, const std::string& row_key, int64_t weight, MakeValues make_values);
+  static int UpdateBucket(Bucket& bucket, const std::string& row_key, int64_t weight, MakeValues make_values,
+                          const int64_t* touch = nullptr, bool* retouched = nullptr);
 
   HashJoinOperator() = default;
   Status PushSide(int side, const DataChunk& chunk);
@@ -87,6 +102,20 @@ class HashJoinOperator final : public Operator {
   // Evaluates the residual over the candidates, emits the passing ones and, for LEFT joins,
   // the unmatched probe rows padded with NULLs.
   Status EmitCandidates();
+  // State TTL: drops the stored rows not updated since before forwarded_watermark_ - ttl.
+  void ExpireIdleRows();
+
+  // State TTL: one entry per change of a stored row's update time, in that order (watermarks
+  // only grow, so each queue is sorted). An entry whose row was removed or updated since is
+  // skipped.
+  struct Touch {
+    int64_t touched;
+    std::string key;
+    std::string row_key;
+  };
+  std::deque<Touch> touch_queue_[2];
+  int64_t first_watermark_ = INT64_MIN;  // touches before any watermark count as at this one
+  int64_t expired_rows_ = 0;
 
   Spec spec_;
   std::unique_ptr<Port> ports_[2];

@@ -46,6 +46,8 @@ class Operator {
   // its keys (groups, stored rows); stateless ones return nullptr and 0.
   virtual const char* state_name() const { return nullptr; }
   virtual int64_t StateKeys() const { return 0; }
+  // Keys (groups, stored rows) dropped so far because the view's state_ttl expired them.
+  virtual int64_t StateExpired() const { return 0; }
 
   void set_downstream(Operator* downstream) { downstream_ = downstream; }
   const std::vector<DataType>& output_types() const { return output_types_; }

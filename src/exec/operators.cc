@@ -622,7 +622,8 @@ AggregateOperator::~AggregateOperator() = default;
 Result<std::unique_ptr<AggregateOperator>> AggregateOperator::Create(const sql::LogicalOperator& agg,
                                                                      int64_t now_micros, bool input_retracts,
                                                                      std::optional<WindowClose> emit_on_close,
-                                                                     std::optional<WindowExpiry> expiry) {
+                                                                     std::optional<WindowExpiry> expiry,
+                                                                     std::optional<StateTtl> ttl) {
   auto op = std::unique_ptr<AggregateOperator>(new AggregateOperator());
   op->input_retracts_ = input_retracts;
   auto valid = [&](const WindowClose& w) { return w.group >= 0 && static_cast<size_t>(w.group) < agg.groups.size(); };
@@ -632,6 +633,11 @@ Result<std::unique_ptr<AggregateOperator>> AggregateOperator::Create(const sql::
   } else if (expiry) {
     if (!valid(expiry->window)) return Status::Internal("window expiry without a window key");
     op->expiry_ = expiry;
+  }
+  if (ttl) {
+    if (ttl->ttl_us <= 0) return Status::Internal("state TTL must be positive");
+    // EMIT ON WINDOW CLOSE frees every window's groups anyway; without GROUP BY there is one row.
+    if (!emit_on_close && !agg.groups.empty()) op->ttl_ = ttl;
   }
   std::vector<DataType> key_types, arg_types;
   for (const auto& g : agg.groups) {
@@ -695,12 +701,14 @@ void AggregateOperator::InitGroups() {
     has_emitted_.resize(limit);
     emitted_.resize(limit);
     window_end_.resize(limit, INT64_MIN);
+    touched_.resize(limit, kNotTouched);
     for (auto& s : states_) s->Resize(limit);
   }
   for (uint32_t g : created_) {
     group_rows_[g] = 0;
     group_dirty_[g] = 0;
     has_emitted_[g] = 0;
+    touched_[g] = kNotTouched;
     for (auto& s : states_) s->Clear(g);
   }
 }
@@ -736,6 +744,7 @@ Status AggregateOperator::Push(const DataChunk& chunk) {
   groups_->FindOrInsert(key_columns_.data(), sel, n, ids_.data(), &created_);
   if (!created_.empty()) {
     InitGroups();
+    if (ttl_ && any_retraction) DropRetractionsOfExpiredGroups(weights, &sel, &n);
     if (tracked_window() != nullptr) {
       for (uint32_t g : created_) TrackWindow(g);
     }
@@ -911,8 +920,61 @@ void AggregateOperator::ExpireWindows() {
   }
 }
 
+void AggregateOperator::DropRetractionsOfExpiredGroups(const int8_t* weights, const uint32_t** sel, size_t* n) {
+  fresh_.resize(groups_->id_limit());
+  for (uint32_t g : created_) fresh_[g] = 1;  // 1: new, no insertion seen yet; 2: inserted into
+  std::vector<uint32_t> kept;
+  kept.reserve(*n);
+  size_t out = 0;
+  for (size_t i = 0; i < *n; ++i) {
+    const uint32_t row = *sel != nullptr ? (*sel)[i] : static_cast<uint32_t>(i);
+    const uint32_t g = ids_[i];
+    if (fresh_[g] == 1 && weights[row] < 0) continue;
+    if (fresh_[g] == 1) fresh_[g] = 2;
+    kept.push_back(row);
+    ids_[out++] = g;
+  }
+  ids_.resize(out);
+  std::vector<uint32_t> created;
+  for (uint32_t g : created_) {
+    if (fresh_[g] == 1) {
+      EraseGroup(g);
+    } else {
+      created.push_back(g);
+    }
+    fresh_[g] = 0;
+  }
+  created_.swap(created);
+  sel_.swap(kept);
+  *sel = sel_.data();
+  *n = sel_.size();
+}
+
+void AggregateOperator::Touch(uint32_t g) {
+  if (touched_[g] == pending_watermark_) return;
+  touched_[g] = pending_watermark_;
+  touch_queue_.emplace_back(pending_watermark_, g);
+}
+
+Status AggregateOperator::ExpireIdleGroups(const std::function<Status(const std::vector<Value>&, int8_t)>& add_row) {
+  if (pending_watermark_ == INT64_MIN) return Status::Ok();
+  const int64_t horizon = pending_watermark_ - ttl_->ttl_us;  // groups updated before this expire
+  while (!touch_queue_.empty()) {
+    const auto [touched, g] = touch_queue_.front();
+    const int64_t at = touched == INT64_MIN ? first_watermark_ : touched;
+    if (at >= horizon) break;
+    touch_queue_.pop_front();
+    if (!groups_->IsLive(g) || touched_[g] != touched) continue;  // erased, or updated since
+    if (has_emitted_[g]) SLUICE_RETURN_IF_ERROR(add_row(emitted_[g], -1));
+    EraseGroup(g);
+    ++expired_groups_;
+  }
+  return Status::Ok();
+}
+
 void AggregateOperator::EraseGroup(uint32_t g) {
   window_end_[g] = INT64_MIN;
+  if (ttl_) touched_[g] = kNotTouched;
   groups_->Erase(g);
   for (auto& s : states_) s->Clear(g);
   std::vector<Value>().swap(emitted_[g]);
@@ -983,9 +1045,14 @@ Status AggregateOperator::Flush() {
   }
   // Groups with no rows left are gone (their retraction was emitted above).
   for (uint32_t g : dirty_) {
-    if (group_rows_[g] <= 0 && !group_exprs_.empty()) EraseGroup(g);
+    if (group_rows_[g] <= 0 && !group_exprs_.empty()) {
+      EraseGroup(g);
+    } else if (ttl_) {
+      Touch(g);  // updated as of this flush's watermark
+    }
   }
   dirty_.clear();
+  if (ttl_) SLUICE_RETURN_IF_ERROR(ExpireIdleGroups(add_row));
   if (expiry_) ExpireWindows();
   if (out_.size() > 0) SLUICE_RETURN_IF_ERROR(Emit(out_));
   return FlushDownstream();
@@ -993,6 +1060,7 @@ Status AggregateOperator::Flush() {
 
 Status AggregateOperator::OnWatermark(int64_t watermark_us) {
   pending_watermark_ = std::max(pending_watermark_, watermark_us);
+  if (first_watermark_ == INT64_MIN) first_watermark_ = pending_watermark_;
   return Status::Ok();
 }
 
@@ -1097,6 +1165,14 @@ Status AggregateOperator::Snapshot(sql::StateWriter* out) const {
       }
     }
   }
+  if (ttl_) {
+    // Only views WITH (state_ttl) write this part, so checkpoints of other views are unchanged.
+    out->I64(first_watermark_);
+    out->I64(expired_groups_);
+    for (uint32_t g = 0; g < limit; ++g) {
+      if (groups_->IsLive(g)) out->I64(touched_[g]);
+    }
+  }
   return Status::Ok();
 }
 
@@ -1172,6 +1248,24 @@ Status AggregateOperator::Restore(sql::StateReader* in) {
       }
     }
     if (tracked_window() != nullptr) TrackWindow(g);
+  }
+  if (ttl_) {
+    SLUICE_ASSIGN_OR_RETURN(first_watermark_, in->I64());
+    SLUICE_ASSIGN_OR_RETURN(expired_groups_, in->I64());
+    // The groups come in id order: re-queue them by the time of their last update.
+    std::vector<std::pair<int64_t, uint32_t>> queue;
+    queue.reserve(ids.size());
+    for (uint32_t g : ids) {
+      SLUICE_ASSIGN_OR_RETURN(touched_[g], in->I64());
+      if (touched_[g] != kNotTouched) {
+        queue.emplace_back(touched_[g], g);
+      } else if (!group_dirty_[g]) {
+        // Only a group changed since the last Flush (which will time it) has no update time.
+        return Status::Corruption("aggregate state: a group has no update time");
+      }
+    }
+    std::sort(queue.begin(), queue.end());
+    touch_queue_.assign(queue.begin(), queue.end());
   }
   return Status::Ok();
 }

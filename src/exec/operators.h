@@ -1,5 +1,7 @@
 #pragma once
 
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -86,6 +88,15 @@ class AggregateOperator final : public Operator {
     WindowClose window;
     int64_t allowed_lateness_us = 0;
   };
+  // WITH (state_ttl = ...) (docs/sql.md, "State TTL"): a group's time of last update is the
+  // watermark at the Flush that applied its last change (before the first watermark: the first
+  // watermark). Aggregates chained behind this one see its changes at that same watermark, so
+  // a group downstream never expires before the groups upstream whose rows it holds. Once the watermark passes that time + ttl, the group's row is retracted and
+  // its state freed; a row arriving later for its key starts a new group. Not applied to EMIT ON
+  // WINDOW CLOSE aggregates or to aggregates without GROUP BY.
+  struct StateTtl {
+    int64_t ttl_us = 0;  // > 0
+  };
 
   // `input_retracts`: whether rows with weight -1 can arrive (an input that is itself an
   // updating aggregate or join). Insert-only inputs (sources) let min/max keep one value per
@@ -93,7 +104,8 @@ class AggregateOperator final : public Operator {
   static Result<std::unique_ptr<AggregateOperator>> Create(const sql::LogicalOperator& aggregate,
                                                            int64_t now_micros, bool input_retracts = false,
                                                            std::optional<WindowClose> emit_on_close = std::nullopt,
-                                                           std::optional<WindowExpiry> expiry = std::nullopt);
+                                                           std::optional<WindowExpiry> expiry = std::nullopt,
+                                                           std::optional<StateTtl> ttl = std::nullopt);
   ~AggregateOperator() override;
   Status Push(const DataChunk& chunk) override;
   Status Flush() override;
@@ -108,6 +120,9 @@ class AggregateOperator final : public Operator {
   int64_t StateKeys() const override { return static_cast<int64_t>(groups_->size()); }
   // Windows forgotten by WindowExpiry so far.
   int64_t expired_windows() const { return expired_windows_; }
+  // Groups dropped by the state TTL so far.
+  int64_t expired_groups() const { return expired_groups_; }
+  int64_t StateExpired() const override { return expired_groups_; }
 
   struct Accumulator;
   struct AggregateState;
@@ -126,6 +141,14 @@ class AggregateOperator final : public Operator {
   void TrackWindow(uint32_t g);
   // Forgets the groups of every window the watermark has passed (WindowExpiry).
   void ExpireWindows();
+  // State TTL over an updating input: a retraction whose group had to be created (a group the
+  // TTL dropped) has nothing to retract from; drops such rows from the selection (sel, n and
+  // ids_) and the groups created only for them.
+  void DropRetractionsOfExpiredGroups(const int8_t* weights, const uint32_t** sel, size_t* n);
+  // State TTL: notes that group `g` was updated as of the current watermark.
+  void Touch(uint32_t g);
+  // State TTL: retracts the rows of the groups not updated within the TTL and frees them.
+  Status ExpireIdleGroups(const std::function<Status(const std::vector<sql::Value>&, int8_t)>& add_row);
 
   std::vector<std::unique_ptr<ExpressionExecutor>> group_exprs_;
   std::vector<std::unique_ptr<ExpressionExecutor>> arg_exprs_;  // one per aggregate (null: count(*))
@@ -155,6 +178,16 @@ class AggregateOperator final : public Operator {
   std::map<int64_t, std::vector<uint32_t>> open_windows_;
   std::vector<int64_t> window_end_;
   int64_t expired_windows_ = 0;
+  // State TTL: per group id the watermark of its last update; and (watermark, group) in the
+  // order of the updates, one entry per change of a group's touch time (watermarks only grow, so
+  // the queue is sorted). An entry whose group was erased or touched again since is skipped.
+  std::optional<StateTtl> ttl_;
+  static constexpr int64_t kNotTouched = INT64_MAX;
+  std::vector<int64_t> touched_;
+  std::vector<uint8_t> fresh_;  // scratch of DropRetractionsOfExpiredGroups
+  std::deque<std::pair<int64_t, uint32_t>> touch_queue_;
+  int64_t first_watermark_ = INT64_MIN;  // touches before any watermark count as at this one
+  int64_t expired_groups_ = 0;
   int64_t closed_until_ = INT64_MIN;     // EOWC: windows ending at or before this are emitted
   int64_t pending_watermark_ = INT64_MIN;
   int64_t forwarded_watermark_ = INT64_MIN;
