@@ -10,11 +10,12 @@ SECONDS_TO_RUN="${1:-60}"
 OUT=build/fuzz
 mkdir -p "$OUT/corpus"
 
-SOURCES=(src/sql/ast.cc src/sql/bound_expr.cc src/sql/catalog.cc src/sql/expression_binder.cc src/sql/lexer.cc
-         src/sql/parser.cc src/sql/query_binder.cc src/sql/value.cc src/sql/value_text.cc
-         src/common/status.cc src/common/crc32c.cc src/common/file_system.cc src/common/time_format.cc)
-clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  -msse4.2 -Isrc fuzz/sql_fuzzer.cc "${SOURCES[@]}" -lfmt -lspdlog -pthread -o "$OUT/sql_fuzzer"
+# One CMake project (fuzz/CMakeLists.txt) builds the three fuzzers with clang: Ninja compiles the
+# shared sources once, in parallel, and ccache keeps them between runs.
+if [ ! -f "$OUT/build.ninja" ]; then
+  cmake -S fuzz -B "$OUT" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null
+fi
+cmake --build "$OUT" -j"$(nproc)"
 
 # Seed corpus: every statement of the SQL tests.
 python3 - "$OUT/corpus" <<'PY'
@@ -43,16 +44,6 @@ PY
 echo "fuzz: ran ${SECONDS_TO_RUN}s without a crash"
 
 # The PostgreSQL wire protocol: client bytes into a session (decoder, state machine, encoder).
-PG_SOURCES=(src/server/pgwire/catalog_queries.cc src/server/pgwire/errors.cc src/server/pgwire/pg_types.cc
-            src/server/pgwire/protocol.cc src/server/pgwire/query_text.cc src/server/pgwire/scram.cc
-            src/server/pgwire/session.cc src/sql/value_text.cc src/sql/ast.cc src/common/status.cc
-            src/engine/subscription.cc src/exec/*.cc src/sql/*.cc src/common/json_writer.cc
-            src/common/time_format.cc src/common/file_system.cc src/common/clock.cc src/common/crc32c.cc)
-# SUBSCRIBE links the engine's subscription code, which uses the exec layer: every non-test file.
-PG_SOURCES=($(printf '%s\n' "${PG_SOURCES[@]}" | grep -v '_test\.cc$' | sort -u))
-clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  -msse4.2 -Isrc fuzz/pgwire_fuzzer.cc "${PG_SOURCES[@]}" -lfmt -lspdlog -lcrypto -lsimdjson -lxxhash \
-  -labsl_raw_hash_set -labsl_hash -labsl_city -labsl_low_level_hash -labsl_raw_logging_internal -pthread -o "$OUT/pgwire_fuzzer"
 mkdir -p "$OUT/pgwire_corpus"
 python3 - "$OUT/pgwire_corpus" <<'PY'
 import os, struct, sys
@@ -79,15 +70,6 @@ echo "fuzz: pgwire ran ${SECONDS_TO_RUN}s without a crash"
 
 # The Kafka protocol: one request frame into the broker (header, every API's decoder and
 # handler) over a real log in a temporary directory.
-KAFKA_SOURCES=(src/server/kafka/*.cc src/server/kafka/handlers/*.cc src/log/compression.cc src/log/log.cc
-               src/log/partition.cc src/log/producer_state.cc src/log/record_batch.cc src/log/segment.cc
-               src/log/transaction_index.cc
-               src/common/status.cc src/common/crc32c.cc src/common/file_system.cc src/common/clock.cc
-               src/common/metrics.cc src/common/murmur2.cc src/common/time_format.cc)
-KAFKA_SOURCES=($(printf '%s\n' "${KAFKA_SOURCES[@]}" | grep -v '_test\.cc$' | grep -v 'kafka_server\.cc$'))
-clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  -msse4.2 -Isrc fuzz/kafka_fuzzer.cc "${KAFKA_SOURCES[@]}" -lfmt -lspdlog -lsimdjson -lz -lsnappy -llz4 -lzstd \
-  -pthread -o "$OUT/kafka_fuzzer"
 mkdir -p "$OUT/kafka_corpus"
 python3 - "$OUT/kafka_corpus" <<'PY'
 import os, struct, sys
