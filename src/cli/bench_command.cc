@@ -504,8 +504,9 @@ Status PrepareKeys(BenchEngine& e, const std::string& dir, int64_t keys) {
                600)) {
     return Status::Internal("the view did not catch up");
   }
-  // The next checkpoint covers every key.
+  // One more bid (an existing key) is applied, then checkpointed with every key.
   const double written = e.Counter("sluice_view_checkpoints_total", "per_key");
+  SLUICE_RETURN_IF_ERROR(AppendBids(*topic, keys, 1, keys, true));
   if (!WaitFor([&] { return e.Counter("sluice_view_checkpoints_total", "per_key") > written; }, 60)) {
     return Status::Internal("no checkpoint");
   }
@@ -520,7 +521,7 @@ int CheckpointSize(const BenchCheckpointOptions& o, const std::string& dir) {
   for (int run = 0; s.ok() && run < o.runs; ++run) {
     // One more bid (an existing key) makes the next interval checkpoint.
     const double written = e.Counter("sluice_view_checkpoints_total", "per_key");
-    s = AppendBids(**e.log->GetTopic("bid"), o.keys + run, 1, o.keys, true);
+    s = AppendBids(**e.log->GetTopic("bid"), o.keys + 1 + run, 1, o.keys, true);
     if (s.ok() && !WaitFor([&] { return e.Counter("sluice_view_checkpoints_total", "per_key") > written; }, 60)) {
       s = Status::Internal("no checkpoint");
     }
@@ -553,7 +554,7 @@ int RestartTime(const BenchCheckpointOptions& o, const std::string& dir) {
     Status s = PrepareKeys(e, data, o.keys);
     if (s.ok()) {
       e.sql.reset();  // the view stops: what follows is replayed at the restart
-      s = AppendBids(**e.log->GetTopic("bid"), o.keys, o.events, o.keys, false);
+      s = AppendBids(**e.log->GetTopic("bid"), o.keys + 1, o.events, o.keys, false);
     }
     e.Close();
     if (!s.ok()) {

@@ -46,18 +46,21 @@ CheckpointStore::CheckpointStore(FileSystem* fs, std::string dir, int keep)
     : fs_(fs), dir_(std::move(dir)), keep_(std::max(keep, 1)) {}
 
 std::string CheckpointStore::Encode(uint64_t seq, uint64_t fingerprint, std::string_view payload) {
-  std::string compressed(ZSTD_compressBound(payload.size()), '\0');
-  const size_t n = ZSTD_compress(compressed.data(), compressed.size(), payload.data(), payload.size(), 1);
-  compressed.resize(ZSTD_isError(n) ? 0 : n);
+  // The frame is compressed straight into the file's buffer, after the header.
   std::string out;
-  out.reserve(kHeaderSize + compressed.size() + kTrailerSize);
+  out.reserve(kHeaderSize + ZSTD_compressBound(payload.size()) + kTrailerSize);
   out.append(kMagic, 4);
   PutFixed32(&out, kVersion);
   PutFixed64(&out, seq);
   PutFixed64(&out, fingerprint);
   PutFixed64(&out, payload.size());
-  PutFixed64(&out, compressed.size());
-  out += compressed;
+  PutFixed64(&out, 0);  // the compressed length, known below
+  out.resize(kHeaderSize + ZSTD_compressBound(payload.size()));
+  const size_t n =
+      ZSTD_compress(out.data() + kHeaderSize, out.size() - kHeaderSize, payload.data(), payload.size(), 1);
+  const uint64_t compressed = ZSTD_isError(n) ? 0 : n;
+  out.resize(kHeaderSize + compressed);
+  std::memcpy(out.data() + 32, &compressed, 8);
   PutFixed32(&out, Crc32c(out));
   return out;
 }

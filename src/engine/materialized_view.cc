@@ -242,6 +242,13 @@ Result<std::unique_ptr<MaterializedView>> MaterializedView::Start(sql::CatalogEn
                            "Checkpoints of a view that could not be taken or written (retried at the next interval)",
                            {"view"})
               ->WithLabels({name});
+      mv->checkpoint_pause_ =
+          metrics
+              ->AddGauge("sluice_view_checkpoint_pause_seconds",
+                         "How long a view's last checkpoint held up its processing (the snapshot; compression and "
+                         "the write run in the background)",
+                         {"view"})
+              ->WithLabels({name});
       mv->checkpoints_written_ =
           metrics->AddCounter("sluice_view_checkpoints_total", "Checkpoints a view wrote", {"view"})
               ->WithLabels({name});
@@ -291,6 +298,7 @@ void MaterializedView::StopForDrop() {
 MaterializedView::~MaterializedView() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
+  if (checkpoint_write_.valid()) checkpoint_write_.wait();  // a started file is finished
   for (Input& input : inputs_) {
     if (input.upstream != nullptr) input.upstream->Unsubscribe(input.queue.get());
   }
@@ -552,7 +560,9 @@ Result<int64_t> MaterializedView::Round() {
 
 namespace {
 // 2: source readers also hold per-partition record times and the dedup keys.
-constexpr uint64_t kCheckpointPayloadVersion = 2;
+// 3: the dataflow's state is the rest of the payload, its sections framed by 8-byte lengths
+//    (written in place, no copies).
+constexpr uint64_t kCheckpointPayloadVersion = 3;
 }  // namespace
 
 Result<bool> MaterializedView::RestoreCheckpoint() {
@@ -571,7 +581,9 @@ Result<bool> MaterializedView::RestoreCheckpoint() {
   }
   sql::StateReader in(c->payload);
   SLUICE_ASSIGN_OR_RETURN(uint64_t version, in.U64());
-  if (version != kCheckpointPayloadVersion) return Status::Corruption("unknown checkpoint payload version");
+  if (version != 2 && version != kCheckpointPayloadVersion) {
+    return Status::Corruption("unknown checkpoint payload version");
+  }
   SLUICE_ASSIGN_OR_RETURN(uint64_t inputs, in.U64());
   if (inputs != inputs_.size()) return Status::Corruption("checkpoint has a different number of inputs");
   const int64_t now_ms = SteadyMillis();
@@ -585,9 +597,13 @@ Result<bool> MaterializedView::RestoreCheckpoint() {
     if (inputs_[i].reader) SLUICE_RETURN_IF_ERROR(inputs_[i].reader->Restore(&in, now_ms));
   }
   SLUICE_ASSIGN_OR_RETURN(last_watermark_, in.I64());
-  SLUICE_ASSIGN_OR_RETURN(std::string state, in.Bytes());
-  if (!in.done()) return Status::Corruption("checkpoint payload has trailing bytes");
-  SLUICE_RETURN_IF_ERROR(dataflow_->Restore(state));
+  std::string_view state = in.rest();
+  if (version == 2) {
+    SLUICE_ASSIGN_OR_RETURN(state, in.BytesView());
+    if (!in.done()) return Status::Corruption("checkpoint payload has trailing bytes");
+  }
+  SLUICE_RETURN_IF_ERROR(dataflow_->Restore(
+      state, version == 2 ? exec::Dataflow::SectionFraming::kVarint : exec::Dataflow::SectionFraming::kFixed));
   for (size_t i = 0; i < inputs_.size(); ++i) {
     // A partition added since the checkpoint starts at its beginning.
     for (size_t p = 0; p < next[i].size() && p < inputs_[i].next.size(); ++p) inputs_[i].next[p] = next[i][p];
@@ -598,13 +614,30 @@ Result<bool> MaterializedView::RestoreCheckpoint() {
 }
 
 void MaterializedView::MaybeCheckpoint(int64_t now_ms) {
+  if (checkpoint_write_.valid()) {
+    // One file at a time: a slow disk delays the next checkpoint, never the view.
+    if (checkpoint_write_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return;
+    FinishCheckpoint(checkpoint_write_.get(), now_ms);
+  }
   if ((work_since_checkpoint_ == 0 && !txn_open_) || now_ms - last_checkpoint_ms_ < checkpoint_options_->interval_ms) {
     return;
   }
   if (pending_batch_) return;  // the sink's output of this round is not written yet
   const auto start = std::chrono::steady_clock::now();
-  std::string state;
-  Status s = dataflow_->Snapshot(&state);
+  // The payload is built in one buffer: the input positions, then every operator's section
+  // written in place (no copies of the state).
+  std::string payload;
+  payload.reserve(last_payload_bytes_ + last_payload_bytes_ / 8 + 4096);
+  sql::StateWriter out(&payload);
+  out.U64(kCheckpointPayloadVersion);
+  out.U64(inputs_.size());
+  for (const Input& input : inputs_) {
+    out.U64(input.next.size());
+    for (Offset o : input.next) out.I64(o.value());
+    if (input.reader) input.reader->Snapshot(&out);
+  }
+  out.I64(last_watermark_);
+  Status s = dataflow_->Snapshot(&payload);
   if (s.code() == StatusCode::kFailedPrecondition) {
     SLUICE_LOG_INFO("{} {}: not checkpointed ({}); it is rebuilt from the log on restart",
                     sql::ObjectKindName(view_.kind), view_.name, s.message());
@@ -622,28 +655,39 @@ void MaterializedView::MaybeCheckpoint(int64_t now_ms) {
     CheckpointFailed(now_ms, s);
     return;
   }
-  std::string payload;
-  sql::StateWriter out(&payload);
-  out.U64(kCheckpointPayloadVersion);
-  out.U64(inputs_.size());
-  for (const Input& input : inputs_) {
-    out.U64(input.next.size());
-    for (Offset o : input.next) out.I64(o.value());
-    if (input.reader) input.reader->Snapshot(&out);
+  last_payload_bytes_ = payload.size();
+  if (checkpoint_pause_ != nullptr) {
+    checkpoint_pause_->Set(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
-  out.I64(last_watermark_);
-  out.Bytes(state);
-  uint64_t file_bytes = 0;
-  Status written = checkpoints_->Write(checkpoint_seq_ + 1, checkpoint_options_->fingerprint, payload, &file_bytes);
-  if (!written.ok()) {
-    // A full disk: the previous checkpoint stays valid; the view runs on and retries at the
-    // next interval.
-    CheckpointFailed(now_ms, written);
+  last_checkpoint_ms_ = now_ms;
+  CheckpointWrite write;
+  write.seq = checkpoint_seq_ + 1;
+  write.work = std::exchange(work_since_checkpoint_, 0);
+  // Compression, the write and the fsyncs take no state of the view: another thread does them
+  // while the view goes on. A sink writes its own before going on (its output positions and
+  // its checkpoint must not drift apart).
+  auto run = [store = checkpoints_.get(), fingerprint = checkpoint_options_->fingerprint, start, write,
+              payload = std::move(payload)]() mutable {
+    write.status = store->Write(write.seq, fingerprint, payload, &write.file_bytes);
+    write.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return write;
+  };
+  if (sink_) {
+    FinishCheckpoint(run(), now_ms);
     return;
   }
-  ++checkpoint_seq_;
-  last_checkpoint_ms_ = now_ms;
-  work_since_checkpoint_ = 0;
+  checkpoint_write_ = std::async(std::launch::async, std::move(run));
+}
+
+void MaterializedView::FinishCheckpoint(const CheckpointWrite& write, int64_t now_ms) {
+  if (!write.status.ok()) {
+    // A full disk: the previous checkpoint stays valid; the view runs on and retries at the
+    // next interval.
+    work_since_checkpoint_ += std::max<int64_t>(write.work, 1);
+    CheckpointFailed(now_ms, write.status);
+    return;
+  }
+  checkpoint_seq_ = write.seq;
   if (checkpoint_failing_) {
     SLUICE_LOG_INFO("{} {}: checkpoints are written again (checkpoint {})", sql::ObjectKindName(view_.kind),
                     view_.name, checkpoint_seq_);
@@ -655,8 +699,8 @@ void MaterializedView::MaybeCheckpoint(int64_t now_ms) {
   }
   if (checkpoint_seconds_ != nullptr) {
     checkpoints_written_->Inc();
-    checkpoint_seconds_->Set(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    checkpoint_bytes_->Set(static_cast<double>(file_bytes));
+    checkpoint_seconds_->Set(write.seconds);
+    checkpoint_bytes_->Set(static_cast<double>(write.file_bytes));
     checkpoint_time_->Set(static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                   std::chrono::system_clock::now().time_since_epoch())
                                                   .count()) /

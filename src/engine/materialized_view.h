@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <deque>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -170,6 +171,15 @@ class MaterializedView {
   // Checkpoints: restores the newest valid checkpoint (false: none applied); writes one.
   Result<bool> RestoreCheckpoint();
   void MaybeCheckpoint(int64_t now_ms);
+  // A checkpoint's file: compressed and written (fsync, rename) off the view's thread.
+  struct CheckpointWrite {
+    uint64_t seq = 0;
+    int64_t work = 0;  // events and changes it covers (owed again if it fails)
+    Status status;
+    uint64_t file_bytes = 0;
+    double seconds = 0;  // from the start of the snapshot until the file is durable
+  };
+  void FinishCheckpoint(const CheckpointWrite& write, int64_t now_ms);
   // Counts and logs (once per streak of failures) a checkpoint that was not written.
   void CheckpointFailed(int64_t now_ms, const Status& why);
 
@@ -223,8 +233,13 @@ class MaterializedView {
   Gauge* checkpoint_seconds_ = nullptr;
   Gauge* checkpoint_bytes_ = nullptr;
   Gauge* checkpoint_time_ = nullptr;
+  Gauge* checkpoint_pause_ = nullptr;
   Counter* checkpoint_failures_ = nullptr;
   Counter* checkpoints_written_ = nullptr;
+  size_t last_payload_bytes_ = 0;  // thread-confined: the buffer of the next one starts this big
+  // The checkpoint being written in the background (views; a sink's is written before its
+  // round ends). At most one at a time; waited for before the view is destroyed.
+  std::future<CheckpointWrite> checkpoint_write_;
   bool checkpoint_failing_ = false;  // thread-confined: the last attempt failed (logged once per streak)
   std::thread thread_;
   // Last member, so destroyed first (after the thread has stopped): ends the subscriptions.

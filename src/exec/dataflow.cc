@@ -492,16 +492,14 @@ Status Dataflow::Snapshot(std::string* out) const {
   writer.U64(operators_.size());
   snapshot_bytes_.assign(operators_.size(), -1);
   for (size_t i = 0; i < operators_.size(); ++i) {
-    std::string section;
-    sql::StateWriter section_writer(&section);
-    SLUICE_RETURN_IF_ERROR(operators_[i]->Snapshot(&section_writer));
-    snapshot_bytes_[i] = static_cast<int64_t>(section.size());
-    writer.Bytes(section);
+    const size_t mark = writer.BeginFixedBytes();
+    SLUICE_RETURN_IF_ERROR(operators_[i]->Snapshot(&writer));
+    writer.EndFixedBytes(mark);
+    snapshot_bytes_[i] = static_cast<int64_t>(out->size() - mark);
   }
-  std::string section;
-  sql::StateWriter sink_writer(&section);
-  SLUICE_RETURN_IF_ERROR(sink_->Snapshot(&sink_writer));
-  writer.Bytes(section);
+  const size_t mark = writer.BeginFixedBytes();
+  SLUICE_RETURN_IF_ERROR(sink_->Snapshot(&writer));
+  writer.EndFixedBytes(mark);
   return Status::Ok();
 }
 
@@ -520,18 +518,21 @@ std::vector<Dataflow::OperatorState> Dataflow::StateStats() const {
   return stats;
 }
 
-Status Dataflow::Restore(std::string_view in) {
+Status Dataflow::Restore(std::string_view in, SectionFraming framing) {
   sql::StateReader reader(in);
+  auto section = [&]() -> Result<std::string_view> {
+    return framing == SectionFraming::kFixed ? reader.FixedBytesView() : reader.BytesView();
+  };
   SLUICE_ASSIGN_OR_RETURN(uint64_t n, reader.U64());
   if (n != operators_.size()) return Status::Corruption("the state was written by a different plan");
   for (const auto& op : operators_) {
-    SLUICE_ASSIGN_OR_RETURN(std::string section, reader.Bytes());
-    sql::StateReader section_reader(section);
+    SLUICE_ASSIGN_OR_RETURN(std::string_view bytes, section());
+    sql::StateReader section_reader(bytes);
     SLUICE_RETURN_IF_ERROR(op->Restore(&section_reader));
     if (!section_reader.done()) return Status::Corruption("operator state has trailing bytes");
   }
-  SLUICE_ASSIGN_OR_RETURN(std::string section, reader.Bytes());
-  sql::StateReader sink_reader(section);
+  SLUICE_ASSIGN_OR_RETURN(std::string_view bytes, section());
+  sql::StateReader sink_reader(bytes);
   SLUICE_RETURN_IF_ERROR(sink_->Restore(&sink_reader));
   if (!sink_reader.done() || !reader.done()) return Status::Corruption("dataflow state has trailing bytes");
   return Status::Ok();

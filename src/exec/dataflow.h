@@ -89,11 +89,16 @@ class Dataflow {
   // True if the output only ever inserts rows (no retractions): EMIT ON WINDOW CLOSE views,
   // filters and projections of sources.
   bool append_only() const { return append_only_; }
-  // Checkpoints: every operator's state, in lowering order, then the result's. Call at a flush
-  // boundary (after FlushChanges). Restore reads it into a freshly built dataflow of the same
-  // plan. kFailedPrecondition if an operator cannot be checkpointed yet.
+  // Checkpoints: every operator's state, in lowering order, then the result's, appended to
+  // *out (docs/checkpointing.md, "Payload"). Call at a flush boundary (after FlushChanges).
+  // Restore reads it into a freshly built dataflow of the same plan. kFailedPrecondition if an
+  // operator cannot be checkpointed yet.
+  //
+  // Each section is written in place after an 8-byte length (kFixed); payload version 2 had
+  // varint lengths (kVarint), which cost a copy of every section, and is still read.
+  enum class SectionFraming : uint8_t { kFixed, kVarint };
   Status Snapshot(std::string* out) const;
-  Status Restore(std::string_view in);
+  Status Restore(std::string_view in, SectionFraming framing = SectionFraming::kFixed);
 
   // The state each stateful operator holds (for metrics): keys now, bytes in the last
   // Snapshot (-1 before the first). `name` is unique within the dataflow ("aggregate_2").

@@ -187,14 +187,18 @@ Status CollectSink::Restore(sql::StateReader* in) {
   entries_.clear();
   index_.clear();
   column_indexes_.clear();  // rebuilt at the next lookup
+  entries_.reserve(n);
+  index_.reserve(n);
+  DataChunk one(output_types_, 1);  // reused: one allocation per restore, not per row
   for (uint64_t i = 0; i < n; ++i) {
     Entry e;
     SLUICE_ASSIGN_OR_RETURN(e.values, in->Row());
     SLUICE_ASSIGN_OR_RETURN(e.weight, in->I64());
     if (e.values.size() != output_types_.size()) return Status::Corruption("collect sink state has the wrong width");
     // The key bytes are those AppendKeyBytes gives for the row's vectors.
-    DataChunk one(output_types_, 1);
+    one.Reset();
     for (size_t c = 0; c < e.values.size(); ++c) SetValue(&one.column(c), 0, e.values[c], &one.arena());
+    one.set_size(1);
     for (size_t c = 0; c < e.values.size(); ++c) AppendKeyBytes(one.column(c), 0, &e.key);
     index_[e.key] = entries_.size();
     entries_.push_back(std::move(e));

@@ -10,11 +10,15 @@ Status Truncated() { return Status::Corruption("operator state is truncated or m
 }  // namespace
 
 void StateWriter::U64(uint64_t v) {
+  // Into a local buffer, then one append: a checkpoint writes tens of millions of these.
+  char b[10];
+  size_t n = 0;
   while (v >= 0x80) {
-    out_->push_back(static_cast<char>(v | 0x80));
+    b[n++] = static_cast<char>(v | 0x80);
     v >>= 7;
   }
-  out_->push_back(static_cast<char>(v));
+  b[n++] = static_cast<char>(v);
+  out_->append(b, n);
 }
 
 void StateWriter::Bytes(std::string_view b) {
@@ -23,10 +27,9 @@ void StateWriter::Bytes(std::string_view b) {
 }
 
 void StateWriter::Val(const Value& v) {
-  out_->push_back(static_cast<char>(v.type().id));
-  out_->push_back(static_cast<char>(v.type().precision));
-  out_->push_back(static_cast<char>(v.type().scale));
-  out_->push_back(v.is_null() ? 0 : 1);
+  const char header[4] = {static_cast<char>(v.type().id), static_cast<char>(v.type().precision),
+                          static_cast<char>(v.type().scale), static_cast<char>(v.is_null() ? 0 : 1)};
+  out_->append(header, sizeof(header));
   if (v.is_null()) return;
   switch (v.type().id) {
     case TypeId::kBoolean: out_->push_back(v.boolean() ? 1 : 0); return;
@@ -80,6 +83,25 @@ Result<std::string> StateReader::Bytes() {
   SLUICE_ASSIGN_OR_RETURN(uint64_t n, U64());
   if (n > in_.size()) return Truncated();
   std::string b(in_.substr(0, n));
+  in_.remove_prefix(n);
+  return b;
+}
+
+Result<std::string_view> StateReader::BytesView() {
+  SLUICE_ASSIGN_OR_RETURN(uint64_t n, U64());
+  if (n > in_.size()) return Truncated();
+  std::string_view b = in_.substr(0, n);
+  in_.remove_prefix(n);
+  return b;
+}
+
+Result<std::string_view> StateReader::FixedBytesView() {
+  uint64_t n;
+  if (in_.size() < sizeof(n)) return Truncated();
+  std::memcpy(&n, in_.data(), sizeof(n));
+  in_.remove_prefix(sizeof(n));
+  if (n > in_.size()) return Truncated();
+  std::string_view b = in_.substr(0, n);
   in_.remove_prefix(n);
   return b;
 }
