@@ -237,6 +237,7 @@ class MaterializedView {
   Counter* checkpoint_failures_ = nullptr;
   Counter* checkpoints_written_ = nullptr;
   size_t last_payload_bytes_ = 0;  // thread-confined: the buffer of the next one starts this big
+  int64_t last_pause_ms_ = 0;      // the last checkpoint's time on the view's thread
   // The checkpoint being written in the background (views; a sink's is written before its
   // round ends). At most one at a time; waited for before the view is destroyed.
   std::future<CheckpointWrite> checkpoint_write_;

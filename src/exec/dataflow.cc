@@ -172,7 +172,9 @@ struct Dataflow::Lowering {
     const LogicalOperator* scan = nullptr;
     AggregateOperator::WindowClose key;
   };
-  static Result<WindowedAggregate> FindWindowedAggregate(const LogicalOperator& root) {
+  // `for_expiry`: SESSION windows qualify too when window_end is a group key (a session's end
+  // is not its start + a size).
+  static Result<WindowedAggregate> FindWindowedAggregate(const LogicalOperator& root, bool for_expiry = false) {
     constexpr std::string_view kShape =
         "EMIT ON WINDOW CLOSE needs GROUP BY window_start or window_end of a TUMBLE or HOP window over a source "
         "with a WATERMARK";
@@ -181,7 +183,8 @@ struct Dataflow::Lowering {
     if (found.aggregate == nullptr) return Status::InvalidArgument(std::string(kShape));
     const LogicalOperator* window = BelowFilters(found.aggregate->children[0].get());
     if (window->kind != LogicalKind::kWindow) return Status::InvalidArgument(std::string(kShape));
-    if (window->window == sql::WindowKind::kSession) {
+    const bool session = window->window == sql::WindowKind::kSession;
+    if (session && !for_expiry) {
       return Status::InvalidArgument("not supported yet: EMIT ON WINDOW CLOSE with SESSION windows");
     }
     found.window = window;
@@ -194,7 +197,7 @@ struct Dataflow::Lowering {
         found.key = {static_cast<int>(g), 0};
         break;
       }
-      if (e.column == width - 2 && found.key.group < 0) found.key = {static_cast<int>(g), window->size_us};
+      if (e.column == width - 2 && found.key.group < 0 && !session) found.key = {static_cast<int>(g), window->size_us};
     }
     if (found.key.group < 0) return Status::InvalidArgument(std::string(kShape));
     const LogicalOperator* scan = BelowFilters(window->children[0].get());
@@ -228,11 +231,20 @@ struct Dataflow::Lowering {
   // Without EMIT ON WINDOW CLOSE, a windowed aggregate of that shape forgets each window once
   // the watermark passes its end + the allowed lateness (AggregateOperator::WindowExpiry).
   void PrepareWindowExpiry(const LogicalOperator& root) {
-    Result<WindowedAggregate> found = FindWindowedAggregate(root);
+    Result<WindowedAggregate> found = FindWindowedAggregate(root, /*for_expiry=*/true);
     if (!found.ok()) return;
     expiry_aggregate = found->aggregate;
     expiry.window = found->key;
     expiry.allowed_lateness_us = options.allowed_lateness_us;
+  }
+
+  // Whether a SESSION window forgets its closed sessions (SessionWindowOperator::set_expiry):
+  // over a source whose WATERMARK is on the window's time column, which drops late rows.
+  bool SessionsClose(const LogicalOperator& window) const {
+    if (!options.expire_windows || options.emit_on_window_close) return false;
+    const LogicalOperator* scan = BelowFilters(window.children[0].get());
+    return scan->kind == LogicalKind::kScan && scan->relation.kind == sql::ObjectKind::kSource &&
+           scan->relation.watermark_column >= 0 && scan->relation.watermark_column == window.time_column;
   }
 
   // EXPLAIN's note on a join under WITH (state_ttl).
@@ -350,6 +362,9 @@ struct Dataflow::Lowering {
       case LogicalKind::kFilter: return "Filter (vectorized)";
       case LogicalKind::kProject: return "Project (vectorized)";
       case LogicalKind::kWindow:
+        if (node.window == sql::WindowKind::kSession && SessionsClose(node)) {
+          return fmt::format("SessionWindow (retracting; sessions freed at watermark - {} us)", options.allowed_lateness_us);
+        }
         return node.window == sql::WindowKind::kSession ? "SessionWindow (retracting)"
                : node.window == sql::WindowKind::kHop   ? "HopWindow"
                                                         : "TumbleWindow";
@@ -390,8 +405,10 @@ struct Dataflow::Lowering {
       }
       case LogicalKind::kWindow:
         if (node.window == sql::WindowKind::kSession) {
-          SLUICE_ASSIGN_OR_RETURN(built, SessionWindowOperator::Create(input_types, node.time_column, node.gap_us,
-                                                                      node.session_partition, options.now_micros));
+          SLUICE_ASSIGN_OR_RETURN(auto session, SessionWindowOperator::Create(input_types, node.time_column, node.gap_us,
+                                                                             node.session_partition, options.now_micros));
+          if (SessionsClose(node)) session->set_expiry(options.allowed_lateness_us);
+          built = std::move(session);
           break;
         }
         {

@@ -562,11 +562,21 @@ TEST(CollectSinkIndexTest, RowsWhereMatchesAScanThroughChurn) {
       chunk.set_size(static_cast<size_t>(i) + 1);
     }
     ASSERT_TRUE(sink.Push(chunk).ok());
+    ASSERT_EQ(sink.row_count(), present.size()) << "round " << round;  // the running count
     for (int64_t key : {int64_t{0}, static_cast<int64_t>(round % 50), int64_t{49}, int64_t{1000}}) {
       ASSERT_EQ(lookup(key), scan(key)) << "round " << round << " key " << key;
     }
   }
   EXPECT_FALSE(sink.RowsWhere(0, sql::Value::Null(DataType::Bigint())).has_value());
+  // The count survives a snapshot and restore.
+  std::string state;
+  sql::StateWriter writer(&state);
+  ASSERT_TRUE(sink.Snapshot(&writer).ok());
+  CollectSink restored(std::vector<DataType>{DataType::Bigint(), DataType::Varchar()});
+  sql::StateReader reader(state);
+  ASSERT_TRUE(restored.Restore(&reader).ok());
+  EXPECT_EQ(restored.row_count(), present.size());
+  EXPECT_EQ(restored.Rows().size(), present.size());
   // A second column gets an index of its own; a column the rows do not have gets none.
   EXPECT_TRUE(sink.RowsWhere(1, sql::Value::Varchar("v1")).has_value());
   EXPECT_FALSE(sink.RowsWhere(7, sql::Value::Bigint(1)).has_value());

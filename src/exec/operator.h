@@ -109,7 +109,9 @@ class CollectSink final : public Operator {
 
   // The rows currently present (each repeated by its multiplicity).
   std::vector<std::vector<sql::Value>> Rows() const;
-  size_t row_count() const;
+  // Kept as rows come and go: the view reads it every round, and a scan of a large result per
+  // round costs more than the round's work.
+  size_t row_count() const { return static_cast<size_t>(live_rows_); }
 
   // Point lookups (pull queries `WHERE column = value`): the rows present whose `column` has
   // the text of `value`, through a hash index on that column built at the first lookup and
@@ -136,6 +138,7 @@ class CollectSink final : public Operator {
   std::string scratch_;
   std::vector<ChangeListener*> listeners_;
   int64_t watermark_ = INT64_MIN;
+  int64_t live_rows_ = 0;  // sum of the positive weights
   bool keep_rows_ = true;
 };
 

@@ -146,7 +146,9 @@ Status CollectSink::Push(const DataChunk& chunk) {
       if (!column_indexes_.empty()) IndexEntry(entries_.size() - 1);
     }
     const size_t at = it->second;
+    const int64_t before = entries_[at].weight;
     entries_[at].weight += chunk.weight(row);
+    live_rows_ += std::max<int64_t>(entries_[at].weight, 0) - std::max<int64_t>(before, 0);
     if (entries_[at].weight == 0) {
       // Gone: move the last entry into its place so that churn does not grow the state.
       index_.erase(it);
@@ -186,6 +188,7 @@ Status CollectSink::Restore(sql::StateReader* in) {
   SLUICE_ASSIGN_OR_RETURN(uint64_t n, in->Count());
   entries_.clear();
   index_.clear();
+  live_rows_ = 0;
   column_indexes_.clear();  // rebuilt at the next lookup
   entries_.reserve(n);
   index_.reserve(n);
@@ -201,6 +204,7 @@ Status CollectSink::Restore(sql::StateReader* in) {
     one.set_size(1);
     for (size_t c = 0; c < e.values.size(); ++c) AppendKeyBytes(one.column(c), 0, &e.key);
     index_[e.key] = entries_.size();
+    live_rows_ += std::max<int64_t>(e.weight, 0);
     entries_.push_back(std::move(e));
   }
   return Status::Ok();
@@ -282,12 +286,6 @@ std::optional<std::vector<std::vector<Value>>> CollectSink::RowsWhere(size_t col
     for (int64_t i = 0; i < entries_[at].weight; ++i) rows.push_back(entries_[at].values);
   }
   return rows;
-}
-
-size_t CollectSink::row_count() const {
-  size_t n = 0;
-  for (const Entry& e : entries_) n += static_cast<size_t>(std::max<int64_t>(e.weight, 0));
-  return n;
 }
 
 // ---- Filter ----------------------------------------------------------------------------------

@@ -257,14 +257,69 @@ Status SessionWindowOperator::Flush() {
     SLUICE_RETURN_IF_ERROR(Resessionize(part));
   }
   for (Partition* part : dirty_) {
-    if (part->rows.empty()) partitions_.erase(part->key);
+    if (part->rows.empty()) {
+      partitions_.erase(part->key);
+    } else if (expiry_lateness_us_ >= 0 && !part->queued) {
+      QueueForClosing(part);
+    }
   }
   dirty_.clear();
   if (out_.size() > 0) {
     SLUICE_RETURN_IF_ERROR(Emit(out_));
     out_.Reset();
   }
+  if (expiry_lateness_us_ >= 0) ExpireSessions();
   return Operator::Flush();
+}
+
+Status SessionWindowOperator::OnWatermark(int64_t watermark_us) {
+  watermark_ = std::max(watermark_, watermark_us);
+  return Operator::OnWatermark(watermark_us);
+}
+
+int64_t SessionWindowOperator::SessionEnd(int64_t last_time) const {
+  int64_t end;
+  return __builtin_add_overflow(last_time, gap_us_, &end) ? INT64_MAX : end;
+}
+
+void SessionWindowOperator::QueueForClosing(Partition* part) {
+  // The last row's session is the partition's latest; its end bounds every session's.
+  part->queued = true;
+  closing_.emplace(SessionEnd(part->rows.rbegin()->first), part->key);
+}
+
+void SessionWindowOperator::ExpireSessions() {
+  if (watermark_ == INT64_MIN) return;
+  int64_t cutoff;
+  if (__builtin_sub_overflow(watermark_, expiry_lateness_us_, &cutoff)) return;
+  while (!closing_.empty() && closing_.top().first <= cutoff) {
+    const std::string key = closing_.top().second;
+    closing_.pop();
+    auto found = partitions_.find(key);
+    if (found == partitions_.end()) continue;  // emptied by retractions since
+    Partition* part = found->second.get();
+    part->queued = false;
+    // Forget whole sessions from the earliest on while they ended by the cut-off.
+    auto& rows = part->rows;
+    while (!rows.empty()) {
+      auto last = rows.begin();
+      while (true) {
+        auto after = std::next(last);
+        if (after == rows.end() || after->first - last->first >= gap_us_) break;
+        last = after;
+      }
+      if (SessionEnd(last->first) > cutoff) break;
+      const auto stop = std::next(last);
+      for (auto it = rows.begin(); it != stop; ++it) FreeRow(it->second);
+      rows.erase(rows.begin(), stop);
+      ++expired_sessions_;
+    }
+    if (rows.empty()) {
+      partitions_.erase(found);
+    } else {
+      QueueForClosing(part);
+    }
+  }
 }
 
 // ---- checkpoints -----------------------------------------------------------------------------
@@ -322,7 +377,9 @@ Status SessionWindowOperator::Restore(sql::StateReader* in) {
       if (!part->rows.emplace(time, id).second) return Status::Corruption("SESSION state holds a row twice");
     }
     const std::string key = part->key;
+    Partition* restored = part.get();
     if (!partitions_.emplace(key, std::move(part)).second) return Status::Corruption("SESSION state holds a partition twice");
+    if (expiry_lateness_us_ >= 0 && !restored->rows.empty()) QueueForClosing(restored);
   }
   return Status::Ok();
 }

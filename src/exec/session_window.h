@@ -4,7 +4,9 @@
 #include <absl/container/flat_hash_map.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <queue>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,8 +34,14 @@ namespace sluice::exec {
 // Flush the changes are consolidated: a batch query (one Flush at the end) sees insertions only.
 // Rows may arrive in any time order.
 //
-// Cost: memory holds every row; a change re-emits every row of the sessions it touches (a
-// session that grows by one row per flush is re-emitted each time).
+// Cost: memory holds every row of the sessions still open; a change re-emits every row of the
+// sessions it touches (a session that grows by one row per flush is re-emitted each time).
+//
+// Closing (set_expiry): over a source whose WATERMARK is on the time column, a row earlier
+// than watermark - allowed lateness is dropped at the source as late. A session whose end is at
+// or before that point can then never change again (a new row would be at or after its end,
+// which starts a new session), so its rows are forgotten at the next Flush; what was emitted
+// for them stays downstream.
 class SessionWindowOperator final : public Operator {
  public:
   // `partition_keys`: expressions over the input columns. REQUIRES: gap_us > 0, the time
@@ -43,8 +51,13 @@ class SessionWindowOperator final : public Operator {
       const std::vector<sql::BoundExprPtr>& partition_keys, int64_t now_micros);
   ~SessionWindowOperator() override;
 
+  // Forgets sessions once watermark - allowed_lateness_us reaches their end (see above).
+  // REQUIRES: rows older than that are never pushed (the source drops them as late).
+  void set_expiry(int64_t allowed_lateness_us) { expiry_lateness_us_ = allowed_lateness_us; }
+
   Status Push(const DataChunk& chunk) override;
   Status Flush() override;
+  Status OnWatermark(int64_t watermark_us) override;
   // Every kept row by partition, with the bounds it was last emitted with; taken between
   // Flushes. Restore requires a freshly created operator of the same plan.
   Status Snapshot(sql::StateWriter* out) const override;
@@ -52,6 +65,7 @@ class SessionWindowOperator final : public Operator {
 
   const char* state_name() const override { return "session_window"; }
   int64_t StateKeys() const override { return static_cast<int64_t>(live_rows_); }
+  int64_t StateExpired() const override { return expired_sessions_; }
   size_t partition_count() const { return partitions_.size(); }
   size_t row_count() const { return live_rows_; }
 
@@ -67,6 +81,7 @@ class SessionWindowOperator final : public Operator {
     absl::btree_set<std::pair<int64_t, RowId>> rows;  // (time, row), in time order
     std::vector<int64_t> changed;                     // times inserted or removed since Flush
     bool dirty = false;
+    bool queued = false;  // has an entry in closing_
   };
 
   SessionWindowOperator() = default;
@@ -82,6 +97,12 @@ class SessionWindowOperator final : public Operator {
   // Recomputes the sessions around each changed time of `part`, queueing output for the rows
   // whose bounds changed.
   Status Resessionize(Partition* part);
+  // With expiry: forgets the sessions that ended at or before watermark - allowed lateness.
+  void ExpireSessions();
+  // Queues `part` to be looked at once the cut-off passes its last row's session end.
+  void QueueForClosing(Partition* part);
+  // The end of a session whose last row is at `last_time` (saturated).
+  int64_t SessionEnd(int64_t last_time) const;
   // Appends kept row `id` with bounds [start, end) and `weight` to the output (emitting the
   // output chunk downstream when it is full).
   Status Output(RowId id, int64_t start, int64_t end, int8_t weight);
@@ -106,6 +127,15 @@ class SessionWindowOperator final : public Operator {
   std::vector<int64_t> emitted_end_;
   size_t live_rows_ = 0;
   std::vector<RowId> retracted_;  // removed rows whose last emission is still to be retracted
+
+  // Expiry: partitions by the end of their last session, earliest first (one entry each; an
+  // entry may be early if the partition grew since: it is then queued again).
+  int64_t expiry_lateness_us_ = -1;  // < 0: sessions are never forgotten
+  int64_t watermark_ = INT64_MIN;
+  std::priority_queue<std::pair<int64_t, std::string>, std::vector<std::pair<int64_t, std::string>>,
+                      std::greater<>>
+      closing_;
+  int64_t expired_sessions_ = 0;
 
   // Scratch reused chunk after chunk.
   std::vector<uint32_t> insert_rows_;

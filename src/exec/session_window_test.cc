@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "exec/vector_value.h"
+#include "sql/value_codec.h"
 
 namespace sluice::exec {
 namespace {
@@ -294,6 +295,110 @@ TEST_F(SessionWindowTest, LongInOrderStreamInOneFlushUsesPagesAndStrings) {
   ASSERT_TRUE(op_->Flush().ok());
   EXPECT_EQ(sink_.Rows(), Expected(all, 10 * kSecond));
   EXPECT_EQ(op_->row_count(), 5000u);
+}
+
+// Expiry (over a watermarked source): a session that ended by watermark - allowed lateness is
+// forgotten; its rows stay in the output, and a later row starts a new session.
+TEST_F(SessionWindowTest, ClosedSessionsAreForgottenTheirOutputStays) {
+  Make(5 * kSecond);
+  op_->set_expiry(2 * kSecond);
+  ASSERT_TRUE(PushAndFlush({{"a", 1, 0}, {"a", 2, 2 * kSecond}, {"b", 3, 1 * kSecond}, {"c", 4, 9 * kSecond}}).ok());
+  const std::vector<std::string> before = sink_.Rows();
+  ASSERT_TRUE(op_->OnWatermark(9 * kSecond).ok());  // cut-off 7 s: a's [0, 7) and b's [1, 6) are closed
+  ASSERT_TRUE(op_->Flush().ok());
+  EXPECT_EQ(sink_.Rows(), before);
+  EXPECT_EQ(sink_.retractions(), 0);
+  EXPECT_EQ(op_->row_count(), 1u);  // c's session [9, 14) is open
+  EXPECT_EQ(op_->partition_count(), 1u);
+  EXPECT_EQ(op_->StateExpired(), 2);
+  // A row at the cut-off is not late; it starts a session of its own.
+  ASSERT_TRUE(PushAndFlush({{"a", 5, 7 * kSecond}}).ok());
+  EXPECT_EQ(sink_.retractions(), 0);
+  std::vector<std::string> want = before;
+  want.push_back(Row("a", 5, 7, 7, 12));
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(sink_.Rows(), want);
+}
+
+TEST_F(SessionWindowTest, AnActiveKeyLosesItsEarlierSessionsOnly) {
+  Make(5 * kSecond);
+  op_->set_expiry(0);
+  ASSERT_TRUE(PushAndFlush({{"a", 1, 0}, {"a", 2, 1 * kSecond}}).ok());
+  ASSERT_TRUE(PushAndFlush({{"a", 3, 20 * kSecond}}).ok());
+  ASSERT_TRUE(op_->OnWatermark(21 * kSecond).ok());
+  ASSERT_TRUE(PushAndFlush({{"a", 4, 22 * kSecond}}).ok());  // extends [20, ...)
+  EXPECT_EQ(op_->row_count(), 2u);
+  EXPECT_EQ(op_->StateExpired(), 1);
+  EXPECT_EQ(sink_.Rows(), (std::vector<std::string>{Row("a", 1, 0, 0, 6), Row("a", 2, 1, 0, 6),
+                                                    Row("a", 3, 20, 20, 27), Row("a", 4, 22, 20, 27)}));
+}
+
+// Random streams whose rows are never late: the output equals a recomputation over every row,
+// the state keeps every session that can still change, and nothing once all have closed.
+TEST_F(SessionWindowTest, ExpiryKeepsTheOutputOfRecomputation) {
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    std::mt19937_64 rng(seed);
+    const int64_t gap = (1 + static_cast<int64_t>(rng() % 4)) * kSecond;
+    const int64_t lateness = static_cast<int64_t>(rng() % 4) * kSecond;
+    sink_ = CheckingSink();
+    Make(gap);
+    op_->set_expiry(lateness);
+    std::vector<Event> all;
+    int64_t watermark = 0, next_v = 0;
+    for (int round = 0; round < 60; ++round) {
+      std::vector<Event> events;
+      const int n = static_cast<int>(rng() % 30);
+      for (int i = 0; i < n; ++i) {
+        // Not late: at or after watermark - lateness.
+        const int64_t t = watermark - lateness + static_cast<int64_t>(rng() % 20) * kSecond / 2;
+        events.push_back({"k" + std::to_string(rng() % 6), next_v++, t});
+      }
+      ASSERT_TRUE(Push(events).ok());
+      all.insert(all.end(), events.begin(), events.end());
+      watermark += static_cast<int64_t>(rng() % 3) * kSecond;
+      ASSERT_TRUE(op_->OnWatermark(watermark).ok());
+      ASSERT_TRUE(op_->Flush().ok());
+      ASSERT_EQ(sink_.Rows(), Expected(all, gap)) << "seed " << seed << " round " << round;
+      // Every session that can still change is kept (closed ones may be kept a while: a
+      // partition is looked at once the cut-off passes its latest session's end).
+      size_t open = 0;
+      std::map<std::string, std::vector<int64_t>> times;
+      for (const Event& e : all) times[*e.key].push_back(*e.ts_us);
+      for (auto& [key, ts] : times) {
+        std::sort(ts.begin(), ts.end());
+        for (size_t i = 0; i < ts.size();) {
+          size_t j = i + 1;
+          while (j < ts.size() && ts[j] - ts[j - 1] < gap) ++j;
+          if (ts[j - 1] + gap > watermark - lateness) open += j - i;
+          i = j;
+        }
+      }
+      ASSERT_GE(op_->row_count(), open) << "seed " << seed << " round " << round;
+    }
+    ASSERT_TRUE(op_->OnWatermark(watermark + 100 * kSecond).ok());
+    ASSERT_TRUE(op_->Flush().ok());
+    EXPECT_EQ(op_->row_count(), 0u) << "seed " << seed;
+    EXPECT_EQ(op_->partition_count(), 0u) << "seed " << seed;
+    ASSERT_EQ(sink_.Rows(), Expected(all, gap)) << "seed " << seed;
+  }
+}
+
+TEST_F(SessionWindowTest, RestoredSessionsStillClose) {
+  Make(5 * kSecond);
+  op_->set_expiry(0);
+  ASSERT_TRUE(PushAndFlush({{"a", 1, 0}, {"b", 2, 10 * kSecond}}).ok());
+  std::string state;
+  sql::StateWriter writer(&state);
+  ASSERT_TRUE(op_->Snapshot(&writer).ok());
+  Make(5 * kSecond);
+  op_->set_expiry(0);
+  sql::StateReader reader(state);
+  ASSERT_TRUE(op_->Restore(&reader).ok());
+  EXPECT_EQ(op_->row_count(), 2u);
+  ASSERT_TRUE(op_->OnWatermark(6 * kSecond).ok());
+  ASSERT_TRUE(op_->Flush().ok());
+  EXPECT_EQ(op_->row_count(), 1u);  // a's [0, 5) closed; b's [10, 15) open
+  EXPECT_EQ(op_->partition_count(), 1u);
 }
 
 }  // namespace

@@ -301,6 +301,13 @@ class ChaosTest(unittest.TestCase):
         got, errors = settle(server)
         self.assertEqual(errors, [], "run A (no crash) is not consistent:\n" + "\n".join(errors[:20]))
         late = late_events(server)
+        # Closing sessions forgets state, never output: the same query with and without it agree,
+        # and sessions were forgotten.
+        self.assertEqual(got["view v_session_closing"], got["view v_session"])
+        _, _, metrics = server.request("GET", "/metrics")
+        expired = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.decode().splitlines()
+                      if line.startswith('sluice_view_state_expired_total{view="v_session_closing"'))
+        self.assertGreater(expired, 0, "no session of v_session_closing was closed")
         # The premise of workload.py: a replay from the start (1 MiB per partition per round)
         # has ended a round before it reads the first too-late event of any partition.
         for topic, partitions in (("orders", 2), ("payments", 1)):

@@ -80,9 +80,15 @@ VIEWS = {
     "v_hop_eowc": ("SELECT window_start, window_end, count(*) AS n, max(amount) AS top "
                    "FROM HOP(payments, ts, INTERVAL '30' SECOND, INTERVAL '1' MINUTE) GROUP BY window_start, window_end "
                    "EMIT ON WINDOW CLOSE"),
+    # Sessions that close: with 1 s of allowed lateness, a session is forgotten (SESSION rows and the
+    # aggregate's group) once the watermark passes its end. Lateness still does not depend on
+    # the schedule: ordinary events are at most MAX_DISORDER < WATERMARK_DELAY - 1 s behind.
+    "v_session_closing": SESSION,
     # A view over a view (not checkpointed itself: rebuilt from v_tumble's restored rows).
     "v_per_customer": "SELECT customer, count(*) AS windows, sum(n) AS n, sum(total) AS total FROM v_tumble GROUP BY customer",
 }
+
+VIEW_OPTIONS = {"v_session_closing": " WITH (allowed_lateness = '1 second')"}
 
 # name -> (topic, query); EOWC sinks are append-only and compared record for record.
 SINKS = {
@@ -97,7 +103,8 @@ APPEND_ONLY_SINKS = {"s_eowc"}
 def statements():
     """The DDL in order: ("topic", body) for POST /v1/topics, else SQL text."""
     out = list(DDL)
-    out += ["CREATE MATERIALIZED VIEW %s AS %s" % (name, query) for name, query in VIEWS.items()]
+    out += ["CREATE MATERIALIZED VIEW %s%s AS %s" % (name, VIEW_OPTIONS.get(name, ""), query)
+            for name, query in VIEWS.items()]
     out += ["CREATE SINK %s INTO %s AS %s" % (name, topic, query) for name, (topic, query) in SINKS.items()]
     return out
 
