@@ -25,6 +25,21 @@ def free_port():
         return s.getsockname()[1]
 
 
+def mount_small_tmpfs(test, prefix, size, covered_by):
+    """A real file system that fills up: mounts a tmpfs of `size` at test.mount (inside a new
+    test.root), unmounted and removed when the test ends. Skips the test where mounting is not
+    allowed (it needs root), naming the tests that cover the case instead (`covered_by`)."""
+    test.root = tempfile.mkdtemp(prefix=prefix)
+    test.mount = os.path.join(test.root, "data")
+    os.makedirs(test.mount)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s" % size, "tmpfs", test.mount], capture_output=True)
+    if r.returncode != 0:
+        shutil.rmtree(test.root, ignore_errors=True)
+        test.skipTest("cannot mount a tmpfs here (needs root); %s" % covered_by)
+    test.addCleanup(shutil.rmtree, test.root, ignore_errors=True)
+    test.addCleanup(subprocess.run, ["umount", "-l", test.mount], capture_output=True)
+
+
 class Server:
     """One sluice server process with its own data dir and port."""
 

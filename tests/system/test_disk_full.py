@@ -3,33 +3,16 @@ events stay intact, nothing partial is stored, and ingest resumes once space ret
 
 import json
 import os
-import shutil
-import subprocess
-import tempfile
 import unittest
 
-from harness import Server
+from harness import Server, mount_small_tmpfs
 
 NDJSON = {"Content-Type": "application/x-ndjson"}
 
 
-def try_mount_tmpfs(path, size):
-    os.makedirs(path, exist_ok=True)
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s" % size, "tmpfs", path], capture_output=True)
-    return r.returncode == 0
-
-
 class DiskFullTest(unittest.TestCase):
     def setUp(self):
-        self.root = tempfile.mkdtemp(prefix="sluice-diskfull-")
-        self.mount = os.path.join(self.root, "data")
-        if not try_mount_tmpfs(self.mount, "24m"):
-            shutil.rmtree(self.root, ignore_errors=True)
-            self.skipTest("cannot mount a tmpfs here (needs root); disk-full covered by log unit tests")
-
-    def tearDown(self):
-        subprocess.run(["umount", "-l", self.mount], capture_output=True)
-        shutil.rmtree(self.root, ignore_errors=True)
+        mount_small_tmpfs(self, "sluice-diskfull-", "24m", "disk-full covered by log unit tests")
 
     def test_enospc_gets_503_and_recovers(self):
         server = Server(data_dir=self.root, config='[log]\nsegment_bytes = "4MiB"\n').start()

@@ -8,22 +8,15 @@ import os
 import re
 import shutil
 import struct
-import subprocess
 import tempfile
 import time
 import unittest
 
-from harness import Server
+from harness import Server, mount_small_tmpfs
 from kafka_wire import crc32c, varint
 
 NDJSON = {"Content-Type": "application/x-ndjson"}
 JSON = {"Content-Type": "application/json"}
-
-
-def try_mount_tmpfs(path, size):
-    os.makedirs(path, exist_ok=True)
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s" % size, "tmpfs", path], capture_output=True)
-    return r.returncode == 0
 
 
 def checkpoint_verifies(path):
@@ -103,15 +96,7 @@ class ViewFaultTest(unittest.TestCase):
 
 class CheckpointDiskFullTest(ViewFaultTest):
     def setUp(self):
-        self.root = tempfile.mkdtemp(prefix="sluice-ckpt-full-")
-        self.mount = os.path.join(self.root, "data")
-        if not try_mount_tmpfs(self.mount, "24m"):
-            shutil.rmtree(self.root, ignore_errors=True)
-            self.skipTest("cannot mount a tmpfs here (needs root); checkpoint ENOSPC covered by engine_test")
-
-    def tearDown(self):
-        subprocess.run(["umount", "-l", self.mount], capture_output=True)
-        shutil.rmtree(self.root, ignore_errors=True)
+        mount_small_tmpfs(self, "sluice-ckpt-full-", "24m", "checkpoint ENOSPC covered by engine_test")
 
     def checkpoints(self):
         return sorted(glob.glob(os.path.join(self.mount, "checkpoints", "*", "*.ckpt")))
