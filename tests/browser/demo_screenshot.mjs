@@ -5,11 +5,11 @@
 
 import { spawn } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { freePort } from "./free_port.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, "../..");
@@ -17,14 +17,6 @@ const SLUICE_BIN = process.env.SLUICE_BIN || path.join(repo, "build/debug/src/cl
 const ARTIFACTS = process.env.SLUICE_ARTIFACTS || path.join(repo, "build/debug/test-artifacts/browser");
 const waitSeconds = Number(process.argv[2] || 20);
 
-const freePort = () =>
-  new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sluice-demo-shot-"));
 const port = await freePort();

@@ -19,10 +19,26 @@ SLUICE_BIN = os.environ.get("SLUICE_BIN", os.path.join(os.path.dirname(__file__)
 ARTIFACTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "artifacts")
 
 
+_handed_out = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on now and that this process has not handed out before. The kernel
+    may give the same ephemeral port to two binds in a row once the first socket is closed, so a
+    server's HTTP, pgwire and Kafka ports could collide without the memory of earlier answers."""
+    held = []
+    try:
+        while True:
+            s = socket.socket()
+            held.append(s)
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+            if port not in _handed_out:
+                _handed_out.add(port)
+                return port
+    finally:
+        for s in held:
+            s.close()
 
 
 def mount_small_tmpfs(test, prefix, size, covered_by):
