@@ -75,6 +75,7 @@ struct BenchLatencyOptions {
   int64_t seconds = 10;
   int event_bytes = 100;
   std::string fsync = "always";
+  int subscribers = 1;    // SSE subscriptions to the view, each must receive every row
   std::string self_path;  // path of this binary (to start the server process)
 };
 int RunBenchLatency(const BenchLatencyOptions& options);

@@ -1,5 +1,6 @@
 // The sluice binary: every command of SPEC §1 behind one CLI11 parser.
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -78,7 +79,17 @@ Status ConfigureLogging(const std::string& level) {
   return Status::Ok();
 }
 
+// A server holds a descriptor per connection, subscriber, segment and index, and the soft limit
+// is often 1 024: raise it to the hard limit the administrator allows (as databases do).
+void RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  limit.rlim_cur = limit.rlim_max;
+  (void)setrlimit(RLIMIT_NOFILE, &limit);
+}
+
 int Main(int argc, char** argv) {
+  RaiseOpenFileLimit();
   CLI::App app("sluice: a real-time streaming analytics engine in one binary", "sluice");
   app.require_subcommand(1);
   app.set_version_flag("--version", kSluiceVersion);
@@ -171,6 +182,8 @@ int Main(int argc, char** argv) {
   bench_latency->add_option("--seconds", latency_options.seconds, "How long to send (default 10)");
   bench_latency->add_option("--event-bytes", latency_options.event_bytes, "Approximate event size (default 100)");
   bench_latency->add_option("--fsync", latency_options.fsync, "always | interval | never (default always)");
+  bench_latency->add_option("--subscribers", latency_options.subscribers, "SSE subscribers of the view (default 1)")
+      ->check(CLI::Range(1, 100000));
   CLI::App* bench_log = bench->add_subcommand("log", "In-process log append and replay throughput");
   BenchLogOptions log_options;
   bench_log->add_option("--fsync", log_options.fsync, "always | interval | never (default always)");

@@ -46,8 +46,11 @@ Status ChangeQueue::OnChanges(const exec::DataChunk& chunk) {
   if (chunk.size() == 0) return Status::Ok();
   Item item;
   exec::CopyChunk(chunk, &item.chunk);
-  std::lock_guard<std::mutex> lock(mu_);
-  items_.push_back(std::move(item));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    items_.push_back(std::move(item));
+  }
+  if (wake_ != nullptr) wake_->Notify();
   return Status::Ok();
 }
 
@@ -55,8 +58,11 @@ Status ChangeQueue::OnWatermark(int64_t watermark_us) {
   Item item;
   item.is_watermark = true;
   item.watermark_us = watermark_us;
-  std::lock_guard<std::mutex> lock(mu_);
-  items_.push_back(std::move(item));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    items_.push_back(std::move(item));
+  }
+  if (wake_ != nullptr) wake_->Notify();
   return Status::Ok();
 }
 
@@ -147,7 +153,7 @@ Result<std::unique_ptr<MaterializedView>> MaterializedView::Start(sql::CatalogEn
         return Status::Unavailable(fmt::format("materialized view \"{}\" is not running", relation.name));
       }
       input.upstream = upstreams[i];
-      input.queue = std::make_unique<ChangeQueue>();
+      input.queue = std::make_unique<ChangeQueue>(&log->visible_changed());
     } else {
       SLUICE_ASSIGN_OR_RETURN(input.topic, log->GetTopic(relation.topic));
       for (int32_t p = 0; p < input.topic->partition_count(); ++p) {
@@ -404,7 +410,11 @@ void MaterializedView::EndSubscriptions(Status reason) {
 }
 
 void MaterializedView::Run() {
+  // Idle rounds still run every 5 ms (idle-partition watermarks, checkpoint timing); new data in
+  // the log or in an upstream view's queue wakes the view at once.
+  ChangeSignal& wake = log_->visible_changed();
   while (!stop_.load()) {
+    const uint64_t seen = wake.epoch();
     Result<int64_t> applied = Round();
     if (!applied.ok()) {
       SLUICE_LOG_ERROR("materialized view {}: {}", view_.name, applied.status().message());
@@ -413,7 +423,7 @@ void MaterializedView::Run() {
       caught_up_.store(true, std::memory_order_release);  // stopped: it does not hold recovery up
       return;
     }
-    if (*applied == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (*applied == 0) wake.WaitFor(seen, std::chrono::milliseconds(5));
   }
 }
 
@@ -491,6 +501,7 @@ Result<int64_t> MaterializedView::Round() {
   }
   const int64_t work = progress.applied + progress.rejected + progress.late + progress.duplicates + changes;
   if (work > 0 || watermark > last_watermark_) SLUICE_RETURN_IF_ERROR(dataflow_->FlushChanges());
+  if (feed_.feed) feed_.feed->PublishIfDue();  // changes held back by pacing, once due
   last_watermark_ = std::max(last_watermark_, watermark);
   work_since_checkpoint_ += work;
   if (sink_writer_) {

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/change_signal.h"
 #include "common/file_system.h"
 #include "common/metrics.h"
 #include "common/result.h"
@@ -27,6 +28,8 @@ namespace sluice::engine {
 // appends (as its sink's listener), the downstream's thread drains. Unbounded for now.
 class ChangeQueue final : public exec::ChangeListener {
  public:
+  // `wake` (optional) is notified after each push, so the consuming view need not poll.
+  explicit ChangeQueue(ChangeSignal* wake = nullptr) : wake_(wake) {}
   struct Item {
     exec::DataChunk chunk;             // when !is_watermark
     int64_t watermark_us = INT64_MIN;  // when is_watermark
@@ -38,6 +41,7 @@ class ChangeQueue final : public exec::ChangeListener {
   size_t size() const;
 
  private:
+  ChangeSignal* const wake_;
   mutable std::mutex mu_;
   std::deque<Item> items_;  // GUARDED_BY(mu_)
 };

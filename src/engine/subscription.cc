@@ -80,11 +80,12 @@ size_t ChangeBatch::row_count() const {
   return n;
 }
 
-std::shared_ptr<const std::string> ChangeBatch::Encoded(
-    const std::function<std::string()>& encode) const {
+std::shared_ptr<const std::string> ChangeBatch::Encoded(const std::function<std::string()>& encode,
+                                                        Encoding slot) const {
   std::lock_guard<std::mutex> lock(encoded_mu_);
-  if (!encoded_) encoded_ = std::make_shared<const std::string>(encode());
-  return encoded_;
+  std::shared_ptr<const std::string>& encoded = encoded_[static_cast<size_t>(slot)];
+  if (!encoded) encoded = std::make_shared<const std::string>(encode());
+  return encoded;
 }
 
 std::vector<WeightedRow> Consolidate(const ChangeBatch& batch) {
@@ -194,7 +195,23 @@ Status ChangeFeed::OnWatermark(int64_t watermark_us) {
 }
 
 Status ChangeFeed::OnFlushed() {
-  if (pending_.empty()) return Status::Ok();
+  PublishIfDue();
+  return Status::Ok();
+}
+
+void ChangeFeed::PublishIfDue() {
+  if (pending_.empty()) return;
+  const size_t subscribers = subscriber_count_.load(std::memory_order_relaxed);
+  const auto now = std::chrono::steady_clock::now();
+  const auto gap = std::min<std::chrono::microseconds>(
+      limits_.pace_per_subscriber * static_cast<int64_t>(subscribers), limits_.pace_max);
+  if (subscribers > 1 && last_publish_ && now < *last_publish_ + gap) return;
+  last_publish_ = now;
+  PublishPending();
+}
+
+void ChangeFeed::PublishPending() {
+  if (pending_.empty()) return;
   auto batch = std::make_shared<ChangeBatch>();
   batch->chunks = std::move(pending_);
   batch->bytes = pending_bytes_ + sizeof(ChangeBatch);
@@ -203,7 +220,6 @@ Status ChangeFeed::OnFlushed() {
   pending_.clear();
   pending_bytes_ = 0;
   Publish(std::move(batch));
-  return Status::Ok();
 }
 
 void ChangeFeed::Publish(std::shared_ptr<const ChangeBatch> published) {
@@ -258,6 +274,7 @@ Result<std::unique_ptr<Subscription>> ChangeFeed::Subscribe(const SubscribeReque
       }
     }
     subscribers_.push_back(state);
+    subscriber_count_.store(subscribers_.size(), std::memory_order_relaxed);
   }
   auto sub = std::unique_ptr<Subscription>(new Subscription());
   sub->feed_ = shared_from_this();
@@ -275,6 +292,7 @@ void ChangeFeed::Remove(SubscriberState* state) {
   std::lock_guard<std::mutex> lock(mu_);
   std::erase_if(subscribers_,
                 [state](const std::shared_ptr<SubscriberState>& s) { return s.get() == state; });
+  subscriber_count_.store(subscribers_.size(), std::memory_order_relaxed);
 }
 
 void ChangeFeed::End(Status reason) {
@@ -328,7 +346,9 @@ Result<std::shared_ptr<const SubscriptionSnapshot>> ChangeFeed::SnapshotFor(
     return Status::Unavailable(fmt::format("materialized view \"{}\" stopped", view_name_));
   auto snapshot = std::make_shared<SubscriptionSnapshot>();
   SLUICE_ASSIGN_OR_RETURN(snapshot->rows, view_.snapshot([&] {
-    // No round runs now: the rows are exactly the result of batches 1..last_seq_.
+    // No round runs now. Changes held back by pacing are in the rows: publish them, so that
+    // the rows are exactly the result of batches 1..last_seq_.
+    PublishPending();
     std::lock_guard<std::mutex> lock(mu_);
     snapshot->seq = last_seq_;
     snapshot->watermark_us = watermark_us_;

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -44,12 +46,16 @@ struct ChangeBatch {
   size_t row_count() const;
 
   // An edge's encoding of this batch, computed once and shared by every subscriber that sends the
-  // batch unfiltered (1000 SSE clients of one view encode each batch once).
-  std::shared_ptr<const std::string> Encoded(const std::function<std::string()>& encode) const;
+  // batch unfiltered (1000 SSE clients of one view encode each batch once). Two slots: the
+  // message (kMessage: the JSON both SSE and WebSocket send) and its framing as one transport
+  // sends it (kFramed: the SSE event with its id and data lines).
+  enum class Encoding : uint8_t { kMessage = 0, kFramed = 1 };
+  std::shared_ptr<const std::string> Encoded(const std::function<std::string()>& encode,
+                                             Encoding slot = Encoding::kMessage) const;
 
  private:
   mutable std::mutex encoded_mu_;
-  mutable std::shared_ptr<const std::string> encoded_;  // GUARDED_BY(encoded_mu_)
+  mutable std::shared_ptr<const std::string> encoded_[2];  // GUARDED_BY(encoded_mu_)
 };
 
 // A row and its net weight within a batch (+n: inserted n times, -n: deleted n times).
@@ -88,6 +94,10 @@ struct SubscriptionLimits {
   // Per view: recent batches kept so that a reconnecting subscriber resumes without loss.
   size_t history_batches = 1024;
   size_t history_bytes = 16u << 20;
+  // Pacing of a view's batches (ChangeFeed::PublishIfDue): the least time between two batches
+  // is this much per subscriber, capped at pace_max; zero publishes every round.
+  std::chrono::microseconds pace_per_subscriber{20};
+  std::chrono::microseconds pace_max{20'000};
 };
 
 struct SubscribeRequest {
@@ -157,7 +167,16 @@ class ChangeFeed final : public exec::ChangeListener, public std::enable_shared_
 
   Status OnChanges(const exec::DataChunk& chunk) override;
   Status OnWatermark(int64_t watermark_us) override;
+  // Ends a round: its changes become the next batch, now or, when many subscribers listen, with
+  // the next rounds (see PublishIfDue).
   Status OnFlushed() override;
+
+  // Pacing. Every batch costs work per subscriber (a wake-up, a poll, a write), so a busy view
+  // with many subscribers publishes at most once per gap of 20 µs per subscriber, at most 20 ms
+  // (SubscriptionLimits): a view running 1 000 rounds/s with 1 000 subscribers sends each of
+  // them ~50 batches/s instead of 1 000. Rounds within a gap are merged into one batch. One subscriber is never
+  // held back. The view calls this after every round, idle ones included, under its lock.
+  void PublishIfDue();
 
   // A new subscriber. `filter` (may be null) is a stateless dataflow over the view's rows whose
   // output columns are `columns`. `notify` is called (without locks held, possibly on the view's
@@ -180,6 +199,8 @@ class ChangeFeed final : public exec::ChangeListener, public std::enable_shared_
   // Takes a snapshot for `state` (under the view's lock, so that it matches the sequence).
   Result<std::shared_ptr<const SubscriptionSnapshot>> SnapshotFor(SubscriberState* state);
   void Publish(std::shared_ptr<const ChangeBatch> batch);
+  // Publishes the changes collected since the last batch, if any (view's lock held).
+  void PublishPending();
 
   ViewAccess view_;  // empty once ended; guarded by view_mu_
   const std::string view_name_;
@@ -195,6 +216,8 @@ class ChangeFeed final : public exec::ChangeListener, public std::enable_shared_
   std::vector<exec::DataChunk> pending_;
   size_t pending_bytes_ = 0;
   int64_t watermark_us_ = INT64_MIN;
+  std::optional<std::chrono::steady_clock::time_point> last_publish_;  // none yet: due at once
+  std::atomic<size_t> subscriber_count_{0};  // subscribers_.size(), readable without mu_
 
   mutable std::mutex mu_;
   uint64_t last_seq_ = 0;                                   // GUARDED_BY(mu_)

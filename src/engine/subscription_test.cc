@@ -15,9 +15,16 @@ using sql::Value;
 
 // Stands in for a materialized view with one BIGINT column: the test changes `rows` and tells
 // the feed, as the view's round would.
+// Limits whose feed publishes every round (no pacing), so that a test's rounds are its batches.
+SubscriptionLimits Unpaced() {
+  SubscriptionLimits limits;
+  limits.pace_per_subscriber = std::chrono::microseconds(0);
+  return limits;
+}
+
 class FakeView {
  public:
-  FakeView(SubscriptionLimits limits = {}) {
+  FakeView(SubscriptionLimits limits = Unpaced()) {
     ChangeFeed::ViewAccess access;
     access.snapshot =
         [this](const std::function<void()>& under_lock) -> Result<std::vector<std::vector<Value>>> {
@@ -327,6 +334,87 @@ TEST(SubscriptionTest, ConcurrentRoundsAndPollsStayConsistent) {
   for (int i = 0; i < 2000; ++i) ASSERT_EQ(have[static_cast<size_t>(i)], i);
   EXPECT_EQ(last_seq, 2000u);
   (void)resyncs;
+}
+
+}  // namespace
+}  // namespace sluice::engine
+
+namespace sluice::engine {
+namespace {
+
+TEST(SubscriptionPacingTest, OneSubscriberGetsEveryRound) {
+  SubscriptionLimits limits;  // the defaults: paced
+  limits.pace_per_subscriber = std::chrono::hours(1);
+  FakeView view(limits);
+  std::atomic<int> notified{0};
+  auto sub = Subscribe(view, &notified);
+  ASSERT_EQ(sub->Poll().size(), 1u);
+  for (int i = 0; i < 3; ++i) view.Round({i});
+  auto events = sub->Poll();
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[2].batch->seq, 3u);
+}
+
+TEST(SubscriptionPacingTest, RoundsWithinTheGapAreMergedAndASnapshotPublishesThem) {
+  SubscriptionLimits limits;
+  limits.pace_per_subscriber = std::chrono::hours(1);  // nothing is due during the test
+  limits.pace_max = std::chrono::hours(1);
+  FakeView view(limits);
+  std::atomic<int> a_notified{0}, b_notified{0};
+  auto a = Subscribe(view, &a_notified);
+  auto b = Subscribe(view, &b_notified);
+  ASSERT_EQ(a->Poll().size(), 1u);
+  ASSERT_EQ(b->Poll().size(), 1u);
+  view.Round({1});  // the first batch of a feed is due at once
+  view.Round({2});
+  view.Round({3}, {1});
+  std::vector<SubscriptionEvent> events = a->Poll();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].batch->seq, 1u);
+  EXPECT_TRUE(a->Poll().empty());  // rounds 2 and 3 are held back
+
+  // A new subscriber's snapshot holds rounds 2 and 3, so they are published first, as one batch
+  // (seq 2), and the snapshot covers it: nothing is delivered twice or lost.
+  std::atomic<int> c_notified{0};
+  auto c = Subscribe(view, &c_notified);
+  events = c->Poll();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, SubscriptionEvent::Kind::kSnapshot);
+  EXPECT_EQ(events[0].snapshot->seq, 2u);
+  EXPECT_EQ(Values(events[0].snapshot->rows), (std::vector<int64_t>{2, 3}));
+  EXPECT_TRUE(c->Poll().empty());
+
+  events = a->Poll();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].batch->seq, 2u);
+  int64_t net = 0;
+  for (const WeightedRow& r : Consolidate(*events[0].batch)) net += r.weight;
+  EXPECT_EQ(net, 1);  // +2 +3 -1
+  EXPECT_GE(a_notified.load(), 1);
+}
+
+TEST(SubscriptionPacingTest, HeldChangesGoOutWhenDue) {
+  SubscriptionLimits limits;
+  limits.pace_per_subscriber = std::chrono::microseconds(500);
+  FakeView view(limits);
+  std::atomic<int> a_notified{0}, b_notified{0};
+  auto a = Subscribe(view, &a_notified);
+  auto b = Subscribe(view, &b_notified);
+  (void)a->Poll();
+  (void)b->Poll();
+  view.Round({1});
+  view.Round({2});
+  ASSERT_EQ(a->Poll().size(), 1u);
+  // The view calls PublishIfDue after every round, idle ones too; once the 1-ms gap is over,
+  // round 2 is published.
+  std::vector<SubscriptionEvent> events;
+  for (int i = 0; i < 10000 && events.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    view.feed->PublishIfDue();
+    events = a->Poll();
+  }
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].batch->seq, 2u);
 }
 
 }  // namespace

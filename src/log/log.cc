@@ -130,6 +130,7 @@ class LogImpl final : public Log, public SyncScheduler {
   Status Close() override;
 
   void RequestSync(std::shared_ptr<PartitionImpl> partition) override;
+  ChangeSignal& visible_changed() override { return visible_changed_; }
 
  private:
   Result<std::shared_ptr<TopicImpl>> OpenTopic(const TopicConfig& config, const std::string& dir,
@@ -143,6 +144,7 @@ class LogImpl final : public Log, public SyncScheduler {
 
   const LogOptions options_;
   FileSystem* const fs_ = options_.fs;
+  ChangeSignal visible_changed_;  // before the topics: partitions point to it
 
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<TopicImpl>, std::less<>> topics_;  // GUARDED_BY(mu_)
@@ -276,6 +278,7 @@ Result<std::shared_ptr<TopicImpl>> LogImpl::OpenTopic(const TopicConfig& config,
     po.fs = fs_;
     po.clock = options_.clock;
     po.scheduler = this;
+    po.visible_changed = &visible_changed_;
     po.metrics = MetricsFor(config.name, po.id);
     SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<PartitionImpl> partition,
                             PartitionImpl::Open(std::move(po), clean_shutdown));

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/change_signal.h"
 #include "common/clock.h"
 #include "common/file_system.h"
 #include "common/metrics.h"
@@ -195,6 +196,10 @@ class Log {
   // Completes pending appends, syncs everything, stops background threads. Appends after
   // Close fail with kUnavailable. Idempotent.
   virtual Status Close() = 0;
+
+  // Notified whenever a partition's visible end moves (records became readable, under
+  // fsync=always once durable). Readers that found nothing new wait on it instead of polling.
+  virtual ChangeSignal& visible_changed() = 0;
 };
 
 // Kafka's default partitioner for keyed records: toPositive(murmur2(key)) % partitions.

@@ -153,6 +153,7 @@ Status PartitionImpl::Recover(bool clean_shutdown) {
 void PartitionImpl::SetVisibleLocked(VisibleEnd visible) {
   visible_ = std::move(visible);
   Set(options_.metrics.end_offset, static_cast<double>(visible_.end.value()));
+  if (options_.visible_changed != nullptr) options_.visible_changed->Notify();
 }
 
 Status PartitionImpl::CheckNotDeleted() const {

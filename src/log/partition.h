@@ -56,6 +56,7 @@ struct PartitionOptions {
   FileSystem* fs = nullptr;
   Clock* clock = nullptr;
   SyncScheduler* scheduler = nullptr;  // REQUIRES: set when fsync == kAlways
+  ChangeSignal* visible_changed = nullptr;  // notified when the visible end moves (optional)
   PartitionMetrics metrics;
 };
 
