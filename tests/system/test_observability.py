@@ -152,14 +152,18 @@ class EndToEndLatencyTest(unittest.TestCase):
 
     def test_bench_latency_delivers_every_event(self):
         from harness import SLUICE_BIN
-        out = subprocess.run([SLUICE_BIN, "bench", "latency", "--rate", "200", "--seconds", "1"],
+        # Three subscribers: each must receive all 200 rows (600 delays in the histogram).
+        out = subprocess.run([SLUICE_BIN, "bench", "latency", "--rate", "200", "--seconds", "1", "--subscribers", "3"],
                              capture_output=True, text=True, timeout=120)
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
-        m = re.search(r"p50 ([\d.]+) ms, p99 ([\d.]+) ms, p99\.9 ([\d.]+) ms, max ([\d.]+) ms \((\d+) rows received\)",
+        self.assertIn("200 events", out.stdout)
+        self.assertIn("3 subscriber(s)", out.stdout)
+        m = re.search(r"p50 ([\d.]+) ms, p99 ([\d.]+) ms, p99\.9 ([\d.]+) ms, max ([\d.]+) ms \((\d+) rows received in all\)",
                       out.stdout)
         self.assertIsNotNone(m, out.stdout)
-        self.assertEqual(int(m.group(5)), 200)
+        self.assertEqual(int(m.group(5)), 600)
         self.assertLessEqual(float(m.group(1)), float(m.group(2)))
+        self.assertIn("resync snapshots: 0", out.stdout)
         bad = subprocess.run([SLUICE_BIN, "bench", "latency", "--rate", "0"], capture_output=True, text=True, timeout=60)
         self.assertNotEqual(bad.returncode, 0)
         self.assertIn("must be positive", bad.stderr)
