@@ -55,7 +55,7 @@ for mode in simple extended prepared; do
   results=()
   for run in $(seq "$runs"); do
     if [ -n "${PERF_OUT:-}" ] && [ "$mode" = prepared ] && [ "$run" = 1 ]; then
-      perf record -F 499 -g -o "$PERF_OUT" -p "$server" -- sleep "$seconds" >/dev/null 2>&1 &
+      perf record -F 499 ${PERF_CALLGRAPH:--g} -o "$PERF_OUT" -p "$server" -- sleep "$seconds" >/dev/null 2>&1 &
     fi
     out="$(pgbench -n -h 127.0.0.1 -p "$pg_port" -U bench -M "$mode" -c "$clients" -j 2 -T "$seconds" \
       -f "$here/pull_query.sql" sluice 2>&1)" || { echo "$mode: pgbench failed:"; echo "$out" | tail -5; break; }

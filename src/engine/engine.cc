@@ -159,6 +159,10 @@ class EngineImpl final : public Engine {
     if (!ready()) return Status::Unavailable("the engine is not ready");
     return sql_->Execute(sql);
   }
+  Result<std::optional<StatementResult>> TryPointQuery(std::string_view sql) override {
+    if (!ready()) return std::optional<StatementResult>();  // ExecuteSql gives the error
+    return sql_->TryPointQuery(sql);
+  }
   Result<std::vector<ResultColumn>> DescribeSql(std::string_view sql) override {
     if (!ready()) return Status::Unavailable("the engine is not ready");
     return sql_->Describe(sql);

@@ -98,6 +98,12 @@ class Engine {
 
   // Runs one or more SQL statements (SPEC §3); see SqlExecutor::Execute for the contract.
   virtual Result<std::vector<StatementResult>> ExecuteSql(std::string_view sql) = 0;
+  // Runs a point query on a view now if it can without waiting (SqlExecutor::TryPointQuery);
+  // nullopt: run it with ExecuteSql on a thread that may block.
+  virtual Result<std::optional<StatementResult>> TryPointQuery(std::string_view sql) {
+    (void)sql;
+    return std::optional<StatementResult>();
+  }
   // The columns one statement would return, without running it (SqlExecutor::Describe).
   virtual Result<std::vector<ResultColumn>> DescribeSql(std::string_view sql) = 0;
   // Recomputes a view in batch and compares it with its state (SqlExecutor::Verify).

@@ -346,8 +346,14 @@ Result<std::vector<std::vector<sql::Value>>> MaterializedView::Snapshot() const 
 }
 
 Result<std::optional<std::vector<std::vector<sql::Value>>>> MaterializedView::Lookup(size_t column,
-                                                                                   const sql::Value& value) {
-  std::lock_guard<std::mutex> lock(mu_);
+                                                                                   const sql::Value& value,
+                                                                                   bool wait) {
+  std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
+  if (wait) {
+    lock.lock();
+  } else if (!lock.try_lock()) {
+    return Status::ResourceExhausted(fmt::format("materialized view \"{}\" is in the middle of a round", view_.name));
+  }
   if (!failure_.ok()) {
     return Status::FailedPrecondition(fmt::format("materialized view \"{}\" stopped: {}", view_.name, failure_.message()));
   }

@@ -104,7 +104,9 @@ class MaterializedView {
   // Pull queries `WHERE column = value`: the rows whose `column` equals `value` (possibly a
   // few more; the caller filters again), from an index on the view's rows; nullopt when the
   // column is not indexed (the caller scans Snapshot()).
-  Result<std::optional<std::vector<std::vector<sql::Value>>>> Lookup(size_t column, const sql::Value& value);
+  // `wait` false: kResourceExhausted instead of waiting while a round holds the view.
+  Result<std::optional<std::vector<std::vector<sql::Value>>>> Lookup(size_t column, const sql::Value& value,
+                                                                     bool wait = true);
   // Events in the inputs not yet applied.
   int64_t Lag() const;
   // True once the view has applied every event its log inputs held when it was created (and

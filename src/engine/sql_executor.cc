@@ -251,7 +251,7 @@ SqlExecutor::SqlExecutor(std::unique_ptr<sql::Catalog> catalog, log::Log* log, i
 SqlExecutor::~SqlExecutor() { StopViewsLocked(); }
 
 void SqlExecutor::StopViews() {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::shared_mutex> lock(mu_);
   StopViewsLocked();
 }
 
@@ -448,7 +448,7 @@ Result<std::unique_ptr<exec::Dataflow>> SqlExecutor::PlanSink(const sql::CreateS
 
 bool SqlExecutor::ViewsCaughtUp() {
   if (recovered_.load(std::memory_order_acquire)) return true;
-  std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
+  std::unique_lock<std::shared_mutex> lock(mu_, std::try_to_lock);
   if (!lock.owns_lock()) return false;  // a statement is running; ask again
   std::erase_if(recovering_, [&](const std::string& name) {
     auto it = views_.find(name);
@@ -512,7 +512,7 @@ Result<std::unique_ptr<exec::Dataflow>> SqlExecutor::Replan(const CatalogEntry& 
 }
 
 Result<SqlExecutor::VerifyReport> SqlExecutor::Verify(std::string_view name) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::shared_lock<std::shared_mutex> lock(mu_);
   SLUICE_ASSIGN_OR_RETURN(CatalogEntry entry, catalog_->Find(name));
   if (entry.kind != ObjectKind::kView) {
     return Status::InvalidArgument(fmt::format("\"{}\" is a {}, not a materialized view", name, sql::ObjectKindName(entry.kind)));
@@ -571,6 +571,41 @@ Result<SqlExecutor::VerifyReport> SqlExecutor::Verify(std::string_view name) {
   return report;
 }
 
+namespace {
+
+// Pushes rows of a view into input `i` of an ad-hoc query. `few`: a point lookup's rows, which
+// get a chunk of their size (a full one is zero-filled).
+Status PushRows(exec::Dataflow* dataflow, size_t i, const std::vector<std::vector<Value>>& rows, bool few) {
+  exec::DataChunk chunk = few ? exec::DataChunk(dataflow->input(i).types, std::max<size_t>(rows.size(), 1))
+                              : exec::DataChunk(dataflow->input(i).types);
+  for (const auto& row : rows) {
+    const size_t r = chunk.size();
+    for (size_t c = 0; c < row.size(); ++c) exec::SetValue(&chunk.column(c), r, row[c], &chunk.arena());
+    chunk.set_size(r + 1);
+    if (chunk.size() == chunk.capacity()) {
+      SLUICE_RETURN_IF_ERROR(dataflow->Push(i, chunk));
+      chunk.Reset();
+    }
+  }
+  if (chunk.size() > 0) SLUICE_RETURN_IF_ERROR(dataflow->Push(i, chunk));
+  return Status::Ok();
+}
+
+exec::DataflowOptions AdHocOptions() {
+  exec::DataflowOptions flow;
+  flow.now_micros = Clock::Real()->Now().value() * 1000;
+  return flow;
+}
+
+Result<StatementResult> FinishSelect(const sql::BoundQuery& bound, exec::Dataflow* query) {
+  SLUICE_ASSIGN_OR_RETURN(std::vector<std::vector<Value>> rows, query->Finish());
+  std::vector<ResultColumn> columns;
+  for (const sql::ColumnSchema& c : bound.plan->schema) columns.push_back({c.name, c.type});
+  return Table(std::move(columns), std::move(rows));
+}
+
+}  // namespace
+
 Status SqlExecutor::FeedInputs(exec::Dataflow* dataflow, const std::optional<PointLookup>& lookup) {
   // Tables first (a join reads them as of the end of their log), then views and sources.
   for (int pass = 0; pass < 2; ++pass) {
@@ -589,29 +624,16 @@ Status SqlExecutor::FeedInputs(exec::Dataflow* dataflow, const std::optional<Poi
       if (input.kind != ObjectKind::kView) return Status::InvalidArgument(fmt::format("cannot read from \"{}\"", input.name));
       auto it = views_.find(input.name);
       if (it == views_.end()) return Status::Unavailable(fmt::format("materialized view \"{}\" is not running", input.name));
-      std::vector<std::vector<Value>> rows;
       std::optional<std::vector<std::vector<Value>>> found;
       if (lookup && dataflow->input_count() == 1) {
         SLUICE_ASSIGN_OR_RETURN(found, it->second->Lookup(lookup->column, lookup->value));
       }
       if (found) {
-        rows = std::move(*found);
+        SLUICE_RETURN_IF_ERROR(PushRows(dataflow, i, *found, /*few=*/true));
       } else {
-        SLUICE_ASSIGN_OR_RETURN(rows, it->second->Snapshot());
+        SLUICE_ASSIGN_OR_RETURN(std::vector<std::vector<Value>> rows, it->second->Snapshot());
+        SLUICE_RETURN_IF_ERROR(PushRows(dataflow, i, rows, /*few=*/false));
       }
-      // A point lookup's few rows get a chunk of their size (a full one is zero-filled).
-      exec::DataChunk chunk = found ? exec::DataChunk(dataflow->input(i).types, std::max<size_t>(rows.size(), 1))
-                                    : exec::DataChunk(dataflow->input(i).types);
-      for (const auto& row : rows) {
-        const size_t r = chunk.size();
-        for (size_t c = 0; c < row.size(); ++c) exec::SetValue(&chunk.column(c), r, row[c], &chunk.arena());
-        chunk.set_size(r + 1);
-        if (chunk.size() == chunk.capacity()) {
-          SLUICE_RETURN_IF_ERROR(dataflow->Push(i, chunk));
-          chunk.Reset();
-        }
-      }
-      if (chunk.size() > 0) SLUICE_RETURN_IF_ERROR(dataflow->Push(i, chunk));
     }
   }
   return Status::Ok();
@@ -685,9 +707,123 @@ std::optional<SqlExecutor::PointLookup> FindPointLookup(const sql::LogicalOperat
 
 }  // namespace
 
+namespace {
+
+// `SELECT <columns of the view> FROM view WHERE column = constant` with a type whose values are
+// equal exactly when they compare equal: the lookup's rows are the answer once projected, with
+// no dataflow to build. The output's input column per output column, or nullopt for any other
+// query.
+std::optional<std::vector<size_t>> DirectColumns(const sql::LogicalOperator& plan, const SqlExecutor::PointLookup& lookup) {
+  switch (lookup.value.type().id) {
+    case sql::TypeId::kBoolean:
+    case sql::TypeId::kInt:
+    case sql::TypeId::kBigint:
+    case sql::TypeId::kVarchar:
+    case sql::TypeId::kTimestamp:
+    case sql::TypeId::kTimestamptz:
+    case sql::TypeId::kDate:
+      break;
+    default:
+      return std::nullopt;  // -0.0 = 0.0, 1.0 = 1.00: the dataflow's comparison decides
+  }
+  const sql::LogicalOperator* op = &plan;
+  std::vector<size_t> columns;
+  if (op->kind == sql::LogicalKind::kProject) {
+    for (const sql::BoundExprPtr& e : op->exprs) {
+      if (e->kind != sql::BoundExprKind::kColumn || e->column < 0) return std::nullopt;
+      columns.push_back(static_cast<size_t>(e->column));
+    }
+    if (op->children.size() != 1) return std::nullopt;
+    op = op->children[0].get();
+  } else {
+    for (size_t c = 0; c < op->schema.size(); ++c) columns.push_back(c);
+  }
+  if (op->kind != sql::LogicalKind::kFilter || op->children.size() != 1 ||
+      op->children[0]->kind != sql::LogicalKind::kScan) {
+    return std::nullopt;
+  }
+  const sql::BoundExpr& predicate = *op->predicate;
+  if (predicate.kind != sql::BoundExprKind::kCall || predicate.fn != sql::ScalarFn::kEq) return std::nullopt;
+  return columns;
+}
+
+}  // namespace
+
+Result<StatementResult> SqlExecutor::RunSelect(const sql::BoundQuery& bound) {
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<exec::Dataflow> query, exec::Dataflow::Build(*bound.plan, AdHocOptions()));
+  SLUICE_RETURN_IF_ERROR(FeedInputs(query.get(), FindPointLookup(*bound.plan)));
+  return FinishSelect(bound, query.get());
+}
+
+Result<std::optional<StatementResult>> SqlExecutor::TryPointQuery(std::string_view text) {
+  Result<sql::StatementPtr> stmt = sql::ParseOne(text);
+  if (!stmt.ok() || (*stmt)->kind != sql::StatementKind::kSelect) return std::optional<StatementResult>();
+  std::shared_lock<std::shared_mutex> lock(mu_, std::try_to_lock);
+  if (!lock.owns_lock()) return std::optional<StatementResult>();  // DDL is running
+  sql::QueryBinder binder(catalog_.get());
+  Result<sql::BoundQuery> bound = binder.Bind(*static_cast<const sql::SelectStatement&>(**stmt).query);
+  if (!bound.ok() || bound->emit_on_window_close) return std::optional<StatementResult>();
+  const std::optional<PointLookup> lookup = FindPointLookup(*bound->plan);
+  if (!lookup) return std::optional<StatementResult>();
+  // FindPointLookup found a filter right above one view's scan, under one-input operators.
+  const sql::LogicalOperator* scan = bound->plan.get();
+  while (!scan->children.empty()) scan = scan->children[0].get();
+  auto view = views_.find(scan->relation.name);
+  if (view == views_.end()) return std::optional<StatementResult>();
+  Result<std::optional<std::vector<std::vector<Value>>>> found =
+      view->second->Lookup(lookup->column, lookup->value, /*wait=*/false);
+  if (!found.ok()) {
+    if (found.status().code() == StatusCode::kResourceExhausted) return std::optional<StatementResult>();  // in a round
+    return found.status();
+  }
+  if (!*found) return std::optional<StatementResult>();  // the column has no index
+  std::vector<ResultColumn> columns;
+  for (const sql::ColumnSchema& c : bound->plan->schema) columns.push_back({c.name, c.type});
+  if (const std::optional<std::vector<size_t>> direct = DirectColumns(*bound->plan, *lookup)) {
+    std::vector<std::vector<Value>> rows;
+    for (std::vector<Value>& row : **found) {
+      if (row[lookup->column] != lookup->value) continue;  // the index may return a few more
+      std::vector<Value>& out = rows.emplace_back();
+      out.reserve(direct->size());
+      for (size_t c : *direct) out.push_back(row[c]);
+    }
+    return std::optional<StatementResult>(Table(std::move(columns), std::move(rows)));
+  }
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<exec::Dataflow> query, exec::Dataflow::Build(*bound->plan, AdHocOptions()));
+  SLUICE_RETURN_IF_ERROR(PushRows(query.get(), 0, **found, /*few=*/true));
+  SLUICE_ASSIGN_OR_RETURN(StatementResult result, FinishSelect(*bound, query.get()));
+  return std::optional<StatementResult>(std::move(result));
+}
+
+namespace {
+
+// Statements that only read the catalog and the views run under a shared lock.
+bool ReadsOnly(const std::vector<sql::StatementPtr>& statements) {
+  for (const sql::StatementPtr& stmt : statements) {
+    switch (stmt->kind) {
+      case sql::StatementKind::kSelect:
+      case sql::StatementKind::kShow:
+      case sql::StatementKind::kDescribe:
+      case sql::StatementKind::kExplain:
+        continue;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text) {
   SLUICE_ASSIGN_OR_RETURN(std::vector<sql::StatementPtr> statements, sql::Parse(text));
-  std::lock_guard<std::mutex> lock(mu_);
+  std::shared_lock<std::shared_mutex> shared(mu_, std::defer_lock);
+  std::unique_lock<std::shared_mutex> exclusive(mu_, std::defer_lock);
+  if (ReadsOnly(statements)) {
+    shared.lock();
+  } else {
+    exclusive.lock();
+  }
   std::vector<StatementResult> results;
   for (const sql::StatementPtr& stmt : statements) {
     switch (stmt->kind) {
@@ -873,15 +1009,8 @@ Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text)
         SLUICE_ASSIGN_OR_RETURN(sql::BoundQuery bound,
                                 binder.Bind(*static_cast<const sql::SelectStatement&>(*stmt).query));
         if (bound.emit_on_window_close) return Status::InvalidArgument("EMIT ON WINDOW CLOSE is for materialized views");
-        const int64_t now_micros = Clock::Real()->Now().value() * 1000;
-        exec::DataflowOptions flow;
-        flow.now_micros = now_micros;
-        SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<exec::Dataflow> query, exec::Dataflow::Build(*bound.plan, flow));
-        SLUICE_RETURN_IF_ERROR(FeedInputs(query.get(), FindPointLookup(*bound.plan)));
-        SLUICE_ASSIGN_OR_RETURN(std::vector<std::vector<Value>> rows, query->Finish());
-        std::vector<ResultColumn> columns;
-        for (const sql::ColumnSchema& c : bound.plan->schema) columns.push_back({c.name, c.type});
-        results.push_back(Table(std::move(columns), std::move(rows)));
+        SLUICE_ASSIGN_OR_RETURN(StatementResult result, RunSelect(bound));
+        results.push_back(std::move(result));
         break;
       }
     }
@@ -934,7 +1063,7 @@ bool IsIdentity(const sql::LogicalOperator& op, size_t columns) {
 Result<std::unique_ptr<Subscription>> SqlExecutor::Subscribe(const SubscribeRequest& request,
                                                              std::function<void()> notify,
                                                              const SubscriptionLimits& limits) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::shared_lock<std::shared_mutex> lock(mu_);
   std::string name = request.view;
   std::unique_ptr<exec::Dataflow> filter;
   std::vector<sql::ColumnSchema> columns;
@@ -975,7 +1104,7 @@ Result<std::vector<ResultColumn>> SqlExecutor::Describe(std::string_view text) {
   SLUICE_ASSIGN_OR_RETURN(sql::StatementPtr stmt, sql::ParseOne(text));
   switch (stmt->kind) {
     case sql::StatementKind::kSelect: {
-      std::lock_guard<std::mutex> lock(mu_);
+      std::shared_lock<std::shared_mutex> lock(mu_);
       sql::QueryBinder binder(catalog_.get());
       SLUICE_ASSIGN_OR_RETURN(sql::BoundQuery bound,
                               binder.Bind(*static_cast<const sql::SelectStatement&>(*stmt).query));

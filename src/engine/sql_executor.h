@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,7 +44,8 @@ class MaterializedView;
 // Runs SQL statements against the catalog and the log. DDL is validated (names, types,
 // options, watermark expressions, dependencies), persisted in the catalog file and, for
 // sources and tables, creates the topic they read. On open the catalog's history is replayed
-// through the same code. Thread-safe (statements run one at a time).
+// through the same code. Thread-safe: statements that only read (SELECT, SHOW, DESCRIBE,
+// EXPLAIN) run concurrently, the others one at a time.
 class SqlExecutor {
  public:
   // Opens <dir>/catalog.log and replays it. `log` must outlive the executor.
@@ -60,6 +62,13 @@ class SqlExecutor {
   // stay done, as with psql's default). Errors are kInvalidArgument (syntax, names, types),
   // kNotFound, kAlreadyExists, kFailedPrecondition (dependents) with PostgreSQL-like text.
   Result<std::vector<StatementResult>> Execute(std::string_view sql);
+
+  // Runs `sql` now, without waiting for any lock, when it is one SELECT that reads one key of
+  // one materialized view through the view's index (`WHERE key = constant`): a protocol edge
+  // answers it on its network thread. nullopt when the statement is anything else, does not
+  // parse or bind (Execute reports those), or would have to wait (DDL running, the view in
+  // the middle of a round): run it with Execute on a thread that may block.
+  Result<std::optional<StatementResult>> TryPointQuery(std::string_view sql);
 
   // The columns one statement would return, without running it: a SELECT is bound against
   // the catalog (nothing is read); SHOW, DESCRIBE and EXPLAIN run, as they only read the
@@ -116,11 +125,14 @@ class SqlExecutor {
   // `lookup`: the query reads one view and keeps only rows whose column equals a constant;
   // the view is then read through its index instead of whole.
   Status FeedInputs(exec::Dataflow* dataflow, const std::optional<PointLookup>& lookup = std::nullopt);
+  // Runs a bound ad-hoc SELECT. REQUIRES: mu_ held (shared is enough).
+  Result<StatementResult> RunSelect(const sql::BoundQuery& bound);
   void StopViewsLocked();
 
   Result<std::unique_ptr<exec::Dataflow>> Replan(const sql::CatalogEntry& entry);
 
-  std::mutex mu_;
+  // Held shared by statements that only read the catalog and the views, exclusively by DDL.
+  std::shared_mutex mu_;
   std::vector<std::string> recovering_;  // GUARDED_BY(mu_): views restored at start, not caught up yet
   std::atomic<bool> recovered_{false};
   FileSystem* fs_ = nullptr;

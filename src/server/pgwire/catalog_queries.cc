@@ -1171,11 +1171,21 @@ Result<StatementResult> AnswerCatalog(const QueryShape& shape, const std::string
   return MakeResult(shape, rows);
 }
 
+bool IsTablePrivilegesQuery(std::string_view lower) {
+  return lower.starts_with("with table_privileges as") && Has(lower, "has_table_privilege");
+}
+
+// A SELECT that reads pg_* or information_schema, or has no FROM (SELECT version()).
+bool MayBeSystemSelect(std::string_view lower) {
+  if (!lower.starts_with("select")) return false;
+  return Has(lower, "pg_") || Has(lower, "information_schema") || TopLevelKeyword(lower, "from").empty();
+}
+
 // Metabase's privilege check (WITH table_privileges AS (... pg_tables UNION pg_views UNION
 // pg_matviews ...) SELECT t.* FROM table_privileges t): every relation can be read, none
 // written through SQL.
 std::optional<Result<StatementResult>> AnswerTablePrivileges(std::string_view lower, const CatalogContext& ctx) {
-  if (!lower.starts_with("with table_privileges as") || !Has(lower, "has_table_privilege")) return std::nullopt;
+  if (!IsTablePrivilegesQuery(lower)) return std::nullopt;
   auto objects = ListObjects(ctx.engine, /*with_columns=*/false);
   if (!objects.ok()) return Result<StatementResult>(objects.status());
   StatementResult r;
@@ -1192,14 +1202,16 @@ std::optional<Result<StatementResult>> AnswerTablePrivileges(std::string_view lo
 
 }  // namespace
 
+bool MayBeSystemQuery(std::string_view sql) {
+  const std::string lower = Lower(Trim(sql));
+  return IsTablePrivilegesQuery(lower) || MayBeSystemSelect(lower);
+}
+
 std::optional<Result<engine::StatementResult>> AnswerSystemQuery(std::string_view sql, const CatalogContext& ctx) {
   const std::string lower = Lower(Trim(sql));
   if (auto privileges = AnswerTablePrivileges(lower, ctx)) return privileges;
-  if (!lower.starts_with("select")) return std::nullopt;
   // Queries over sluice's own relations (every pull query) leave at once.
-  if (!Has(lower, "pg_") && !Has(lower, "information_schema") && !TopLevelKeyword(lower, "from").empty()) {
-    return std::nullopt;
-  }
+  if (!MayBeSystemSelect(lower)) return std::nullopt;
   const std::optional<QueryShape> shape = ShapeOf(sql);
   if (!shape) return std::nullopt;
 

@@ -26,4 +26,8 @@ struct CatalogContext {
 // runs it); docs/pgwire.md lists what is covered.
 std::optional<Result<engine::StatementResult>> AnswerSystemQuery(std::string_view sql, const CatalogContext& ctx);
 
+// Whether AnswerSystemQuery may answer `sql` (and so read the engine's catalog); false for
+// every query over sluice's own relations. Cheap: looks at the text only.
+bool MayBeSystemQuery(std::string_view sql);
+
 }  // namespace sluice::server::pgwire

@@ -94,8 +94,9 @@ bool IsLoopback(const asio::ip::address& a) {
          asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).is_loopback();
 }
 
-// One client connection. Socket work runs on the connection's strand; Session::Process runs on
-// the query pool. Process never overlaps a write or a Feed: the strand writes only between
+// One client connection. Socket work runs on the connection's strand. Session::Process runs
+// there too as long as it does not block (Progress::offload), and on the query pool from the
+// step that may. Process never overlaps a write or a Feed: the strand writes only between
 // Process runs. While a SUBSCRIBE streams (Progress::wait) a read stays outstanding to see the
 // client leave; bytes it brings while Process runs or output is being written wait in
 // pending_input_ until the next Process.
@@ -212,8 +213,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
       session_.Feed(pending_input_);
       pending_input_.clear();
     }
-    processing_ = true;
     wake_pending_ = false;
+    // Point queries and the protocol's own messages are answered here, on the network thread:
+    // a hop to the pool and back costs two thread wake-ups, more than the query itself.
+    const Session::Progress progress = session_.Process(/*may_block=*/false);
+    if (!progress.offload) return AfterProcess(progress);
+    processing_ = true;
     asio::post(state_->pool, [self = shared_from_this()] {
       const Session::Progress progress = self->session_.Process();
       asio::post(self->socket_.get_executor(), [self, progress] { self->AfterProcess(progress); });

@@ -23,7 +23,7 @@ struct PgOptions {
   bool enabled = true;
   std::string bind = "127.0.0.1";
   uint16_t port = 5433;  // 0 = pick a free port (see PgServer::port())
-  int io_threads = 1;
+  int io_threads = 2;                        // point queries run here too (Session::Process)
   int query_threads = 4;                     // statements run here, off the io threads
   AuthMethod auth = AuthMethod::kTrustLoopback;
   std::vector<PgUser> users;

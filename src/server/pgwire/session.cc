@@ -255,11 +255,13 @@ void Session::Feed(std::string_view bytes) {
   input_.append(bytes);
 }
 
-Session::Progress Session::Process() {
+Session::Progress Session::Process(bool may_block) {
+  may_block_ = may_block;
   for (;;) {
     if (close_ || phase_ == Phase::kClosed) return {.close = true};
     if (output_.size() >= kOutputHighWater) return {.more = true};
     if (subscribe_) {
+      if (!may_block_) return {.offload = true};
       PumpSubscription();
       if (subscribe_ && subscribe_->idle) {
         subscribe_->idle = false;
@@ -273,6 +275,10 @@ Session::Progress Session::Process() {
     }
     if (simple_) {
       RunNextSimpleStatement();
+      if (offload_) {
+        offload_ = false;
+        return {.offload = true};
+      }
       continue;
     }
     const std::string_view input = std::string_view(input_).substr(input_pos_);
@@ -296,9 +302,15 @@ Session::Progress Session::Process() {
       continue;
     }
     if (!frame->has_value()) return {};
+    const size_t frame_start = input_pos_;
     input_pos_ += consumed;
     if (phase_ == Phase::kReady) {
       HandleMessage(**frame);
+      if (offload_) {
+        offload_ = false;
+        input_pos_ = frame_start;  // handled again where blocking is allowed
+        return {.offload = true};
+      }
     } else {
       HandleAuthMessage(**frame);
     }
@@ -550,12 +562,21 @@ void Session::RunNextSimpleStatement() {
   }
   if (auto subscribe = ParseSubscribe(statement)) {
     if (!subscribe->ok()) return fail(ErrorFromStatus(subscribe->status(), q.text));
+    if (!may_block_) {
+      --q.next;
+      (void)Offload();
+      return;
+    }
     auto fields = StartSubscription((*subscribe)->request, (*subscribe)->snapshot, {}, /*extended=*/false);
     if (!fields.ok()) return fail(ErrorFromStatus(fields.status(), q.text));
     MessageWriter(&output_).RowDescription(*fields);
     return;
   }
   auto result = RunStatement(statement, PlaceAtOriginalPosition(q.text, span));
+  if (offload_) {
+    --q.next;
+    return;
+  }
   if (cancel_.exchange(false, std::memory_order_relaxed)) return fail(CanceledError());
   if (!result.ok()) return fail(ErrorFromStatus(result.status(), q.text));
   CountQuery(true);
@@ -695,6 +716,7 @@ void Session::HandleDescribe(std::string_view body) {
       for (uint32_t t : stmt.param_types) nulls.push_back(ParameterLiteral(t, 0, std::nullopt, 0).value());
       const std::string sql = nulls.empty() ? stmt.query : SubstituteParameters(stmt.query, nulls);
       auto described = DescribeStatement(sql);
+      if (offload_) return;
       if (!described.ok()) return ExtendedError(ErrorFromStatus(described.status(), stmt.query));
       columns = std::move(described).value();
     }
@@ -712,6 +734,7 @@ void Session::HandleDescribe(std::string_view body) {
   if (portal.empty) return w.NoData();
   if (auto subscribe = ParseSubscribe(portal.sql)) {
     if (!subscribe->ok()) return ExtendedError(ErrorFromStatus(subscribe->status(), portal.sql));
+    if (!may_block_) return (void)Offload();
     auto columns = SubscribeColumns((*subscribe)->request);
     if (!columns.ok()) return ExtendedError(ErrorFromStatus(columns.status(), portal.sql));
     auto formats = ResolveFormats(portal.result_format_codes, columns->size());
@@ -729,6 +752,7 @@ void Session::HandleDescribe(std::string_view body) {
     }
     cancel_.store(false, std::memory_order_relaxed);
     auto result = RunStatement(portal.sql, portal.sql);
+    if (offload_) return;
     if (cancel_.exchange(false, std::memory_order_relaxed)) return ExtendedError(CanceledError());
     if (!result.ok()) return ExtendedError(ErrorFromStatus(result.status(), portal.sql));
     portal.executed = true;
@@ -761,6 +785,7 @@ void Session::HandleExecute(std::string_view body) {
     if (portal.subscribed) {
       return ExtendedError(Error(sqlstate::kFeatureNotSupported, "not supported yet: executing a SUBSCRIBE portal twice"));
     }
+    if (!may_block_) return (void)Offload();
     if (txn_ == TransactionStatus::kFailed) {
       return ExtendedError(Error(sqlstate::kInFailedTransaction,
                                  "current transaction is aborted, commands ignored until end of transaction block"));
@@ -778,6 +803,7 @@ void Session::HandleExecute(std::string_view body) {
     }
     cancel_.store(false, std::memory_order_relaxed);
     auto result = RunStatement(portal.sql, portal.sql);
+    if (offload_) return;
     if (cancel_.exchange(false, std::memory_order_relaxed)) return ExtendedError(CanceledError());
     if (!result.ok()) return ExtendedError(ErrorFromStatus(result.status(), portal.sql));
     portal.executed = true;
@@ -980,18 +1006,38 @@ std::optional<Result<engine::StatementResult>> Session::RunSessionCommand(std::s
     r.rows.push_back({sql::Value::Varchar(value)});
     return r;
   }
+  if (!may_block_ && MayBeSystemQuery(statement)) return Result<engine::StatementResult>(Offload());
   CatalogContext ctx{engine_, user_, database_, config_->server_version, &settings_};
   return AnswerSystemQuery(statement, ctx);
 }
 
 Result<engine::StatementResult> Session::RunStatement(std::string_view statement, std::string_view engine_text) {
   if (auto own = RunSessionCommand(statement, /*describe_only=*/false)) return std::move(*own);
+  if (!may_block_) {
+    SLUICE_ASSIGN_OR_RETURN(std::optional<engine::StatementResult> point, engine_->TryPointQuery(engine_text));
+    if (point) return std::move(*point);
+    return Offload();
+  }
   SLUICE_ASSIGN_OR_RETURN(std::vector<engine::StatementResult> results, engine_->ExecuteSql(engine_text));
   if (results.size() != 1) return Status::Internal(fmt::format("one statement gave {} results", results.size()));
   return std::move(results.front());
 }
 
+Status Session::Offload() {
+  offload_ = true;
+  return Status::Unavailable("runs on a thread that may block");
+}
+
 Result<std::vector<engine::ResultColumn>> Session::DescribeStatement(std::string_view statement) {
+  if (!may_block_) {
+    // Session commands answer here; the engine binds under its lock.
+    if (ParseSubscribe(statement)) return Offload();
+    if (auto own = RunSessionCommand(statement, /*describe_only=*/true)) {
+      if (!own->ok()) return own->status();
+      return std::move((*own)->columns);
+    }
+    return Offload();
+  }
   if (auto subscribe = ParseSubscribe(statement)) {
     if (!subscribe->ok()) return subscribe->status();
     return SubscribeColumns((*subscribe)->request);

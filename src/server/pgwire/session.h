@@ -68,8 +68,15 @@ class Session {
     // A SUBSCRIBE is streaming: write output(), then call Process again when the wake function
     // runs (new changes, a cancel) or input arrives; keep reading to see the client leave.
     bool wait = false;
+    // Only with `may_block` false: the next step may block (a statement that is not a point
+    // query, a catalog query, a subscription). Nothing of it has been done; write nothing yet
+    // and call Process again, with `may_block` true, on a thread that may block.
+    bool offload = false;
   };
-  Progress Process();
+  // `may_block` false: for a network thread. Point queries on views, session commands (SET,
+  // SHOW of a setting, transactions) and the protocol's own messages run; anything that could
+  // wait ends the call with Progress::offload.
+  Progress Process(bool may_block = true);
 
   std::string& output() { return output_; }
 
@@ -181,6 +188,8 @@ class Session {
   std::optional<Result<engine::StatementResult>> RunSessionCommand(std::string_view statement, bool describe_only);
   bool ReturnsRows(std::string_view statement) const;
   void CountQuery(bool ok);
+  // With `may_block_` false: marks the current step for a thread that may block.
+  Status Offload();
   ErrorFields CanceledError();
 
   std::vector<engine::ResultColumn> SettingColumns(std::string_view name) const;
@@ -198,6 +207,8 @@ class Session {
   size_t input_pos_ = 0;
   std::string output_;
   bool close_ = false;
+  bool may_block_ = true;  // of the running Process call
+  bool offload_ = false;   // a handler stopped before a step that may block (Progress::offload)
 
   std::string user_;
   std::string database_;

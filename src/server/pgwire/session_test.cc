@@ -35,6 +35,14 @@ class FakeEngine final : public engine::Engine {
     r.command = std::string(s);
     return std::vector<engine::StatementResult>{r};
   }
+  // Statements with "WHERE k =" are point queries, answered like ExecuteSql.
+  Result<std::optional<engine::StatementResult>> TryPointQuery(std::string_view sql) override {
+    if (sql.find("WHERE k =") == std::string_view::npos) return std::optional<engine::StatementResult>();
+    point_queries.emplace_back(sql);
+    SLUICE_ASSIGN_OR_RETURN(std::vector<engine::StatementResult> r, ExecuteSql(sql));
+    executed.pop_back();
+    return std::optional<engine::StatementResult>(std::move(r.front()));
+  }
   Result<std::vector<engine::ResultColumn>> DescribeSql(std::string_view sql) override {
     described.emplace_back(sql);
     if (sql.starts_with("SELECT")) {
@@ -52,6 +60,7 @@ class FakeEngine final : public engine::Engine {
 
   std::vector<std::string> executed;
   std::vector<std::string> described;
+  std::vector<std::string> point_queries;
 
  private:
   engine::EngineOptions options_;
@@ -78,6 +87,28 @@ class SessionTest : public ::testing::Test {
       if (p.close || !p.more) break;
     }
     if (!out.empty() && out[0] == 'N' && out.size() == 1) return {{'N', ""}};
+    return Split(out);
+  }
+
+  // As a connection runs it: Process on the network thread (may_block false) and, from the
+  // step it hands off, on a thread that may block. Counts the hand-offs.
+  std::vector<Message> SendFromNetworkThread(const std::string& bytes, int* offloads) {
+    session_->Feed(bytes);
+    std::string out;
+    bool may_block = false;
+    for (;;) {
+      Session::Progress p = session_->Process(may_block);
+      if (p.offload) {
+        EXPECT_FALSE(may_block);
+        ++*offloads;
+        may_block = true;
+        continue;
+      }
+      out += session_->output();
+      session_->output().clear();
+      if (p.close || !p.more) break;
+      may_block = false;
+    }
     return Split(out);
   }
 
@@ -460,6 +491,62 @@ TEST_F(SessionTest, ScramAuthentication) {
       }
     }
   }
+}
+
+}  // namespace
+}  // namespace sluice::server::pgwire
+
+namespace sluice::server::pgwire {
+namespace {
+
+TEST_F(SessionTest, NetworkThreadAnswersPointQueriesAndHandsOffTheRest) {
+  Connect();
+  int offloads = 0;
+  // A point query runs where it arrives.
+  auto m = SendFromNetworkThread(Query("SELECT 2 FROM t WHERE k = 7"), &offloads);
+  EXPECT_EQ(Types(m), "TDDCZ");
+  EXPECT_EQ(offloads, 0);
+  EXPECT_EQ(engine_.point_queries.size(), 1u);
+  EXPECT_TRUE(engine_.executed.empty());
+
+  // Anything else is handed off before any of it is done, and then runs exactly once; the rest
+  // of the message runs where it was handed off.
+  m = SendFromNetworkThread(Query("SET application_name = 'x'; SELECT 3; SELECT 1 FROM t WHERE k = 1"), &offloads);
+  EXPECT_EQ(offloads, 1);
+  EXPECT_EQ(Types(m), "SCTDDDCTDCZ");
+  ASSERT_EQ(engine_.executed.size(), 2u);
+  EXPECT_NE(engine_.executed[0].find("SELECT 3"), std::string::npos);
+  EXPECT_NE(engine_.executed[1].find("SELECT 1 FROM t"), std::string::npos);
+  EXPECT_EQ(engine_.point_queries.size(), 1u);
+
+  // The extended protocol: Parse and Bind are answered here, Describe of the portal (which runs
+  // the statement) is handed off with everything after it; each message is answered once.
+  offloads = 0;
+  m = SendFromNetworkThread(Parse("", "SELECT 2") + Bind("", "", {}) + Describe('P', "") + Execute("") + Sync(),
+                            &offloads);
+  EXPECT_EQ(offloads, 1);
+  EXPECT_EQ(Types(m), "12TDDCZ");
+  EXPECT_EQ(engine_.executed.size(), 3u);
+
+  // A prepared point query with a parameter stays on the network thread.
+  offloads = 0;
+  m = SendFromNetworkThread(Parse("q", "SELECT 1 FROM t WHERE k = $1", {20}) + Sync(), &offloads);
+  EXPECT_EQ(Types(m), "1Z");
+  m = SendFromNetworkThread(Bind("", "q", {std::string("42")}) + Execute("") + Sync(), &offloads);
+  EXPECT_EQ(Types(m), "2DCZ");
+  EXPECT_EQ(offloads, 0);
+  EXPECT_NE(engine_.point_queries.back().find("42"), std::string::npos);
+
+  // Describing a statement binds it in the engine: handed off.
+  m = SendFromNetworkThread(Describe('S', "q") + Sync(), &offloads);
+  EXPECT_EQ(Types(m), "tTZ");
+  EXPECT_EQ(offloads, 1);
+
+  // Catalog queries read the engine's catalog: handed off too.
+  offloads = 0;
+  m = SendFromNetworkThread(Query("SELECT relname FROM pg_catalog.pg_class WHERE relname = 'x'"), &offloads);
+  EXPECT_EQ(offloads, 1);
+  EXPECT_EQ(Types(m).back(), 'Z');
 }
 
 }  // namespace
