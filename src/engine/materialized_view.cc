@@ -357,7 +357,7 @@ Result<std::optional<std::vector<std::vector<sql::Value>>>> MaterializedView::Lo
   if (!failure_.ok()) {
     return Status::FailedPrecondition(fmt::format("materialized view \"{}\" stopped: {}", view_.name, failure_.message()));
   }
-  return dataflow_->sink().RowsWhere(column, value);
+  return dataflow_->sink().RowsWhere(column, value, /*build_index=*/wait);
 }
 
 int64_t MaterializedView::Lag() const { return lag_.load(); }

@@ -104,7 +104,8 @@ class MaterializedView {
   // Pull queries `WHERE column = value`: the rows whose `column` equals `value` (possibly a
   // few more; the caller filters again), from an index on the view's rows; nullopt when the
   // column is not indexed (the caller scans Snapshot()).
-  // `wait` false: kResourceExhausted instead of waiting while a round holds the view.
+  // `wait` false: kResourceExhausted instead of waiting while a round holds the view, and
+  // nullopt instead of building the column's index.
   Result<std::optional<std::vector<std::vector<sql::Value>>>> Lookup(size_t column, const sql::Value& value,
                                                                      bool wait = true);
   // Events in the inputs not yet applied.

@@ -206,6 +206,9 @@ TEST_F(MaterializedViewTest, PointQueriesRunWithoutWaitingAndMatchExecute) {
     }
     return out;
   };
+  // The first lookup of a column builds its index: not without waiting.
+  EXPECT_FALSE(sql_->TryPointQuery("SELECT * FROM per_auction WHERE auction = 1")->has_value());
+  EXPECT_EQ(Ok("SELECT * FROM per_auction WHERE auction = 1")[0].rows.size(), 1u);
   // Answered through the view's index: the plain shapes without a dataflow, the others with one.
   for (const char* q : {"SELECT auction, n, top FROM per_auction WHERE auction = 1", "SELECT * FROM per_auction WHERE auction = 2",
                         "SELECT top, auction FROM per_auction WHERE 1 = auction", "SELECT auction FROM per_auction WHERE auction = 3",

@@ -118,7 +118,10 @@ class CollectSink final : public Operator {
   // kept up to date by Push from then on. At most kMaxColumnIndexes columns are indexed; for
   // others (and NULL values) the answer is nullopt and the caller scans Rows(). Rows whose
   // values print alike but differ (doubles) may be included: callers filter again.
-  std::optional<std::vector<std::vector<sql::Value>>> RowsWhere(size_t column, const sql::Value& value);
+  // `build_index` false: nullopt unless the column's index exists already (building one reads
+  // every row).
+  std::optional<std::vector<std::vector<sql::Value>>> RowsWhere(size_t column, const sql::Value& value,
+                                                               bool build_index = true);
   static constexpr size_t kMaxColumnIndexes = 4;
 
  private:

@@ -269,11 +269,12 @@ void CollectSink::MoveIndexedEntry(size_t from, size_t to) {
   }
 }
 
-std::optional<std::vector<std::vector<Value>>> CollectSink::RowsWhere(size_t column, const Value& value) {
+std::optional<std::vector<std::vector<Value>>> CollectSink::RowsWhere(size_t column, const Value& value,
+                                                                     bool build_index) {
   if (!keep_rows_ || column >= output_types_.size() || value.is_null()) return std::nullopt;
   auto found = std::find_if(column_indexes_.begin(), column_indexes_.end(), [&](const auto& c) { return c.first == column; });
   if (found == column_indexes_.end()) {
-    if (column_indexes_.size() >= kMaxColumnIndexes) return std::nullopt;
+    if (!build_index || column_indexes_.size() >= kMaxColumnIndexes) return std::nullopt;
     column_indexes_.emplace_back(column, ColumnIndex());
     ColumnIndex& index = column_indexes_.back().second;
     for (size_t at = 0; at < entries_.size(); ++at) index[ColumnKey(entries_[at].values[column])].push_back(static_cast<uint32_t>(at));
