@@ -9,6 +9,7 @@
 #include "common/json_writer.h"
 #include "engine/checkpoint_store.h"
 #include "common/logging.h"
+#include "common/thread_name.h"
 #include "exec/vector_value.h"
 #include "log/producer_state.h"
 #include "log/record_batch.h"
@@ -287,7 +288,10 @@ Result<std::unique_ptr<MaterializedView>> MaterializedView::Start(sql::CatalogEn
   for (Input& input : mv->inputs_) {
     if (input.upstream != nullptr) input.upstream->Subscribe(input.queue.get());
   }
-  mv->thread_ = std::thread([raw = mv.get()] { raw->Run(); });
+  mv->thread_ = std::thread([raw = mv.get()] {
+    SetThreadName("view:" + raw->view_.name);
+    raw->Run();
+  });
   return mv;
 }
 

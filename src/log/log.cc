@@ -13,6 +13,7 @@
 
 #include "common/logging.h"
 #include "common/murmur2.h"
+#include "common/thread_name.h"
 #include "log/partition.h"
 
 namespace sluice::log {
@@ -252,8 +253,14 @@ Status LogImpl::Open() {
     topics_.emplace(name, std::move(topic));
   }
 
-  if (options_.fsync != FsyncPolicy::kNever) sync_thread_ = std::thread([this] { SyncLoop(); });
-  retention_thread_ = std::thread([this] { RetentionLoop(); });
+  if (options_.fsync != FsyncPolicy::kNever) sync_thread_ = std::thread([this] {
+    SetThreadName("log-sync");
+    SyncLoop();
+  });
+  retention_thread_ = std::thread([this] {
+    SetThreadName("log-retention");
+    RetentionLoop();
+  });
   opened_ = true;
   return Status::Ok();
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/logging.h"
+#include "common/thread_name.h"
 #include "server/router.h"
 
 namespace sluice::server {
@@ -357,6 +358,7 @@ Status HttpServerImpl::Start() {
 }
 
 void HttpServerImpl::RunIoThread() {
+  SetThreadName("http-io");
   // Handlers report errors through error codes; an exception escaping one is a bug, logged
   // here so that the io thread keeps serving the other connections.
   for (;;) {

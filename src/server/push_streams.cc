@@ -124,7 +124,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
 
   struct Message {
     std::string_view event;  // SSE event name: "snapshot", "end" or "" (a change)
-    std::string id;          // SSE event id (empty for the end)
+    std::string id;          // SSE event id (empty for the end; for a change, from batch->seq)
     std::shared_ptr<const std::string> json;
     std::shared_ptr<const engine::ChangeBatch> batch;  // a change of the view (else null)
   };
@@ -144,9 +144,9 @@ class Stream : public std::enable_shared_from_this<Stream> {
         case engine::SubscriptionEvent::Kind::kBatch: {
           const std::string& stream_id = sub_->stream_id();
           const engine::ChangeBatch& batch = *e.batch;
-          // Unfiltered subscribers of a view share one encoding of each batch.
-          out.push_back({"", FormatEventId(stream_id, batch.seq),
-                         batch.Encoded([&] { return EncodeChanges(stream_id, batch); }), e.batch});
+          // Unfiltered subscribers of a view share one encoding of each batch (and SSE ones
+          // its framing, which is where the event id is formatted).
+          out.push_back({"", "", batch.Encoded([&] { return EncodeChanges(stream_id, batch); }), e.batch});
           break;
         }
         case engine::SubscriptionEvent::Kind::kEnd:
@@ -214,8 +214,9 @@ class SseStream final : public Stream {
       for (const Message& m : Encode(sub_->Poll(), &end)) {
         if (m.batch) {
           // The SSE event of a change is the same bytes for every unfiltered subscriber.
-          Queue(m.batch->Encoded([&] { return SseEvent(m.id, m.event, *m.json); },
-                                 engine::ChangeBatch::Encoding::kFramed));
+          Queue(m.batch->Encoded(
+              [&] { return SseEvent(FormatEventId(sub_->stream_id(), m.batch->seq), m.event, *m.json); },
+              engine::ChangeBatch::Encoding::kFramed));
         } else {
           Queue(SseEvent(m.id, m.event, *m.json));
         }

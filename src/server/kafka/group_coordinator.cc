@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "common/logging.h"
+#include "common/thread_name.h"
 #include "log/record_batch.h"
 #include "server/kafka/errors.h"
 #include "server/kafka/wire.h"
@@ -70,7 +71,10 @@ Status GroupCoordinator::Start() {
   } else if (topic.status().code() != StatusCode::kNotFound) {
     return topic.status();
   }
-  ticker_ = std::thread([this] { Tick(); });
+  ticker_ = std::thread([this] {
+    SetThreadName("kafka-groups");
+    Tick();
+  });
   return Status::Ok();
 }
 

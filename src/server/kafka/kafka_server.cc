@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "common/logging.h"
+#include "common/thread_name.h"
 #include "server/kafka/broker.h"
 
 namespace sluice::server::kafka {
@@ -281,6 +282,7 @@ Status KafkaServerImpl::Start() {
 }
 
 void KafkaServerImpl::RunIoThread() {
+  SetThreadName("kafka-io");
   for (;;) {
     try {
       state_->ioc.run();

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "common/logging.h"
+#include "common/thread_name.h"
 #include "server/kafka/broker.h"
 #include "server/kafka/errors.h"
 #include "server/kafka/producers.h"
@@ -13,7 +14,10 @@ namespace sluice::server::kafka {
 TransactionCoordinator::~TransactionCoordinator() { Stop(); }
 
 void TransactionCoordinator::Start() {
-  expirer_ = std::thread([this] { ExpireLoop(); });
+  expirer_ = std::thread([this] {
+    SetThreadName("kafka-txn");
+    ExpireLoop();
+  });
 }
 
 void TransactionCoordinator::Stop() {

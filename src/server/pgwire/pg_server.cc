@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "common/logging.h"
+#include "common/thread_name.h"
 #include "server/push_encoding.h"
 
 namespace sluice::server::pgwire {
@@ -392,6 +393,7 @@ Status PgServerImpl::Start() {
 }
 
 void PgServerImpl::RunIoThread() {
+  SetThreadName("pg-io");
   for (;;) {
     try {
       state_->ioc.run();
