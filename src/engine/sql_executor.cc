@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "common/clock.h"
+#include "common/fair_shared_mutex.h"
 #include "common/logging.h"
 #include "engine/materialized_view.h"
 #include "engine/source_reader.h"
@@ -251,7 +252,7 @@ SqlExecutor::SqlExecutor(std::unique_ptr<sql::Catalog> catalog, log::Log* log, i
 SqlExecutor::~SqlExecutor() { StopViewsLocked(); }
 
 void SqlExecutor::StopViews() {
-  std::unique_lock<std::shared_mutex> lock(mu_);
+  std::unique_lock<FairSharedMutex> lock(mu_);
   StopViewsLocked();
 }
 
@@ -448,7 +449,7 @@ Result<std::unique_ptr<exec::Dataflow>> SqlExecutor::PlanSink(const sql::CreateS
 
 bool SqlExecutor::ViewsCaughtUp() {
   if (recovered_.load(std::memory_order_acquire)) return true;
-  std::unique_lock<std::shared_mutex> lock(mu_, std::try_to_lock);
+  std::unique_lock<FairSharedMutex> lock(mu_, std::try_to_lock);
   if (!lock.owns_lock()) return false;  // a statement is running; ask again
   std::erase_if(recovering_, [&](const std::string& name) {
     auto it = views_.find(name);
@@ -512,7 +513,7 @@ Result<std::unique_ptr<exec::Dataflow>> SqlExecutor::Replan(const CatalogEntry& 
 }
 
 Result<SqlExecutor::VerifyReport> SqlExecutor::Verify(std::string_view name) {
-  std::shared_lock<std::shared_mutex> lock(mu_);
+  std::shared_lock<FairSharedMutex> lock(mu_);
   SLUICE_ASSIGN_OR_RETURN(CatalogEntry entry, catalog_->Find(name));
   if (entry.kind != ObjectKind::kView) {
     return Status::InvalidArgument(fmt::format("\"{}\" is a {}, not a materialized view", name, sql::ObjectKindName(entry.kind)));
@@ -758,7 +759,7 @@ Result<StatementResult> SqlExecutor::RunSelect(const sql::BoundQuery& bound) {
 Result<std::optional<StatementResult>> SqlExecutor::TryPointQuery(std::string_view text) {
   Result<sql::StatementPtr> stmt = sql::ParseOne(text);
   if (!stmt.ok() || (*stmt)->kind != sql::StatementKind::kSelect) return std::optional<StatementResult>();
-  std::shared_lock<std::shared_mutex> lock(mu_, std::try_to_lock);
+  std::shared_lock<FairSharedMutex> lock(mu_, std::try_to_lock);
   if (!lock.owns_lock()) return std::optional<StatementResult>();  // DDL is running
   sql::QueryBinder binder(catalog_.get());
   Result<sql::BoundQuery> bound = binder.Bind(*static_cast<const sql::SelectStatement&>(**stmt).query);
@@ -817,8 +818,8 @@ bool ReadsOnly(const std::vector<sql::StatementPtr>& statements) {
 
 Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text) {
   SLUICE_ASSIGN_OR_RETURN(std::vector<sql::StatementPtr> statements, sql::Parse(text));
-  std::shared_lock<std::shared_mutex> shared(mu_, std::defer_lock);
-  std::unique_lock<std::shared_mutex> exclusive(mu_, std::defer_lock);
+  std::shared_lock<FairSharedMutex> shared(mu_, std::defer_lock);
+  std::unique_lock<FairSharedMutex> exclusive(mu_, std::defer_lock);
   if (ReadsOnly(statements)) {
     shared.lock();
   } else {
@@ -1063,7 +1064,7 @@ bool IsIdentity(const sql::LogicalOperator& op, size_t columns) {
 Result<std::unique_ptr<Subscription>> SqlExecutor::Subscribe(const SubscribeRequest& request,
                                                              std::function<void()> notify,
                                                              const SubscriptionLimits& limits) {
-  std::shared_lock<std::shared_mutex> lock(mu_);
+  std::shared_lock<FairSharedMutex> lock(mu_);
   std::string name = request.view;
   std::unique_ptr<exec::Dataflow> filter;
   std::vector<sql::ColumnSchema> columns;
@@ -1104,7 +1105,7 @@ Result<std::vector<ResultColumn>> SqlExecutor::Describe(std::string_view text) {
   SLUICE_ASSIGN_OR_RETURN(sql::StatementPtr stmt, sql::ParseOne(text));
   switch (stmt->kind) {
     case sql::StatementKind::kSelect: {
-      std::shared_lock<std::shared_mutex> lock(mu_);
+      std::shared_lock<FairSharedMutex> lock(mu_);
       sql::QueryBinder binder(catalog_.get());
       SLUICE_ASSIGN_OR_RETURN(sql::BoundQuery bound,
                               binder.Bind(*static_cast<const sql::SelectStatement&>(*stmt).query));

@@ -5,11 +5,11 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/fair_shared_mutex.h"
 #include "common/file_system.h"
 #include "common/metrics.h"
 #include "common/result.h"
@@ -131,8 +131,9 @@ class SqlExecutor {
 
   Result<std::unique_ptr<exec::Dataflow>> Replan(const sql::CatalogEntry& entry);
 
-  // Held shared by statements that only read the catalog and the views, exclusively by DDL.
-  std::shared_mutex mu_;
+  // Held shared by statements that only read the catalog and the views, exclusively by DDL
+  // (which a stream of pull queries cannot starve).
+  FairSharedMutex mu_;
   std::vector<std::string> recovering_;  // GUARDED_BY(mu_): views restored at start, not caught up yet
   std::atomic<bool> recovered_{false};
   FileSystem* fs_ = nullptr;
