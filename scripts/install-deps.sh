@@ -19,6 +19,8 @@ PACKAGES=(
   chromium
   # Kafka protocol clients (tests/system/test_kafka.py)
   kcat python3-confluent-kafka
+  # external Kafka connectors (src/connectors/kafka): librdkafka, with its mock cluster for tests
+  librdkafka-dev
 )
 
 missing=()

@@ -12,6 +12,7 @@
 #include "common/result.h"
 #include "common/types.h"
 #include "engine/sql_executor.h"
+#include "engine/source_connector.h"
 #include "engine/subscription.h"
 #include "log/log.h"
 
@@ -34,6 +35,8 @@ struct EngineOptions {
   int64_t checkpoint_interval_ms = 1000;
   // Subscriptions: per-subscriber buffers and per-view history (engine/subscription.h).
   SubscriptionLimits subscriptions;
+  // External connectors for sources and tables (`connector = 'kafka'`), by name.
+  SourceConnectors source_connectors;
 };
 
 enum class BodyFormat : uint8_t {

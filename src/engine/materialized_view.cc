@@ -13,6 +13,7 @@
 #include "exec/vector_value.h"
 #include "log/producer_state.h"
 #include "log/record_batch.h"
+#include "log/tagged_batch.h"
 #include "sql/value_json.h"
 
 #include <xxhash.h>
@@ -770,50 +771,10 @@ std::vector<SinkOffset> ParseSinkOffsets(std::string_view offsets) {
 }
 
 // The last data batch at or after `from` written by sink `name` (and, if producer_id >= 0, by
-// that producer) that is not aborted: its header and its offsets header. Searches backwards
-// from the end in growing windows.
-struct SinkBatch {
-  log::BatchHeader header;
-  std::string offsets;
-};
-Result<std::optional<SinkBatch>> FindLastSinkBatch(const log::Partition& partition, std::string_view name,
-                                                    int64_t producer_id, Offset from) {
-  const log::PartitionInfo info = partition.Info();
-  from = std::max(from, info.start_offset);
-  int64_t window = 256;
-  Offset lo = info.end_offset;
-  while (lo > from) {
-    lo = Offset(std::max(from.value(), info.end_offset.value() - window));
-    SLUICE_ASSIGN_OR_RETURN(log::Partition::CommittedView committed, partition.Committed(lo));
-    std::optional<SinkBatch> found;
-    Offset at = lo;
-    while (at < info.end_offset) {
-      SLUICE_ASSIGN_OR_RETURN(log::ReadResult read, partition.Read(at, 1 << 20));
-      if (read.bytes.empty()) break;
-      std::string_view rest(read.bytes);
-      while (!rest.empty()) {
-        SLUICE_ASSIGN_OR_RETURN(log::BatchHeader h, log::DecodeBatchHeader(rest));
-        const std::string_view batch = rest.substr(0, h.total_size());
-        rest.remove_prefix(batch.size());
-        if (h.last_offset() < lo || h.is_control() || log::IsAborted(h, committed.aborted)) continue;
-        if (producer_id >= 0 && h.producer_id != producer_id) continue;
-        log::RecordReader reader(batch, h.base_offset);
-        log::Record record;
-        if (!reader.Next(&record)) continue;
-        bool ours = false;
-        std::string_view offsets;
-        for (const log::RecordHeader& rh : record.headers) {
-          if (rh.key == kSinkHeader && rh.value && *rh.value == name) ours = true;
-          if (rh.key == kSinkOffsetsHeader && rh.value) offsets = *rh.value;
-        }
-        if (ours) found = SinkBatch{h, std::string(offsets)};
-      }
-      at = std::max(read.next_offset, at + 1);
-    }
-    if (found) return found;
-    window *= 4;
-  }
-  return std::optional<SinkBatch>();
+// that producer) that is not aborted: its header and its offsets header.
+Result<std::optional<log::TaggedBatch>> FindLastSinkBatch(const log::Partition& partition, std::string_view name,
+                                                          int64_t producer_id, Offset from) {
+  return log::FindLastTaggedBatch(partition, kSinkHeader, name, kSinkOffsetsHeader, producer_id, from);
 }
 
 Result<log::AppendResult> AppendAndWait(log::Partition& partition, log::EncodedBatch batch) {
@@ -834,12 +795,12 @@ Status MaterializedView::StartSinkTransactions(bool restored) {
   SLUICE_ASSIGN_OR_RETURN(auto open, partition.OpenTransactions());
   for (const auto& [pid, first] : open) {
     if (pid != producer_id_) continue;
-    SLUICE_ASSIGN_OR_RETURN(std::optional<SinkBatch> last, FindLastSinkBatch(partition, view_.name, pid, first));
+    SLUICE_ASSIGN_OR_RETURN(std::optional<log::TaggedBatch> last, FindLastSinkBatch(partition, view_.name, pid, first));
     bool covered = restored && last.has_value();
     if (last) {
       producer_epoch_ = last->header.producer_epoch;
       epoch_known = true;
-      for (const SinkOffset& o : ParseSinkOffsets(last->offsets)) {
+      for (const SinkOffset& o : ParseSinkOffsets(last->progress)) {
         covered = covered && o.input < inputs_.size() && o.partition < inputs_[o.input].next.size() &&
                   o.offset <= inputs_[o.input].next[o.partition].value();
       }
@@ -851,7 +812,7 @@ Status MaterializedView::StartSinkTransactions(bool restored) {
         AppendAndWait(partition, log::BuildControlBatch(producer_id_, producer_epoch_, type, NowMs())).status());
   }
   if (!epoch_known) {
-    SLUICE_ASSIGN_OR_RETURN(std::optional<SinkBatch> last,
+    SLUICE_ASSIGN_OR_RETURN(std::optional<log::TaggedBatch> last,
                             FindLastSinkBatch(partition, view_.name, producer_id_, Offset(0)));
     if (last) producer_epoch_ = last->header.producer_epoch;
   }
@@ -862,7 +823,7 @@ Status MaterializedView::StartSinkTransactions(bool restored) {
 }
 
 void MaterializedView::LoadResumeOffsets() {
-  Result<std::optional<SinkBatch>> last =
+  Result<std::optional<log::TaggedBatch>> last =
       FindLastSinkBatch(sink_->topic->partition(PartitionId(0)), view_.name, -1, Offset(0));
   if (!last.ok()) {
     SLUICE_LOG_WARN("sink {}: cannot read its last write ({}); writing from where its state starts", view_.name,
@@ -870,7 +831,7 @@ void MaterializedView::LoadResumeOffsets() {
     return;
   }
   if (!*last) return;
-  for (const SinkOffset& o : ParseSinkOffsets((*last)->offsets)) {
+  for (const SinkOffset& o : ParseSinkOffsets((*last)->progress)) {
     if (o.input >= inputs_.size() || o.partition >= inputs_[o.input].next.size()) continue;
     Input& in = inputs_[o.input];
     if (in.resume.size() < in.next.size()) in.resume.assign(in.next.size(), Offset(0));

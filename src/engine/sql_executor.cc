@@ -54,8 +54,24 @@ Result<int64_t> ParseDurationOption(std::string_view option, std::string_view te
   return us;
 }
 
+// The factory of a relation's external connector (`connector = 'kafka'`); nullptr for the
+// embedded log (no `connector` option, or 'embedded').
+Result<SourceConnectorFactory*> ConnectorFor(const sql::WithOptions& options, const SourceConnectors* connectors) {
+  auto it = options.find("connector");
+  if (it == options.end() || Lower(it->second) == "embedded") return nullptr;
+  const std::string name = Lower(it->second);
+  if (connectors != nullptr) {
+    if (auto f = connectors->find(name); f != connectors->end()) return f->second.get();
+  }
+  std::string known = "embedded";
+  if (connectors != nullptr) {
+    for (const auto& [n, f] : *connectors) known += ", " + n;
+  }
+  return NotSupported(fmt::format("connector '{}' (known: {})", it->second, known));
+}
+
 // Validates CREATE SOURCE / CREATE TABLE and turns it into a catalog entry.
-Result<CatalogEntry> BuildRelationEntry(const sql::CreateRelationStatement& s) {
+Result<CatalogEntry> BuildRelationEntry(const sql::CreateRelationStatement& s, const SourceConnectors* connectors) {
   const bool is_table = s.kind == sql::StatementKind::kCreateTable;
   const std::string_view what = is_table ? "table" : "source";
   CatalogEntry entry;
@@ -130,11 +146,12 @@ Result<CatalogEntry> BuildRelationEntry(const sql::CreateRelationStatement& s) {
   }
   static const std::set<std::string, std::less<>> kKnown = {"topic",     "format",       "connector",
                                                             "idle_timeout", "dedup_key", "dedup_window"};
-  static const std::set<std::string, std::less<>> kLater = {"state_ttl", "properties.bootstrap.servers", "group_id"};
+  static const std::set<std::string, std::less<>> kLater = {"state_ttl"};
+  SLUICE_ASSIGN_OR_RETURN(SourceConnectorFactory * connector, ConnectorFor(s.options, connectors));
   entry.options = s.options;
   for (const auto& [key, value] : s.options) {
     if (kLater.contains(key)) return NotSupported(fmt::format("option '{}'", key));
-    if (!kKnown.contains(key)) {
+    if (!kKnown.contains(key) && connector == nullptr) {
       return Status::InvalidArgument(fmt::format(
           "unknown option '{}' (known: connector, dedup_key, dedup_window, format, idle_timeout, topic)", key));
     }
@@ -159,19 +176,19 @@ Result<CatalogEntry> BuildRelationEntry(const sql::CreateRelationStatement& s) {
   if (auto it = s.options.find("format"); it != s.options.end() && Lower(it->second) != "json") {
     return NotSupported(fmt::format("format '{}' (json is)", it->second));
   }
-  if (auto it = s.options.find("connector"); it != s.options.end() && Lower(it->second) != "embedded") {
-    return NotSupported(fmt::format("connector '{}' (the embedded log is)", it->second));
-  }
   if (auto it = s.options.find("idle_timeout"); it != s.options.end()) {
     SLUICE_ASSIGN_OR_RETURN(entry.idle_timeout_ms, ParseDurationOption("idle_timeout", it->second));
     entry.idle_timeout_ms /= 1000;
   }
   auto topic = s.options.find("topic");
-  entry.topic = topic == s.options.end() ? s.name : topic->second;
-  SLUICE_RETURN_IF_ERROR(log::ValidateTopicName(entry.topic).WithContext("option 'topic'"));
+  // An external connector's `topic` is the external one; its events land in the embedded
+  // log's topic of the relation's name.
+  entry.topic = topic == s.options.end() || connector != nullptr ? s.name : topic->second;
+  SLUICE_RETURN_IF_ERROR(log::ValidateTopicName(entry.topic).WithContext(connector != nullptr ? "the relation's name" : "option 'topic'"));
   if (log::IsInternalTopicName(entry.topic)) {
     return Status::InvalidArgument(fmt::format("topic names starting with '.' are reserved: '{}'", entry.topic));
   }
+  if (connector != nullptr) SLUICE_RETURN_IF_ERROR(connector->CheckOptions(entry));
   return entry;
 }
 
@@ -258,7 +275,8 @@ void SqlExecutor::StopViews() {
 
 Result<std::unique_ptr<SqlExecutor>> SqlExecutor::Open(FileSystem* fs, const std::string& dir, log::Log* log,
                                                        int32_t default_partitions, MetricsRegistry* metrics,
-                                                       std::string checkpoint_dir, int64_t checkpoint_interval_ms) {
+                                                       std::string checkpoint_dir, int64_t checkpoint_interval_ms,
+                                                       SourceConnectors connectors) {
   SLUICE_RETURN_IF_ERROR(fs->CreateDirs(dir));
   std::vector<sql::CatalogRecord> records;
   SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<sql::CatalogLog> catalog_log,
@@ -269,6 +287,7 @@ Result<std::unique_ptr<SqlExecutor>> SqlExecutor::Open(FileSystem* fs, const std
   executor->fs_ = fs;
   executor->checkpoint_dir_ = std::move(checkpoint_dir);
   executor->checkpoint_interval_ms_ = checkpoint_interval_ms;
+  executor->connectors_ = std::move(connectors);
   // Replay the history through the same validation as a live statement. An object whose DDL
   // no longer binds is skipped with an error in the log; the others come back. Views restart
   // from the retained log (their state is not checkpointed yet).
@@ -286,7 +305,7 @@ Result<std::unique_ptr<SqlExecutor>> SqlExecutor::Open(FileSystem* fs, const std
     std::unique_ptr<exec::Dataflow> query;
     if (stmt.ok() && ((*stmt)->kind == sql::StatementKind::kCreateSource ||
                       (*stmt)->kind == sql::StatementKind::kCreateTable)) {
-      entry = BuildRelationEntry(static_cast<const sql::CreateRelationStatement&>(**stmt));
+      entry = BuildRelationEntry(static_cast<const sql::CreateRelationStatement&>(**stmt), &executor->connectors_);
     } else if (stmt.ok() && (*stmt)->kind == sql::StatementKind::kCreateView) {
       const auto& v = static_cast<const sql::CreateViewStatement&>(**stmt);
       CatalogEntry view;
@@ -353,8 +372,47 @@ Result<std::unique_ptr<SqlExecutor>> SqlExecutor::Open(FileSystem* fs, const std
     }
     executor->recovering_.push_back(entry.name);
   }
+  // External connectors resume filling their sources' topics (without waiting for the
+  // external system: it may still be down, and they keep trying).
+  for (ObjectKind kind : {ObjectKind::kSource, ObjectKind::kTable}) {
+    for (const CatalogEntry& e : executor->catalog_->List(kind)) {
+      if (!e.failure.empty()) continue;
+      Status started = executor->StartConnector(e, /*partitions=*/0);
+      if (!started.ok()) {
+        SLUICE_LOG_ERROR("{} {}: its connector failed to start: {}", sql::ObjectKindName(kind), e.name,
+                         started.message());
+      }
+    }
+  }
   SLUICE_LOG_INFO("catalog: {} objects restored from {} records", restored, records.size());
   return executor;
+}
+
+Status SqlExecutor::StartConnector(const CatalogEntry& entry, int32_t partitions) {
+  SLUICE_ASSIGN_OR_RETURN(SourceConnectorFactory * factory, ConnectorFor(entry.options, &connectors_));
+  if (factory == nullptr) return Status::Ok();
+  Result<std::shared_ptr<log::Topic>> topic = log_->GetTopic(entry.topic);
+  if (!topic.ok()) {
+    log::TopicConfig config;
+    config.name = entry.topic;
+    config.partitions = partitions > 0 ? partitions : default_partitions_;
+    if (entry.primary_key.size() == 1) {
+      config.key_field = entry.columns[static_cast<size_t>(entry.primary_key[0])].name;
+    }
+    Status created = log_->CreateTopic(config);
+    if (!created.ok() && created.code() != StatusCode::kAlreadyExists) return created;
+    topic = log_->GetTopic(entry.topic);
+  }
+  SLUICE_RETURN_IF_ERROR(topic.status());
+  if (partitions > 0 && (*topic)->partition_count() != partitions) {
+    return Status::FailedPrecondition(fmt::format(
+        "topic '{}' exists with {} partitions, but the external topic has {}: its events are kept partition for "
+        "partition (drop the topic, or name the {} otherwise)",
+        entry.topic, (*topic)->partition_count(), partitions, sql::ObjectKindName(entry.kind)));
+  }
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<SourceConnector> running, factory->Start(entry, *topic, metrics_));
+  source_connectors_[entry.name] = std::move(running);
+  return Status::Ok();
 }
 
 Result<std::unique_ptr<exec::Dataflow>> SqlExecutor::PlanView(const sql::SelectStmt& query,
@@ -641,6 +699,7 @@ Status SqlExecutor::FeedInputs(exec::Dataflow* dataflow, const std::optional<Poi
 }
 
 void SqlExecutor::StopViewsLocked() {
+  source_connectors_.clear();  // nothing more enters the sources' topics
   // Downstream views first: a view leaves its upstreams when it stops.
   while (!views_.empty()) {
     bool removed = false;
@@ -836,8 +895,26 @@ Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text)
           results.push_back(Command(tag));
           continue;
         }
-        SLUICE_ASSIGN_OR_RETURN(CatalogEntry entry, BuildRelationEntry(s));
+        SLUICE_ASSIGN_OR_RETURN(CatalogEntry entry, BuildRelationEntry(s, &connectors_));
         SLUICE_RETURN_IF_ERROR(catalog_->CheckNameFree(entry.name));  // before creating its topic
+        SLUICE_ASSIGN_OR_RETURN(SourceConnectorFactory * connector, ConnectorFor(entry.options, &connectors_));
+        if (connector != nullptr) {
+          // Reaches the external system before anything is created: a wrong address or topic
+          // is an error now, not a connector failing in the background.
+          SLUICE_ASSIGN_OR_RETURN(int32_t partitions, connector->Prepare(entry));
+          const std::string name = entry.name;
+          const ObjectKind kind = entry.kind;
+          rejects_.Register(entry.name, entry.topic);
+          SLUICE_ASSIGN_OR_RETURN(entry.id, catalog_->Create(entry));
+          Status started = StartConnector(entry, partitions);
+          if (!started.ok()) {
+            (void)catalog_->Drop(name, kind);
+            rejects_.Forget(name);
+            return started;
+          }
+          results.push_back(Command(tag));
+          break;
+        }
         // The topic is created when missing (SPEC §3); an existing topic is read as it is.
         if (!log_->GetTopic(entry.topic).ok()) {
           log::TopicConfig topic;
@@ -909,7 +986,10 @@ Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text)
             (void)fs_->RemoveAll(JoinPath(checkpoint_dir_, std::to_string(existing->id)));
           }
         }
-        if (s.object == ObjectKind::kSource || s.object == ObjectKind::kTable) rejects_.Forget(s.name);
+        if (s.object == ObjectKind::kSource || s.object == ObjectKind::kTable) {
+          rejects_.Forget(s.name);
+          source_connectors_.erase(s.name);  // stops it; what it wrote stays in the topic
+        }
         results.push_back(Command(fmt::format("DROP {}", KindTag(s.object))));
         break;
       }

@@ -14,6 +14,7 @@
 #include "common/metrics.h"
 #include "common/result.h"
 #include "engine/decode_rejects.h"
+#include "engine/source_connector.h"
 #include "log/log.h"
 #include "sql/ast.h"
 #include "sql/catalog.h"
@@ -55,7 +56,8 @@ class SqlExecutor {
   static Result<std::unique_ptr<SqlExecutor>> Open(FileSystem* fs, const std::string& dir, log::Log* log,
                                                    int32_t default_partitions, MetricsRegistry* metrics = nullptr,
                                                    std::string checkpoint_dir = {},
-                                                   int64_t checkpoint_interval_ms = 1000);
+                                                   int64_t checkpoint_interval_ms = 1000,
+                                                   SourceConnectors connectors = {});
   ~SqlExecutor();
 
   // Runs every ';'-separated statement in order; stops at the first error (earlier statements
@@ -130,6 +132,9 @@ class SqlExecutor {
   void StopViewsLocked();
 
   Result<std::unique_ptr<exec::Dataflow>> Replan(const sql::CatalogEntry& entry);
+  // Starts the external connector of a source or table (nothing for the embedded log),
+  // creating its topic with `partitions` (0: the default) when missing.
+  Status StartConnector(const sql::CatalogEntry& entry, int32_t partitions);
 
   // Held shared by statements that only read the catalog and the views, exclusively by DDL
   // (which a stream of pull queries cannot starve).
@@ -145,6 +150,9 @@ class SqlExecutor {
   MetricsRegistry* metrics_;
   DecodeRejectReporter rejects_;  // declared before views_: views report into it
   std::map<std::string, std::unique_ptr<MaterializedView>, std::less<>> views_;
+  SourceConnectors connectors_;  // by connector name
+  // GUARDED_BY(mu_): by source or table name; declared last, so stopped first.
+  std::map<std::string, std::unique_ptr<SourceConnector>, std::less<>> source_connectors_;
 };
 
 }  // namespace sluice::engine
