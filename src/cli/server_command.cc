@@ -14,7 +14,7 @@
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/process_metrics.h"
-#include "connectors/kafka/kafka_source.h"
+#include "connectors/kafka/kafka_connector.h"
 #include "engine/engine.h"
 #include "server/http_server.h"
 #include "server/kafka/kafka_server.h"
@@ -77,7 +77,7 @@ class Node {
   Status Start() {
     int64_t t0 = Clock::Real()->MonotonicNanos();
     engine::EngineOptions options = config_.engine;
-    options.source_connectors = connectors::KafkaConnectors();
+    options.connectors = connectors::KafkaConnectors();
     auto engine = engine::Engine::Open(std::move(options), &metrics_);
     if (!engine.ok()) return engine.status().WithContext("opening the data directory");
     engine_ = std::move(engine).value();

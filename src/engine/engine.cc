@@ -228,7 +228,7 @@ Status EngineImpl::Recover() {
   SLUICE_ASSIGN_OR_RETURN(sql_, SqlExecutor::Open(options_.log.fs, JoinPath(options_.data_dir, "catalog"), log_.get(),
                                                   options_.default_partitions, metrics_,
                                                   JoinPath(options_.data_dir, "checkpoints"),
-                                                  options_.checkpoint_interval_ms, options_.source_connectors));
+                                                  options_.checkpoint_interval_ms, options_.connectors));
   const TimestampMs since = clock_->Now() - options_.idempotency_window_ms;
   for (const log::TopicInfo& info : log_->ListTopics()) {
     SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<log::Topic> topic, log_->GetTopic(info.config.name));

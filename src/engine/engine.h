@@ -12,7 +12,7 @@
 #include "common/result.h"
 #include "common/types.h"
 #include "engine/sql_executor.h"
-#include "engine/source_connector.h"
+#include "engine/connector.h"
 #include "engine/subscription.h"
 #include "log/log.h"
 
@@ -36,7 +36,7 @@ struct EngineOptions {
   // Subscriptions: per-subscriber buffers and per-view history (engine/subscription.h).
   SubscriptionLimits subscriptions;
   // External connectors for sources and tables (`connector = 'kafka'`), by name.
-  SourceConnectors source_connectors;
+  Connectors connectors;
 };
 
 enum class BodyFormat : uint8_t {

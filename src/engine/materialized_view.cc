@@ -777,13 +777,6 @@ Result<std::optional<log::TaggedBatch>> FindLastSinkBatch(const log::Partition& 
   return log::FindLastTaggedBatch(partition, kSinkHeader, name, kSinkOffsetsHeader, producer_id, from);
 }
 
-Result<log::AppendResult> AppendAndWait(log::Partition& partition, log::EncodedBatch batch) {
-  std::promise<Result<log::AppendResult>> done;
-  std::future<Result<log::AppendResult>> result = done.get_future();
-  partition.Append(std::move(batch), [&done](Result<log::AppendResult> r) { done.set_value(std::move(r)); });
-  return result.get();
-}
-
 }  // namespace
 
 Status MaterializedView::StartSinkTransactions(bool restored) {
@@ -809,7 +802,7 @@ Status MaterializedView::StartSinkTransactions(bool restored) {
     SLUICE_LOG_INFO("sink {}: {} the output a previous run left uncommitted (from offset {})", view_.name,
                     covered ? "committing" : "aborting", first.value());
     SLUICE_RETURN_IF_ERROR(
-        AppendAndWait(partition, log::BuildControlBatch(producer_id_, producer_epoch_, type, NowMs())).status());
+        log::AppendAndWait(partition, log::BuildControlBatch(producer_id_, producer_epoch_, type, NowMs())).status());
   }
   if (!epoch_known) {
     SLUICE_ASSIGN_OR_RETURN(std::optional<log::TaggedBatch> last,
@@ -843,7 +836,7 @@ void MaterializedView::LoadResumeOffsets() {
 
 bool MaterializedView::CommitSinkTransaction() {
   Result<log::AppendResult> appended =
-      AppendAndWait(sink_->topic->partition(PartitionId(0)),
+      log::AppendAndWait(sink_->topic->partition(PartitionId(0)),
                     log::BuildControlBatch(producer_id_, producer_epoch_, log::ControlType::kCommit, NowMs()));
   if (!appended.ok()) {
     if (!sink_failing_) {
@@ -884,7 +877,7 @@ bool MaterializedView::WriteSinkBatch() {
     }
   }
   const int32_t count = pending_batch_->record_count;
-  Result<log::AppendResult> appended = AppendAndWait(sink_->topic->partition(PartitionId(0)), *pending_batch_);
+  Result<log::AppendResult> appended = log::AppendAndWait(sink_->topic->partition(PartitionId(0)), *pending_batch_);
   if (!appended.ok()) {
     if (!sink_failing_) {
       SLUICE_LOG_WARN("sink {}: write to {} failed (retrying until it succeeds): {}", view_.name,

@@ -56,7 +56,7 @@ Result<int64_t> ParseDurationOption(std::string_view option, std::string_view te
 
 // The factory of a relation's external connector (`connector = 'kafka'`); nullptr for the
 // embedded log (no `connector` option, or 'embedded').
-Result<SourceConnectorFactory*> ConnectorFor(const sql::WithOptions& options, const SourceConnectors* connectors) {
+Result<ConnectorFactory*> ConnectorFor(const sql::WithOptions& options, const Connectors* connectors) {
   auto it = options.find("connector");
   if (it == options.end() || Lower(it->second) == "embedded") return nullptr;
   const std::string name = Lower(it->second);
@@ -71,7 +71,7 @@ Result<SourceConnectorFactory*> ConnectorFor(const sql::WithOptions& options, co
 }
 
 // Validates CREATE SOURCE / CREATE TABLE and turns it into a catalog entry.
-Result<CatalogEntry> BuildRelationEntry(const sql::CreateRelationStatement& s, const SourceConnectors* connectors) {
+Result<CatalogEntry> BuildRelationEntry(const sql::CreateRelationStatement& s, const Connectors* connectors) {
   const bool is_table = s.kind == sql::StatementKind::kCreateTable;
   const std::string_view what = is_table ? "table" : "source";
   CatalogEntry entry;
@@ -147,7 +147,7 @@ Result<CatalogEntry> BuildRelationEntry(const sql::CreateRelationStatement& s, c
   static const std::set<std::string, std::less<>> kKnown = {"topic",     "format",       "connector",
                                                             "idle_timeout", "dedup_key", "dedup_window"};
   static const std::set<std::string, std::less<>> kLater = {"state_ttl"};
-  SLUICE_ASSIGN_OR_RETURN(SourceConnectorFactory * connector, ConnectorFor(s.options, connectors));
+  SLUICE_ASSIGN_OR_RETURN(ConnectorFactory * connector, ConnectorFor(s.options, connectors));
   entry.options = s.options;
   for (const auto& [key, value] : s.options) {
     if (kLater.contains(key)) return NotSupported(fmt::format("option '{}'", key));
@@ -276,7 +276,7 @@ void SqlExecutor::StopViews() {
 Result<std::unique_ptr<SqlExecutor>> SqlExecutor::Open(FileSystem* fs, const std::string& dir, log::Log* log,
                                                        int32_t default_partitions, MetricsRegistry* metrics,
                                                        std::string checkpoint_dir, int64_t checkpoint_interval_ms,
-                                                       SourceConnectors connectors) {
+                                                       Connectors connectors) {
   SLUICE_RETURN_IF_ERROR(fs->CreateDirs(dir));
   std::vector<sql::CatalogRecord> records;
   SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<sql::CatalogLog> catalog_log,
@@ -389,7 +389,7 @@ Result<std::unique_ptr<SqlExecutor>> SqlExecutor::Open(FileSystem* fs, const std
 }
 
 Status SqlExecutor::StartConnector(const CatalogEntry& entry, int32_t partitions) {
-  SLUICE_ASSIGN_OR_RETURN(SourceConnectorFactory * factory, ConnectorFor(entry.options, &connectors_));
+  SLUICE_ASSIGN_OR_RETURN(ConnectorFactory * factory, ConnectorFor(entry.options, &connectors_));
   if (factory == nullptr) return Status::Ok();
   Result<std::shared_ptr<log::Topic>> topic = log_->GetTopic(entry.topic);
   if (!topic.ok()) {
@@ -410,8 +410,8 @@ Status SqlExecutor::StartConnector(const CatalogEntry& entry, int32_t partitions
         "partition (drop the topic, or name the {} otherwise)",
         entry.topic, (*topic)->partition_count(), partitions, sql::ObjectKindName(entry.kind)));
   }
-  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<SourceConnector> running, factory->Start(entry, *topic, metrics_));
-  source_connectors_[entry.name] = std::move(running);
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<Connector> running, factory->Start(entry, *topic, metrics_));
+  running_connectors_[entry.name] = std::move(running);
   return Status::Ok();
 }
 
@@ -459,16 +459,17 @@ Result<std::unique_ptr<exec::Dataflow>> SqlExecutor::PlanSink(const sql::CreateS
   entry->name = s.name;
   entry->sql = s.text;
   std::string topic = s.into.empty() ? s.name : s.into;
+  SLUICE_ASSIGN_OR_RETURN(ConnectorFactory * connector, ConnectorFor(s.options, &connectors_));
   for (const auto& [key, value] : s.options) {
     if (key == "format") {
       if (Lower(value) != "json") return NotSupported(fmt::format("sink format '{}' (json is)", value));
+    } else if (key == "connector" || connector != nullptr) {
+      // An external connector checks its options (its `topic` is the external one).
     } else if (key == "topic") {
       if (!s.into.empty() && value != s.into) {
         return Status::InvalidArgument(fmt::format("INTO {} and WITH (topic = '{}') disagree", s.into, value));
       }
       topic = value;
-    } else if (key == "connector") {
-      if (Lower(value) != "embedded") return NotSupported(fmt::format("connector '{}' (the embedded log is)", value));
     } else {
       return Status::InvalidArgument(fmt::format("unknown sink option '{}' (known: connector, format, topic)", key));
     }
@@ -502,6 +503,10 @@ Result<std::unique_ptr<exec::Dataflow>> SqlExecutor::PlanSink(const sql::CreateS
   entry->columns = bound.plan->schema;
   entry->dependencies = bound.dependencies;
   entry->append_only = built->append_only();
+  if (connector != nullptr) {
+    entry->options = s.options;
+    SLUICE_RETURN_IF_ERROR(connector->CheckOptions(*entry));
+  }
   return built;
 }
 
@@ -556,6 +561,14 @@ Status SqlExecutor::StartView(const CatalogEntry& entry, std::unique_ptr<exec::D
   }
   SLUICE_RETURN_IF_ERROR(view.status());
   views_[entry.name] = std::move(view).value();
+  if (entry.kind == ObjectKind::kSink) {
+    // An external connector delivers what the sink commits into its topic.
+    Status started = StartConnector(entry, 0);
+    if (!started.ok()) {
+      views_.erase(entry.name);
+      return started;
+    }
+  }
   return Status::Ok();
 }
 
@@ -699,7 +712,7 @@ Status SqlExecutor::FeedInputs(exec::Dataflow* dataflow, const std::optional<Poi
 }
 
 void SqlExecutor::StopViewsLocked() {
-  source_connectors_.clear();  // nothing more enters the sources' topics
+  running_connectors_.clear();  // nothing more enters the sources' topics
   // Downstream views first: a view leaves its upstreams when it stops.
   while (!views_.empty()) {
     bool removed = false;
@@ -897,7 +910,7 @@ Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text)
         }
         SLUICE_ASSIGN_OR_RETURN(CatalogEntry entry, BuildRelationEntry(s, &connectors_));
         SLUICE_RETURN_IF_ERROR(catalog_->CheckNameFree(entry.name));  // before creating its topic
-        SLUICE_ASSIGN_OR_RETURN(SourceConnectorFactory * connector, ConnectorFor(entry.options, &connectors_));
+        SLUICE_ASSIGN_OR_RETURN(ConnectorFactory * connector, ConnectorFor(entry.options, &connectors_));
         if (connector != nullptr) {
           // Reaches the external system before anything is created: a wrong address or topic
           // is an error now, not a connector failing in the background.
@@ -957,6 +970,8 @@ Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text)
         SLUICE_RETURN_IF_ERROR(catalog_->CheckNameFree(k.name));
         CatalogEntry entry;
         SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<exec::Dataflow> query, PlanSink(k, &entry));
+        SLUICE_ASSIGN_OR_RETURN(ConnectorFactory * connector, ConnectorFor(entry.options, &connectors_));
+        if (connector != nullptr) SLUICE_RETURN_IF_ERROR(connector->Prepare(entry).status());  // reachable, topic exists
         SLUICE_ASSIGN_OR_RETURN(entry.id, catalog_->Create(entry));
         Status started = StartView(entry, std::move(query));
         if (!started.ok()) {
@@ -986,10 +1001,8 @@ Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text)
             (void)fs_->RemoveAll(JoinPath(checkpoint_dir_, std::to_string(existing->id)));
           }
         }
-        if (s.object == ObjectKind::kSource || s.object == ObjectKind::kTable) {
-          rejects_.Forget(s.name);
-          source_connectors_.erase(s.name);  // stops it; what it wrote stays in the topic
-        }
+        running_connectors_.erase(s.name);  // stops it; what it wrote stays where it is
+        if (s.object == ObjectKind::kSource || s.object == ObjectKind::kTable) rejects_.Forget(s.name);
         results.push_back(Command(fmt::format("DROP {}", KindTag(s.object))));
         break;
       }

@@ -14,7 +14,7 @@
 #include "common/metrics.h"
 #include "common/result.h"
 #include "engine/decode_rejects.h"
-#include "engine/source_connector.h"
+#include "engine/connector.h"
 #include "log/log.h"
 #include "sql/ast.h"
 #include "sql/catalog.h"
@@ -57,7 +57,7 @@ class SqlExecutor {
                                                    int32_t default_partitions, MetricsRegistry* metrics = nullptr,
                                                    std::string checkpoint_dir = {},
                                                    int64_t checkpoint_interval_ms = 1000,
-                                                   SourceConnectors connectors = {});
+                                                   Connectors connectors = {});
   ~SqlExecutor();
 
   // Runs every ';'-separated statement in order; stops at the first error (earlier statements
@@ -132,8 +132,8 @@ class SqlExecutor {
   void StopViewsLocked();
 
   Result<std::unique_ptr<exec::Dataflow>> Replan(const sql::CatalogEntry& entry);
-  // Starts the external connector of a source or table (nothing for the embedded log),
-  // creating its topic with `partitions` (0: the default) when missing.
+  // Starts the external connector of a source, table or sink (nothing for the embedded log),
+  // creating its topic with `partitions` (0: the default; a sink's has 1) when missing.
   Status StartConnector(const sql::CatalogEntry& entry, int32_t partitions);
 
   // Held shared by statements that only read the catalog and the views, exclusively by DDL
@@ -150,9 +150,9 @@ class SqlExecutor {
   MetricsRegistry* metrics_;
   DecodeRejectReporter rejects_;  // declared before views_: views report into it
   std::map<std::string, std::unique_ptr<MaterializedView>, std::less<>> views_;
-  SourceConnectors connectors_;  // by connector name
-  // GUARDED_BY(mu_): by source or table name; declared last, so stopped first.
-  std::map<std::string, std::unique_ptr<SourceConnector>, std::less<>> source_connectors_;
+  Connectors connectors_;  // by connector name
+  // GUARDED_BY(mu_): the running connectors by source, table or sink name.
+  std::map<std::string, std::unique_ptr<Connector>, std::less<>> running_connectors_;
 };
 
 }  // namespace sluice::engine

@@ -1,6 +1,7 @@
 #include "log/tagged_batch.h"
 
 #include <algorithm>
+#include <future>
 
 namespace sluice::log {
 
@@ -43,6 +44,13 @@ Result<std::optional<TaggedBatch>> FindLastTaggedBatch(const Partition& partitio
     window *= 4;
   }
   return std::optional<TaggedBatch>();
+}
+
+Result<AppendResult> AppendAndWait(Partition& partition, EncodedBatch batch) {
+  std::promise<Result<AppendResult>> done;
+  std::future<Result<AppendResult>> result = done.get_future();
+  partition.Append(std::move(batch), [&done](Result<AppendResult> r) { done.set_value(std::move(r)); });
+  return result.get();
 }
 
 }  // namespace sluice::log

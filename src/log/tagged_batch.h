@@ -29,4 +29,8 @@ Result<std::optional<TaggedBatch>> FindLastTaggedBatch(const Partition& partitio
                                                        std::string_view tag_value, std::string_view progress_key,
                                                        int64_t producer_id, Offset from);
 
+// Appends `batch` and waits until it is durable per the fsync policy (or failed): for writers
+// on their own thread that must know their batch is in before they go on.
+Result<AppendResult> AppendAndWait(Partition& partition, EncodedBatch batch);
+
 }  // namespace sluice::log

@@ -247,6 +247,11 @@ class Parser {
     if (AcceptWord("into")) {
       SLUICE_ASSIGN_OR_RETURN(stmt->into, ParseObjectName());
     }
+    // The options may come before the query (as RisingWave writes them) or after it.
+    const bool options_first = AcceptWord("with");
+    if (options_first) {
+      SLUICE_ASSIGN_OR_RETURN(stmt->options, ParseWithOptions());
+    }
     if (AcceptWord("from")) {
       SLUICE_ASSIGN_OR_RETURN(stmt->from, ParseObjectName());
     } else {
@@ -254,6 +259,7 @@ class Parser {
       SLUICE_ASSIGN_OR_RETURN(stmt->query, ParseQuery());
     }
     if (AcceptWord("with")) {
+      if (options_first) return Status::InvalidArgument("CREATE SINK: WITH (...) given twice");
       SLUICE_ASSIGN_OR_RETURN(stmt->options, ParseWithOptions());
     }
     return StatementPtr(std::move(stmt));

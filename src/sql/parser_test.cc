@@ -82,6 +82,19 @@ TEST(ParserTest, SinkDropShowDescribeExplain) {
   StatementPtr sink = MustParse("CREATE SINK big_bids INTO big_bids_topic AS SELECT * FROM bid WHERE price > 1000000");
   ASSERT_TRUE(sink);
   EXPECT_EQ(As<CreateSinkStatement>(*sink).into, "big_bids_topic");
+  // WITH before the query or after it, not both.
+  for (const char* text : {"CREATE SINK s INTO t WITH (connector = 'kafka', properties.bootstrap.servers = 'h:1') AS "
+                           "SELECT * FROM bid",
+                           "CREATE SINK s INTO t AS SELECT * FROM bid WITH (connector = 'kafka', "
+                           "properties.bootstrap.servers = 'h:1')",
+                           "CREATE SINK s WITH (connector = 'kafka', properties.bootstrap.servers = 'h:1') FROM bid"}) {
+    StatementPtr with = MustParse(text);
+    ASSERT_TRUE(with) << text;
+    EXPECT_EQ(As<CreateSinkStatement>(*with).options.at("properties.bootstrap.servers"), "h:1") << text;
+  }
+  auto twice = Parse("CREATE SINK s WITH (format = 'json') FROM bid WITH (format = 'json')");
+  ASSERT_FALSE(twice.ok());
+  EXPECT_NE(twice.status().message().find("given twice"), std::string::npos);
   StatementPtr drop = MustParse("DROP MATERIALIZED VIEW IF EXISTS v1");
   ASSERT_TRUE(drop);
   EXPECT_EQ(As<DropStatement>(*drop).object, ObjectKind::kView);

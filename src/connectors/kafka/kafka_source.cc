@@ -1,272 +1,75 @@
-#include "connectors/kafka/kafka_source.h"
-
 #include <librdkafka/rdkafka.h>
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <atomic>
 #include <charconv>
 #include <chrono>
-#include <condition_variable>
 #include <future>
-#include <mutex>
-#include <thread>
+#include <span>
 #include <vector>
 
 #include "common/logging.h"
-#include "common/thread_name.h"
+#include "connectors/kafka/kafka_client.h"
+#include "connectors/kafka/kafka_connector.h"
 #include "log/record_batch.h"
 #include "log/tagged_batch.h"
 
 namespace sluice::connectors {
 namespace {
 
-constexpr std::string_view kPropertyPrefix = "properties.";
-constexpr int kMetadataTimeoutMs = 5000;
+
 // A copied batch holds at most this many bytes of keys and values (several batches are
 // appended when a poll brought more), and one round polls at most this much.
 constexpr size_t kBatchBytes = 1 << 20;
 constexpr size_t kRoundBytes = 8 << 20;
 constexpr size_t kRoundMessages = 50'000;
 
-// Options the engine itself reads (format, dedup, watermark idleness) pass through here.
-bool IsEngineOption(std::string_view key) {
-  return key == "connector" || key == "format" || key == "idle_timeout" || key == "dedup_key" ||
-         key == "dedup_window";
+Counter* ErrorCounter(MetricsRegistry* metrics, const std::string& source) {
+  if (metrics == nullptr) return nullptr;
+  return metrics
+      ->AddCounter("sluice_kafka_source_errors_total",
+                   "Errors of a Kafka source connector (unreachable cluster, failed appends, ...)", {"source"})
+      ->WithLabels({source});
 }
 
-// librdkafka properties that sluice sets itself: exactly-once copying depends on them.
-std::string_view ReservedProperty(std::string_view name) {
-  if (name == "group.id") return "use the option group_id";
-  if (name == "auto.offset.reset") return "use the option startup_mode";
-  if (name == "enable.auto.commit" || name == "enable.auto.offset.store") {
-    return "sluice commits offsets itself, after the events are durable in its log";
-  }
-  if (name == "isolation.level") return "sluice reads committed data only";
-  return {};
-}
-
-struct ConfDeleter {
-  void operator()(rd_kafka_conf_t* c) const { rd_kafka_conf_destroy(c); }
-};
-struct KafkaDeleter {
-  void operator()(rd_kafka_t* k) const { rd_kafka_destroy(k); }
-};
-struct TopicDeleter {
-  void operator()(rd_kafka_topic_t* t) const { rd_kafka_topic_destroy(t); }
-};
-struct MessageDeleter {
-  void operator()(rd_kafka_message_t* m) const { rd_kafka_message_destroy(m); }
-};
-struct PartitionListDeleter {
-  void operator()(rd_kafka_topic_partition_list_t* l) const { rd_kafka_topic_partition_list_destroy(l); }
-};
-using ConfPtr = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
-using KafkaPtr = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
-using TopicPtr = std::unique_ptr<rd_kafka_topic_t, TopicDeleter>;
-using MessagePtr = std::unique_ptr<rd_kafka_message_t, MessageDeleter>;
-using PartitionListPtr = std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter>;
-
-struct SourceOptions {
-  std::string topic;
-  std::string servers;
-  std::string group_id;
-  bool latest = false;
-  std::vector<std::pair<std::string, std::string>> properties;  // librdkafka names
-};
-
-Result<SourceOptions> ParseOptions(const sql::CatalogEntry& entry) {
-  SourceOptions o;
-  o.group_id = "sluice-" + entry.name;
-  for (const auto& [key, value] : entry.options) {
-    if (IsEngineOption(key)) continue;
-    if (key == "topic") {
-      o.topic = value;
-    } else if (key == "group_id") {
-      if (value.empty()) return Status::InvalidArgument("option 'group_id' must not be empty");
-      o.group_id = value;
-    } else if (key == "startup_mode") {
-      if (value != "earliest" && value != "latest") {
-        return Status::InvalidArgument(
-            fmt::format("option 'startup_mode': '{}' is neither 'earliest' nor 'latest'", value));
-      }
-      o.latest = value == "latest";
-    } else if (key.starts_with(kPropertyPrefix) && key.size() > kPropertyPrefix.size()) {
-      const std::string name = key.substr(kPropertyPrefix.size());
-      if (std::string_view why = ReservedProperty(name); !why.empty()) {
-        return Status::InvalidArgument(fmt::format("option '{}' cannot be set: {}", key, why));
-      }
-      if (name == "bootstrap.servers") o.servers = value;
-      o.properties.emplace_back(name, value);
-    } else {
-      return Status::InvalidArgument(fmt::format(
-          "unknown option '{}' for connector 'kafka' (known: topic, properties.bootstrap.servers, "
-          "properties.<librdkafka property>, group_id, startup_mode, format, dedup_key, dedup_window, idle_timeout)",
-          key));
-    }
-  }
-  if (o.topic.empty()) return Status::InvalidArgument("connector 'kafka' needs option 'topic' (the Kafka topic to read)");
-  if (o.servers.empty()) {
-    return Status::InvalidArgument(
-        "connector 'kafka' needs option 'properties.bootstrap.servers' (the cluster's host:port list)");
-  }
-  return o;
-}
-
-// librdkafka's own log lines go to sluice's log, at the matching level (syslog levels).
-void LogFromKafka(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
-  if (level <= 3) {
-    SLUICE_LOG_ERROR("kafka {}: {} {}", rd_kafka_name(rk), facility, message);
-  } else if (level == 4) {
-    SLUICE_LOG_WARN("kafka {}: {} {}", rd_kafka_name(rk), facility, message);
-  } else if (level <= 6) {
-    SLUICE_LOG_INFO("kafka {}: {} {}", rd_kafka_name(rk), facility, message);
-  }
-}
-
-// The consumer's configuration: the user's properties, then sluice's own.
-Result<ConfPtr> MakeConf(const SourceOptions& o, const std::string& client_id) {
-  ConfPtr conf(rd_kafka_conf_new());
-  char err[512];
-  auto set = [&](const std::string& name, const std::string& value, bool user) -> Status {
-    if (rd_kafka_conf_set(conf.get(), name.c_str(), value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-      return Status::InvalidArgument(user ? fmt::format("option 'properties.{}': {}", name, err)
-                                          : fmt::format("librdkafka property {}: {}", name, err));
-    }
-    return Status::Ok();
-  };
-  rd_kafka_conf_set_log_cb(conf.get(), LogFromKafka);
-  SLUICE_RETURN_IF_ERROR(set("client.id", client_id, false));
-  for (const auto& [name, value] : o.properties) SLUICE_RETURN_IF_ERROR(set(name, value, true));
-  SLUICE_RETURN_IF_ERROR(set("group.id", o.group_id, false));
-  SLUICE_RETURN_IF_ERROR(set("enable.auto.commit", "false", false));
-  SLUICE_RETURN_IF_ERROR(set("enable.auto.offset.store", "false", false));
-  SLUICE_RETURN_IF_ERROR(set("enable.partition.eof", "false", false));
-  SLUICE_RETURN_IF_ERROR(set("isolation.level", "read_committed", false));
-  SLUICE_RETURN_IF_ERROR(set("auto.offset.reset", o.latest ? "latest" : "earliest", false));
-  SLUICE_RETURN_IF_ERROR(set("allow.auto.create.topics", "false", false));
-  return conf;
-}
-
-Result<KafkaPtr> NewConsumer(const SourceOptions& o, const std::string& client_id) {
-  SLUICE_ASSIGN_OR_RETURN(ConfPtr conf, MakeConf(o, client_id));
-  char err[512];
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err, sizeof err);
-  if (rk == nullptr) return Status::InvalidArgument(fmt::format("cannot create a Kafka consumer: {}", err));
-  (void)conf.release();  // rd_kafka_new owns it now
-  return KafkaPtr(rk);
-}
-
-// The number of partitions of the topic, from the cluster's metadata.
-Result<int32_t> PartitionCount(rd_kafka_t* rk, const SourceOptions& o, int timeout_ms) {
-  TopicPtr topic(rd_kafka_topic_new(rk, o.topic.c_str(), nullptr));
-  if (!topic) return Status::InvalidArgument(fmt::format("invalid Kafka topic name '{}'", o.topic));
-  const rd_kafka_metadata_t* md = nullptr;
-  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, topic.get(), &md, timeout_ms);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return Status::Unavailable(fmt::format("cannot reach the Kafka cluster at '{}' (within {} ms): {}", o.servers,
-                                           timeout_ms, rd_kafka_err2str(err)));
-  }
-  std::unique_ptr<const rd_kafka_metadata_t, void (*)(const rd_kafka_metadata_t*)> owned(md, rd_kafka_metadata_destroy);
-  if (md->topic_cnt != 1) return Status::Internal("Kafka metadata answered for another topic");
-  const rd_kafka_metadata_topic_t& t = md->topics[0];
-  if (t.err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || t.err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
-      (t.err == RD_KAFKA_RESP_ERR_NO_ERROR && t.partition_cnt == 0)) {
-    return Status::NotFound(fmt::format("topic '{}' does not exist in the Kafka cluster at '{}'", o.topic, o.servers));
-  }
-  if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return Status::Unavailable(fmt::format("Kafka topic '{}': {}", o.topic, rd_kafka_err2str(t.err)));
-  }
-  return t.partition_cnt;
-}
-
-Result<log::AppendResult> AppendAndWait(log::Partition& partition, log::EncodedBatch batch) {
-  std::promise<Result<log::AppendResult>> done;
-  std::future<Result<log::AppendResult>> result = done.get_future();
-  partition.Append(std::move(batch), [&done](Result<log::AppendResult> r) { done.set_value(std::move(r)); });
-  return result.get();
-}
-
-class KafkaSource final : public engine::SourceConnector {
+class KafkaSource final : public KafkaWorker {
  public:
-  KafkaSource(sql::CatalogEntry entry, SourceOptions options, std::shared_ptr<log::Topic> topic,
+  KafkaSource(sql::CatalogEntry entry, KafkaOptions options, std::shared_ptr<log::Topic> topic,
               MetricsRegistry* metrics)
-      : entry_(std::move(entry)), options_(std::move(options)), topic_(std::move(topic)) {
+      : KafkaWorker(fmt::format("source {}: Kafka topic '{}' at '{}'", entry.name, options.topic, options.servers),
+                    ErrorCounter(metrics, entry.name)),
+        entry_(std::move(entry)),
+        options_(std::move(options)),
+        topic_(std::move(topic)) {
     if (metrics != nullptr) {
       records_ = metrics
                      ->AddCounter("sluice_kafka_source_records_total",
                                   "Records a Kafka source connector copied into the log", {"source"})
                      ->WithLabels({entry_.name});
-      errors_ = metrics
-                    ->AddCounter("sluice_kafka_source_errors_total",
-                                 "Errors of a Kafka source connector (unreachable cluster, failed appends, ...)",
-                                 {"source"})
-                    ->WithLabels({entry_.name});
       lag_ = metrics
                  ->AddGauge("sluice_kafka_source_lag_records",
                             "Records in the external topic not yet copied (its high watermarks minus the positions)",
                             {"source"})
                  ->WithLabels({entry_.name});
     }
-    thread_ = std::thread([this] {
-      SetThreadName("kafka-src:" + entry_.name);
-      Run();
-    });
+    StartWorker("kafka-src:" + entry_.name);
   }
 
-  ~KafkaSource() override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();
-  }
+  ~KafkaSource() override { StopWorker(); }
 
  private:
-  void Run() {
-    int64_t backoff_ms = 100;
-    while (!stopping()) {
-      Status s = consumer_ ? CopyRound() : Connect();
-      if (s.ok()) {
-        backoff_ms = 100;
-        continue;
-      }
-      Failed(s);
-      Sleep(backoff_ms);
-      backoff_ms = std::min<int64_t>(backoff_ms * 2, 5000);
-    }
+  Status Step() override { return consumer_ ? CopyRound() : Connect(); }
+
+  void Finish() override {
     if (consumer_) (void)rd_kafka_consumer_close(consumer_.get());
     consumer_.reset();
   }
 
-  bool stopping() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return stop_;
-  }
-  void Sleep(int64_t ms) {
-    std::unique_lock<std::mutex> lock(mu_);
-    wake_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return stop_; });
-  }
-
-  // Logs the first error of a streak (and every 100th), counts each.
-  void Failed(const Status& s) {
-    if (errors_ != nullptr) errors_->Inc();
-    if (failures_++ % 100 == 0) {
-      SLUICE_LOG_WARN("source {}: Kafka topic '{}' at '{}': {} (retrying)", entry_.name, options_.topic,
-                      options_.servers, s.message());
-    }
-  }
-  void Recovered() {
-    if (failures_ > 0) SLUICE_LOG_INFO("source {}: copying from Kafka topic '{}' again", entry_.name, options_.topic);
-    failures_ = 0;
-  }
-
   // Creates the consumer and assigns every partition at the offset the log says comes next.
   Status Connect() {
-    SLUICE_ASSIGN_OR_RETURN(KafkaPtr rk, NewConsumer(options_, "sluice-source-" + entry_.name));
-    SLUICE_ASSIGN_OR_RETURN(int32_t external, PartitionCount(rk.get(), options_, kMetadataTimeoutMs));
+    SLUICE_ASSIGN_OR_RETURN(KafkaPtr rk, NewKafkaConsumer(options_, "sluice-source-" + entry_.name));
+    SLUICE_ASSIGN_OR_RETURN(int32_t external, KafkaPartitionCount(rk.get(), options_, kKafkaMetadataTimeoutMs));
     const int32_t local = topic_->partition_count();
     if (external > local) {
       SLUICE_LOG_ERROR(
@@ -314,7 +117,7 @@ class KafkaSource final : public engine::SourceConnector {
          m.reset(rd_kafka_consumer_poll(consumer_.get(), 0))) {
       if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
-        Failed(Status::Unavailable(rd_kafka_message_errstr(m.get())));
+        failures_.Failed(Status::Unavailable(rd_kafka_message_errstr(m.get())));
         if (messages.empty()) return Status::Ok();  // librdkafka retries by itself
         break;
       }
@@ -351,7 +154,7 @@ class KafkaSource final : public engine::SourceConnector {
     }
     // For Kafka's tooling (consumer lag); sluice resumes from its log, not from these.
     (void)rd_kafka_commit(consumer_.get(), commit.get(), /*async=*/1);
-    Recovered();
+    failures_.Recovered();
     UpdateLag();
     return Status::Ok();
   }
@@ -395,10 +198,10 @@ class KafkaSource final : public engine::SourceConnector {
     log::Partition& partition = topic_->partition(PartitionId(p));
     int64_t backoff_ms = 10;
     while (true) {
-      Result<log::AppendResult> appended = AppendAndWait(partition, batch);
+      Result<log::AppendResult> appended = log::AppendAndWait(partition, batch);
       if (appended.ok()) break;
       if (stopping()) return Status::Unavailable("stopping");
-      Failed(appended.status().WithContext(fmt::format("append to topic '{}' partition {}", entry_.topic, p)));
+      failures_.Failed(appended.status().WithContext(fmt::format("append to topic '{}' partition {}", entry_.topic, p)));
       Sleep(backoff_ms);
       backoff_ms = std::min<int64_t>(backoff_ms * 2, 1000);
     }
@@ -423,56 +226,22 @@ class KafkaSource final : public engine::SourceConnector {
   }
 
   const sql::CatalogEntry entry_;
-  const SourceOptions options_;
+  const KafkaOptions options_;
   const std::shared_ptr<log::Topic> topic_;
   Counter* records_ = nullptr;
-  Counter* errors_ = nullptr;
   Gauge* lag_ = nullptr;
-
-  std::mutex mu_;
-  std::condition_variable wake_;
-  bool stop_ = false;  // GUARDED_BY(mu_)
 
   // Thread-confined.
   KafkaPtr consumer_;
   std::vector<int64_t> next_;  // per partition: the next external offset to copy (-1: unknown yet)
   log::RecordBatchBuilder builder_;
-  int64_t failures_ = 0;
-
-  std::thread thread_;  // last: started once everything above is initialised
-};
-
-class KafkaSourceFactory final : public engine::SourceConnectorFactory {
- public:
-  Status CheckOptions(const sql::CatalogEntry& entry) const override {
-    SLUICE_ASSIGN_OR_RETURN(SourceOptions o, ParseOptions(entry));
-    return MakeConf(o, "sluice").status();  // librdkafka checks every property's name and value
-  }
-
-  Result<int32_t> Prepare(const sql::CatalogEntry& entry) override {
-    SLUICE_ASSIGN_OR_RETURN(SourceOptions o, ParseOptions(entry));
-    SLUICE_ASSIGN_OR_RETURN(KafkaPtr rk, NewConsumer(o, "sluice-create-" + entry.name));
-    return PartitionCount(rk.get(), o, kMetadataTimeoutMs);
-  }
-
-  Result<std::unique_ptr<engine::SourceConnector>> Start(const sql::CatalogEntry& entry,
-                                                         std::shared_ptr<log::Topic> topic,
-                                                         MetricsRegistry* metrics) override {
-    SLUICE_ASSIGN_OR_RETURN(SourceOptions o, ParseOptions(entry));
-    return std::unique_ptr<engine::SourceConnector>(new KafkaSource(entry, std::move(o), std::move(topic), metrics));
-  }
 };
 
 }  // namespace
 
-std::shared_ptr<engine::SourceConnectorFactory> NewKafkaSourceFactory() {
-  return std::make_shared<KafkaSourceFactory>();
-}
-
-engine::SourceConnectors KafkaConnectors() {
-  engine::SourceConnectors connectors;
-  connectors.emplace("kafka", NewKafkaSourceFactory());
-  return connectors;
+std::unique_ptr<engine::Connector> StartKafkaSource(const sql::CatalogEntry& entry, KafkaOptions options,
+                                                    std::shared_ptr<log::Topic> topic, MetricsRegistry* metrics) {
+  return std::make_unique<KafkaSource>(entry, std::move(options), std::move(topic), metrics);
 }
 
 }  // namespace sluice::connectors

@@ -1,0 +1,41 @@
+#include "connectors/kafka/kafka_connector.h"
+
+#include "connectors/kafka/kafka_client.h"
+
+namespace sluice::connectors {
+namespace {
+
+class KafkaConnectorFactory final : public engine::ConnectorFactory {
+ public:
+  Status CheckOptions(const sql::CatalogEntry& entry) const override {
+    SLUICE_ASSIGN_OR_RETURN(KafkaOptions o, ParseKafkaOptions(entry));
+    return MakeKafkaConf(o, "sluice", {}).status();  // librdkafka checks every property's name and value
+  }
+
+  Result<int32_t> Prepare(const sql::CatalogEntry& entry) override {
+    SLUICE_ASSIGN_OR_RETURN(KafkaOptions o, ParseKafkaOptions(entry));
+    SLUICE_ASSIGN_OR_RETURN(KafkaPtr rk, NewKafkaConsumer(o, "sluice-create-" + entry.name));
+    return KafkaPartitionCount(rk.get(), o, kKafkaMetadataTimeoutMs);
+  }
+
+  Result<std::unique_ptr<engine::Connector>> Start(const sql::CatalogEntry& entry, std::shared_ptr<log::Topic> topic,
+                                                   MetricsRegistry* metrics) override {
+    SLUICE_ASSIGN_OR_RETURN(KafkaOptions o, ParseKafkaOptions(entry));
+    if (entry.kind == sql::ObjectKind::kSink) return StartKafkaSink(entry, std::move(o), std::move(topic), metrics);
+    return StartKafkaSource(entry, std::move(o), std::move(topic), metrics);
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<engine::ConnectorFactory> NewKafkaConnectorFactory() {
+  return std::make_shared<KafkaConnectorFactory>();
+}
+
+engine::Connectors KafkaConnectors() {
+  engine::Connectors connectors;
+  connectors.emplace("kafka", NewKafkaConnectorFactory());
+  return connectors;
+}
+
+}  // namespace sluice::connectors
