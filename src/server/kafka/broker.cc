@@ -68,7 +68,7 @@ Broker::~Broker() { Stop(); }
 
 Status Broker::Start() {
   SLUICE_RETURN_IF_ERROR(groups_->Start());
-  transactions_->Start();
+  SLUICE_RETURN_IF_ERROR(transactions_->Start());
   return Status::Ok();
 }
 

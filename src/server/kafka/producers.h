@@ -53,6 +53,10 @@ class ProducerRegistry {
   // Forgets a deleted topic's state.
   void DropTopic(const std::string& topic);
 
+  // Records that `id` is in use (found in the log or in the transaction coordinator's state),
+  // so that NewProducerId never hands it out again.
+  void ObserveProducerId(int64_t id);
+
  private:
   struct PartitionState {
     std::mutex mu;
@@ -64,7 +68,6 @@ class ProducerRegistry {
   // does not know (once per partition). REQUIRES: st->mu held.
   Status ResolveOrphans(PartitionState* st, log::Partition* partition, const std::string& topic);
   std::shared_ptr<PartitionState> StateFor(const std::string& topic, PartitionId partition);
-  void ObserveProducerId(int64_t id);
 
   log::Log* const log_;
   std::function<bool(int64_t)> is_orphan_;

@@ -1,22 +1,227 @@
 #include "server/kafka/transactions.h"
 
 #include <atomic>
+#include <future>
 #include <memory>
+
+#include <fmt/format.h>
 
 #include "common/logging.h"
 #include "common/thread_name.h"
 #include "server/kafka/broker.h"
 #include "server/kafka/errors.h"
 #include "server/kafka/producers.h"
+#include "server/kafka/wire.h"
+#include "log/record_batch.h"
 
 namespace sluice::server::kafka {
+namespace {
+
+constexpr int16_t kStateRecordVersion = 1;
+
+int64_t WallMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
 
 TransactionCoordinator::~TransactionCoordinator() { Stop(); }
 
-void TransactionCoordinator::Start() {
+Status TransactionCoordinator::Start() {
+  SLUICE_ASSIGN_OR_RETURN(auto decided, Replay());
+  // Transactions decided before a stop but not completed are completed before any request is
+  // served. While that runs they count as open, so the orphan check leaves their data alone.
+  for (auto& [id, txn, commit] : decided) {
+    SLUICE_LOG_INFO("kafka: transactional id {}: completing the {} decided before the last stop", id,
+                    commit ? "commit" : "abort");
+    {
+      std::lock_guard lock(mu_);
+      txns_[id].ongoing = true;
+    }
+    std::promise<ErrorCode> finished;
+    std::future<ErrorCode> result = finished.get_future();
+    Complete(txn, commit, [this, id, &finished](ErrorCode e) {
+      if (e != ErrorCode::kNone) return finished.set_value(e);
+      Txn current;
+      {
+        std::lock_guard lock(mu_);
+        current = txns_[id];
+      }
+      Persist(id, current, Phase::kEmpty, [&finished](ErrorCode e2) { finished.set_value(e2); });
+    });
+    const ErrorCode e = result.get();
+    {
+      std::lock_guard lock(mu_);
+      txns_[id].ongoing = false;
+    }
+    if (e != ErrorCode::kNone) {
+      return Status::Unavailable(fmt::format("completing the transaction of transactional id {}: error {}", id,
+                                             static_cast<int>(e)));
+    }
+  }
   expirer_ = std::thread([this] {
     SetThreadName("kafka-txn");
     ExpireLoop();
+  });
+  return Status::Ok();
+}
+
+Result<std::shared_ptr<log::Topic>> TransactionCoordinator::StateTopic() {
+  std::lock_guard lock(topic_mu_);
+  if (state_topic_) return state_topic_;
+  // Created at the first transactional producer, so that a server without any has no such topic.
+  log::TopicConfig config;
+  config.name = std::string(kStateTopic);
+  config.partitions = 1;
+  config.retention_ms = -1;  // a record stays until a newer one for its id supersedes it
+  config.retention_bytes = -1;
+  Status created = broker_->log().CreateTopic(config);
+  if (!created.ok() && created.code() != StatusCode::kAlreadyExists) return created;
+  SLUICE_ASSIGN_OR_RETURN(state_topic_, broker_->log().GetTopic(kStateTopic));
+  return state_topic_;
+}
+
+void TransactionCoordinator::Persist(const std::string& transactional_id, const Txn& txn, Phase phase,
+                                     std::function<void(ErrorCode)> done) {
+  std::string key;
+  WireWriter k(&key, false);
+  k.Int16(kStateRecordVersion);
+  k.String(transactional_id);
+  std::string value;
+  WireWriter v(&value, false);
+  v.Int16(kStateRecordVersion);
+  v.Int8(static_cast<int8_t>(phase));
+  v.Int64(txn.producer_id);
+  v.Int16(txn.epoch);
+  v.Int32(txn.timeout_ms);
+  const bool prepare = phase != Phase::kEmpty;
+  v.Int32(prepare ? static_cast<int32_t>(txn.partitions.size()) : 0);
+  if (prepare) {
+    for (const auto& [topic, partition] : txn.partitions) {
+      v.String(topic);
+      v.Int32(partition);
+    }
+  }
+  int32_t offsets = 0;
+  if (phase == Phase::kPrepareCommit) {
+    for (const auto& [group, list] : txn.offsets) offsets += static_cast<int32_t>(list.size());
+  }
+  v.Int32(offsets);
+  if (phase == Phase::kPrepareCommit) {
+    for (const auto& [group, list] : txn.offsets) {
+      for (const GroupCoordinator::CommitPartition& o : list) {
+        v.String(group);
+        v.String(o.topic);
+        v.Int32(o.partition);
+        v.Int64(o.offset);
+        v.Int32(o.leader_epoch);
+        v.NullableString(o.metadata);
+      }
+    }
+  }
+  log::RecordBatchBuilder builder;
+  builder.Add(TimestampMs(WallMillis()), key, value);
+  Result<std::shared_ptr<log::Topic>> topic = StateTopic();
+  if (!topic.ok()) {
+    SLUICE_LOG_WARN("kafka: transactional id {}: {}", transactional_id, topic.status().ToString());
+    return done(ErrorCodeFor(topic.status()));
+  }
+  (*topic)->partition(PartitionId(0)).Append(builder.Finish(), [transactional_id, done = std::move(done)](
+                                                                   Result<log::AppendResult> appended) {
+    if (!appended.ok()) {
+      SLUICE_LOG_WARN("kafka: transactional id {}: writing its state: {}", transactional_id,
+                      appended.status().ToString());
+      return done(ErrorCodeFor(appended.status()));
+    }
+    done(ErrorCode::kNone);
+  });
+}
+
+Result<std::vector<std::tuple<std::string, TransactionCoordinator::Txn, bool>>> TransactionCoordinator::Replay() {
+  std::vector<std::tuple<std::string, Txn, bool>> decided;
+  Result<std::shared_ptr<log::Topic>> topic = broker_->log().GetTopic(kStateTopic);
+  if (!topic.ok()) {
+    if (topic.status().code() == StatusCode::kNotFound) return decided;
+    return topic.status();
+  }
+  {
+    std::lock_guard lock(topic_mu_);
+    state_topic_ = *topic;
+  }
+  std::map<std::string, std::pair<Txn, Phase>> last;  // by transactional id: its newest record
+  log::Partition& p = (*topic)->partition(PartitionId(0));
+  Offset at = p.Info().start_offset;
+  const Offset end = p.Info().end_offset;
+  while (at < end) {
+    SLUICE_ASSIGN_OR_RETURN(log::ReadResult read, p.Read(at, 1 << 20));
+    if (read.bytes.empty()) break;
+    log::RecordReader reader(read.bytes, at);
+    log::Record r;
+    while (reader.Next(&r)) {
+      at = r.offset + 1;
+      if (!r.key || !r.value) continue;
+      WireReader key(*r.key, false);
+      if (key.Int16() != kStateRecordVersion) continue;  // a newer format: not ours to read
+      const std::string id(key.String());
+      WireReader value(*r.value, false);
+      if (value.Int16() != kStateRecordVersion) continue;
+      Txn t;
+      const int8_t phase = value.Int8();
+      t.producer_id = value.Int64();
+      t.epoch = value.Int16();
+      t.timeout_ms = value.Int32();
+      for (int32_t n = value.Int32(); value.ok() && n > 0; --n) {
+        std::string topic_name(value.String());
+        t.partitions.emplace(std::move(topic_name), value.Int32());
+      }
+      for (int32_t n = value.Int32(); value.ok() && n > 0; --n) {
+        const std::string group(value.String());
+        GroupCoordinator::CommitPartition o;
+        o.topic = std::string(value.String());
+        o.partition = value.Int32();
+        o.offset = value.Int64();
+        o.leader_epoch = value.Int32();
+        if (auto m = value.NullableString()) o.metadata = std::string(*m);
+        t.offsets[group].push_back(std::move(o));
+      }
+      if (!key.ok() || !value.ok() || phase < 0 || phase > 2) {
+        return Status::Corruption(fmt::format("{}: malformed record at offset {}", kStateTopic, r.offset.value()));
+      }
+      last[id] = {std::move(t), static_cast<Phase>(phase)};
+    }
+    SLUICE_RETURN_IF_ERROR(reader.status());
+    at = std::max(at, read.next_offset);
+  }
+  std::lock_guard lock(mu_);
+  for (auto& [id, entry] : last) {
+    auto& [t, phase] = entry;
+    broker_->producers().ObserveProducerId(t.producer_id);
+    Txn& kept = txns_[id];
+    kept.producer_id = t.producer_id;
+    kept.epoch = t.epoch;
+    kept.timeout_ms = t.timeout_ms;
+    kept.recovered = true;
+    if (phase != Phase::kEmpty) decided.emplace_back(id, std::move(t), phase == Phase::kPrepareCommit);
+  }
+  if (!last.empty()) SLUICE_LOG_INFO("kafka: recovered the state of {} transactional ids", last.size());
+  return decided;
+}
+
+void TransactionCoordinator::Finish(const std::string& transactional_id, Txn txn, bool commit,
+                                    std::function<void(ErrorCode)> done) {
+  const Phase phase = commit ? Phase::kPrepareCommit : Phase::kPrepareAbort;
+  Persist(transactional_id, txn, phase, [this, transactional_id, txn, commit, done = std::move(done)](ErrorCode e) {
+    if (e != ErrorCode::kNone) return done(e);
+    Complete(txn, commit, [this, transactional_id, txn, done](ErrorCode e2) {
+      if (e2 != ErrorCode::kNone) return done(e2);
+      Txn current = txn;
+      {
+        std::lock_guard lock(mu_);
+        if (auto it = txns_.find(transactional_id); it != txns_.end()) current = it->second;
+      }
+      Persist(transactional_id, current, Phase::kEmpty, done);
+    });
   });
 }
 
@@ -50,7 +255,7 @@ void TransactionCoordinator::ExpireLoop() {
     lock.unlock();
     for (auto& [id, t] : expired) {
       SLUICE_LOG_INFO("kafka: transactional id {}: aborting a transaction open longer than {} ms", id, t.timeout_ms);
-      Complete(std::move(t), /*commit=*/false, [](ErrorCode) {});
+      Finish(id, std::move(t), /*commit=*/false, [](ErrorCode) {});
     }
     lock.lock();
   }
@@ -69,6 +274,7 @@ void TransactionCoordinator::InitProducerId(const std::string& transactional_id,
                                             std::function<void(InitResult)> done) {
   if (timeout_ms <= 0 || timeout_ms > 15 * 60 * 1000) return done({ErrorCode::kInvalidTransactionTimeout});
   Txn leftover;
+  Txn current;
   bool abort_leftover = false;
   InitResult result;
   {
@@ -84,8 +290,9 @@ void TransactionCoordinator::InitProducerId(const std::string& transactional_id,
         leftover = t;
         abort_leftover = true;
       }
-      if (t.epoch >= INT16_MAX - 1) {
+      if (t.recovered || t.epoch >= INT16_MAX - 1) {
         std::tie(t.producer_id, t.epoch) = broker_->producers().NewProducerId();
+        t.recovered = false;
       } else {
         ++t.epoch;  // fences the previous incarnation
       }
@@ -96,11 +303,20 @@ void TransactionCoordinator::InitProducerId(const std::string& transactional_id,
     }
     it->second.timeout_ms = timeout_ms;
     result = {ErrorCode::kNone, it->second.producer_id, it->second.epoch};
+    current = it->second;
   }
-  if (!abort_leftover) return done(result);
+  if (!abort_leftover) {
+    // Answered once the id's producer id and epoch are durable: a restart keeps fencing.
+    return Persist(transactional_id, current, Phase::kEmpty, [result, done = std::move(done)](ErrorCode e) {
+      if (e != ErrorCode::kNone) return done({e});
+      done(result);
+    });
+  }
   SLUICE_LOG_INFO("kafka: transactional id {}: aborting the transaction its previous producer left open",
                   transactional_id);
-  Complete(std::move(leftover), /*commit=*/false, [result, done = std::move(done)](ErrorCode error) {
+  // The markers carry the new epoch, as Kafka's coordinator writes them when it fences.
+  if (leftover.producer_id == current.producer_id) leftover.epoch = current.epoch;
+  Finish(transactional_id, std::move(leftover), /*commit=*/false, [result, done = std::move(done)](ErrorCode error) {
     if (error != ErrorCode::kNone) return done({error});
     done(result);
   });
@@ -175,7 +391,7 @@ void TransactionCoordinator::EndTxn(const std::string& transactional_id, int64_t
     txn->groups.clear();
     txn->offsets.clear();
   }
-  Complete(std::move(ended), commit, std::move(done));
+  Finish(transactional_id, std::move(ended), commit, std::move(done));
 }
 
 void TransactionCoordinator::Complete(Txn txn, bool commit, std::function<void(ErrorCode)> done) {

@@ -9,9 +9,12 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
+#include "common/result.h"
+#include "log/log.h"
 #include "server/kafka/group_coordinator.h"
 #include "server/kafka/protocol.h"
 
@@ -22,18 +25,25 @@ class Broker;
 // Kafka transactions (KIP-98) for a one-node cluster: transactional ids, the partitions and
 // group offsets each open transaction touches, and ending a transaction by writing COMMIT or
 // ABORT markers to those partitions (then applying its offsets to the groups on commit).
-// The coordinator's state is in memory: after a restart, transactions found open in the log
-// are aborted when their partition is first read or written (ProducerRegistry's orphan
-// check), and a transactional producer's next InitProducerId gets a fresh producer id.
-// Thread-safe; never calls into the log or the groups with its lock held.
+//
+// Its state survives restarts in the internal topic `.kafka_transactions`
+// (docs/formats/kafka-transactions.md), as Kafka's __transaction_state does: each transactional
+// id's producer id and epoch (so a restarted server keeps fencing an old producer), and the
+// decision to commit or abort, written before the first marker. At start the decisions not yet
+// completed are completed (markers rewritten, offsets applied) before any request is served;
+// a transaction still open when the server stopped is aborted when its partition is first read
+// or written (ProducerRegistry's orphan check). Thread-safe; never calls into the log or the
+// groups with its lock held.
 class TransactionCoordinator {
  public:
   explicit TransactionCoordinator(Broker* broker) : broker_(broker) {}
   ~TransactionCoordinator();
 
-  // Starts the thread that aborts transactions open longer than their timeout (fencing their
+  // Recovers the state from `.kafka_transactions` (completing decided transactions) and starts
+  // the thread that aborts transactions open longer than their timeout (fencing their
   // producer with a new epoch, as Kafka does). Stop() ends it; idempotent.
-  void Start();
+  Status Start();
+  static constexpr std::string_view kStateTopic = ".kafka_transactions";
   void Stop();
 
   struct InitResult {
@@ -63,9 +73,14 @@ class TransactionCoordinator {
   bool IsOrphan(int64_t producer_id);
 
  private:
+  enum class Phase : int8_t { kEmpty = 0, kPrepareCommit = 1, kPrepareAbort = 2 };
   struct Txn {
     int64_t producer_id = -1;
     int16_t epoch = 0;
+    // Read back from the state topic at start and not initialised since: the next
+    // InitProducerId gives a fresh producer id, so that a transaction the old one left open in
+    // the log is an orphan (aborted when its partition is touched), never merged into a new one.
+    bool recovered = false;
     int32_t timeout_ms = 60'000;
     bool ongoing = false;
     std::chrono::steady_clock::time_point started;
@@ -77,10 +92,21 @@ class TransactionCoordinator {
   ErrorCode Check(const std::string& transactional_id, int64_t producer_id, int16_t epoch, Txn** txn);
   // Writes the markers of `txn` (taken out of the map's state) and calls `done` when durable.
   void Complete(Txn txn, bool commit, std::function<void(ErrorCode)> done);
+  // Records the decision (commit or abort) in the state topic, completes the transaction, and
+  // records that it is over; `done` gets the first error.
+  void Finish(const std::string& transactional_id, Txn txn, bool commit, std::function<void(ErrorCode)> done);
+  // Appends one state record for `transactional_id`: `txn`'s producer id, epoch and timeout,
+  // and in a prepare phase its partitions and staged offsets.
+  void Persist(const std::string& transactional_id, const Txn& txn, Phase phase, std::function<void(ErrorCode)> done);
+  Result<std::shared_ptr<log::Topic>> StateTopic();
+  // Reads `.kafka_transactions`; returns the transactions decided but not completed.
+  Result<std::vector<std::tuple<std::string, Txn, bool>>> Replay();
 
   void ExpireLoop();
 
   Broker* const broker_;
+  std::mutex topic_mu_;
+  std::shared_ptr<log::Topic> state_topic_;  // GUARDED_BY(topic_mu_): created at the first write
   std::mutex mu_;
   std::map<std::string, Txn> txns_;
   bool stopping_ = false;
