@@ -1,6 +1,10 @@
 #pragma once
 
+#include <functional>
 #include <map>
+#include <mutex>
+#include <utility>
+#include <vector>
 #include <memory>
 #include <string>
 
@@ -27,6 +31,33 @@ class Connector {
   virtual ~Connector() = default;
 };
 
+// The partitions of a scaled-out source's topic this node owns now (docs/scale-out.md): its
+// connector sets them as the consumer group assigns and revokes; the engine rebuilds the
+// source's views over the new set. Thread-safe.
+class PartitionOwnership {
+ public:
+  explicit PartitionOwnership(std::function<void()> changed) : changed_(std::move(changed)) {}
+  void Set(std::vector<int32_t> partitions) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      partitions_ = std::move(partitions);
+      ++generation_;
+    }
+    if (changed_) changed_();
+  }
+  // The partitions, and how many times they were set.
+  std::pair<std::vector<int32_t>, uint64_t> Get() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return {partitions_, generation_};
+  }
+
+ private:
+  const std::function<void()> changed_;
+  mutable std::mutex mu_;
+  std::vector<int32_t> partitions_;  // GUARDED_BY(mu_)
+  uint64_t generation_ = 0;          // GUARDED_BY(mu_)
+};
+
 // Creates the connectors of one kind (`connector = '<name>'`). Implementations live in the
 // connectors layer; the server registers them with the engine (EngineOptions), so the engine
 // does not depend on any client library.
@@ -45,11 +76,15 @@ class ConnectorFactory {
   // cannot be reached, kNotFound when what the options name does not exist.
   virtual Result<int32_t> Prepare(const sql::CatalogEntry& entry) = 0;
 
+  // Whether the relation's options ask for scale-out (its partitions shared with other nodes
+  // through a consumer group): Start then gets a PartitionOwnership to keep current.
+  virtual bool ScalesOut(const sql::CatalogEntry& entry) const { return false; }
+
   // Starts moving events: into `topic` (the relation's topic) for a source or table, out of
   // it (the sink's topic) for a sink. Does not wait for the external system: at a restart it
-  // may be down, and the connector keeps trying. `metrics` may be null.
+  // may be down, and the connector keeps trying. `metrics` and `ownership` may be null.
   virtual Result<std::unique_ptr<Connector>> Start(const sql::CatalogEntry& entry, std::shared_ptr<log::Topic> topic,
-                                                   MetricsRegistry* metrics) = 0;
+                                                   MetricsRegistry* metrics, PartitionOwnership* ownership) = 0;
 };
 
 // Connector name (lower case) -> factory.

@@ -137,7 +137,8 @@ Result<std::unique_ptr<MaterializedView>> MaterializedView::Start(sql::CatalogEn
                                                                   log::Log* log, MetricsRegistry* metrics,
                                                                   std::optional<SinkTarget> sink,
                                                                   DecodeRejectReporter* rejects,
-                                                                  std::optional<CheckpointOptions> checkpoints) {
+                                                                  std::optional<CheckpointOptions> checkpoints,
+                                                                  const PartitionFilter* owned) {
   auto mv = std::unique_ptr<MaterializedView>(new MaterializedView(std::move(view), std::move(dataflow), log));
   exec::Dataflow* df = mv->dataflow_.get();
   const std::string& name = mv->view_.name;
@@ -160,6 +161,12 @@ Result<std::unique_ptr<MaterializedView>> MaterializedView::Start(sql::CatalogEn
       SLUICE_ASSIGN_OR_RETURN(input.topic, log->GetTopic(relation.topic));
       for (int32_t p = 0; p < input.topic->partition_count(); ++p) {
         input.next.push_back(input.topic->partition(PartitionId(p)).Info().start_offset);
+      }
+      if (owned != nullptr) {
+        if (auto f = owned->find(relation.name); f != owned->end()) {
+          input.owned = f->second;
+          input.owned.resize(input.next.size(), false);
+        }
       }
       input.reader = std::make_unique<SourceReader>(df, i, input.topic->partition_count(), relation.idle_timeout_ms);
       input.reader->set_keep_rejects(rejects != nullptr);
@@ -271,7 +278,8 @@ Result<std::unique_ptr<MaterializedView>> MaterializedView::Start(sql::CatalogEn
     std::vector<Offset> ends;
     if (input.topic) {
       for (int32_t p = 0; p < input.topic->partition_count(); ++p) {
-        ends.push_back(ReadableEnd(input.topic->partition(PartitionId(p))));
+        const bool read = input.owned.empty() || input.owned[static_cast<size_t>(p)];
+        ends.push_back(read ? ReadableEnd(input.topic->partition(PartitionId(p))) : Offset(0));
       }
     }
     mv->start_ends_.push_back(std::move(ends));
@@ -443,6 +451,7 @@ Result<int64_t> MaterializedView::ReadLog(Input& input, size_t max_bytes_per_par
   int64_t lag = 0;
   const int64_t duplicates_before = progress->duplicates;
   for (size_t p = 0; p < input.next.size(); ++p) {
+    if (!input.owned.empty() && !input.owned[p]) continue;  // another node's partition
     log::Partition& partition = input.topic->partition(PartitionId(static_cast<int32_t>(p)));
     Offset end = ReadableEnd(partition);
     if (replaying_ && p < input.resume.size()) end = std::min(end, input.resume[p]);

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <deque>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -52,6 +53,10 @@ struct SinkTarget {
   std::vector<std::string> columns;  // the JSON field names
 };
 
+// Scaled-out sources (docs/scale-out.md): by relation name, the partitions of its topic this
+// node owns now; a view reads only those (the others count as empty).
+using PartitionFilter = std::map<std::string, std::vector<bool>, std::less<>>;
+
 class SinkWriter;
 class OutputCounter;
 class CheckpointStore;
@@ -95,7 +100,8 @@ class MaterializedView {
                                                          MetricsRegistry* metrics,
                                                          std::optional<SinkTarget> sink = std::nullopt,
                                                          DecodeRejectReporter* rejects = nullptr,
-                                                         std::optional<CheckpointOptions> checkpoints = std::nullopt);
+                                                         std::optional<CheckpointOptions> checkpoints = std::nullopt,
+                                                         const PartitionFilter* owned = nullptr);
   ~MaterializedView();  // stops the thread and leaves its upstreams
 
   const sql::CatalogEntry& entry() const { return view_; }
@@ -149,6 +155,7 @@ class MaterializedView {
     std::shared_ptr<log::Topic> topic;  // sources and tables: held for the view's life
     std::vector<Offset> next;           // per partition
     std::vector<Offset> resume;         // sinks: per partition, the offset output resumes at
+    std::vector<bool> owned;            // scaled-out sources: the partitions read (empty: all)
     std::unique_ptr<SourceReader> reader;
     MaterializedView* upstream = nullptr;  // views
     std::unique_ptr<ChangeQueue> queue;    // views

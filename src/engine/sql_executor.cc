@@ -385,6 +385,7 @@ Result<std::unique_ptr<SqlExecutor>> SqlExecutor::Open(FileSystem* fs, const std
     }
   }
   SLUICE_LOG_INFO("catalog: {} objects restored from {} records", restored, records.size());
+  executor->rebalancer_ = std::thread([raw = executor.get()] { raw->RebalanceLoop(); });
   return executor;
 }
 
@@ -410,9 +411,110 @@ Status SqlExecutor::StartConnector(const CatalogEntry& entry, int32_t partitions
         "partition (drop the topic, or name the {} otherwise)",
         entry.topic, (*topic)->partition_count(), partitions, sql::ObjectKindName(entry.kind)));
   }
-  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<Connector> running, factory->Start(entry, *topic, metrics_));
+  PartitionOwnership* ownership = nullptr;
+  if (factory->ScalesOut(entry)) {
+    // The consumer group decides what this node reads; the rebalancer rebuilds the views.
+    auto owned = std::make_shared<PartitionOwnership>([this, name = entry.name] {
+      {
+        std::lock_guard<std::mutex> lock(rebalance_mu_);
+        rebalanced_.insert(name);
+      }
+      rebalance_cv_.notify_all();
+    });
+    ownership = owned.get();
+    ownership_[entry.name] = std::move(owned);
+  }
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<Connector> running, factory->Start(entry, *topic, metrics_, ownership));
   running_connectors_[entry.name] = std::move(running);
   return Status::Ok();
+}
+
+PartitionFilter SqlExecutor::OwnedPartitions() const {
+  PartitionFilter filter;
+  for (const auto& [name, ownership] : ownership_) {
+    std::vector<bool>& owned = filter[name];
+    for (int32_t p : ownership->Get().first) {
+      if (p < 0) continue;
+      if (owned.size() <= static_cast<size_t>(p)) owned.resize(static_cast<size_t>(p) + 1, false);
+      owned[static_cast<size_t>(p)] = true;
+    }
+  }
+  return filter;
+}
+
+void SqlExecutor::RebalanceLoop() {
+  std::unique_lock<std::mutex> lock(rebalance_mu_);
+  while (!stopping_) {
+    rebalance_cv_.wait(lock, [this] { return stopping_ || !rebalanced_.empty(); });
+    if (stopping_) break;
+    // A rebalance revokes and then assigns: wait for it to settle, then rebuild once.
+    rebalance_cv_.wait_for(lock, std::chrono::milliseconds(300), [this] { return stopping_; });
+    if (stopping_) break;
+    std::set<std::string> sources = std::exchange(rebalanced_, {});
+    lock.unlock();
+    // Statements hold mu_ while they stop connectors (which may be notifying): try, never wait.
+    std::unique_lock<FairSharedMutex> exclusive(mu_, std::defer_lock);
+    while (!exclusive.try_lock()) {
+      {
+        std::lock_guard<std::mutex> check(rebalance_mu_);
+        if (stopping_) return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    RebuildViewsOf(sources);
+    exclusive.unlock();
+    lock.lock();
+  }
+}
+
+void SqlExecutor::RebuildViewsOf(const std::set<std::string>& sources) {
+  // The views and sinks reading the sources, directly or through other views.
+  std::set<std::string> affected;
+  for (bool grew = true; grew;) {
+    grew = false;
+    for (const auto& [name, view] : views_) {
+      if (affected.contains(name)) continue;
+      for (const std::string& dep : view->entry().dependencies) {
+        if (sources.contains(dep) || affected.contains(dep)) {
+          affected.insert(name);
+          grew = true;
+          break;
+        }
+      }
+    }
+  }
+  if (affected.empty()) return;
+  // Downstream first, as StopViewsLocked does; started again upstream first.
+  std::vector<sql::CatalogEntry> stopped;
+  while (!affected.empty()) {
+    for (auto it = affected.begin(); it != affected.end();) {
+      bool needed = false;
+      for (const std::string& other : affected) {
+        const auto& deps = views_.at(other)->entry().dependencies;
+        if (other != *it && std::find(deps.begin(), deps.end(), *it) != deps.end()) needed = true;
+      }
+      if (needed) {
+        ++it;
+        continue;
+      }
+      auto view = views_.find(*it);
+      stopped.push_back(view->second->entry());
+      view->second->EndSubscriptions(Status::Unavailable(fmt::format(
+          "materialized view \"{}\" is being rebuilt: the partitions this node owns changed (subscribe again)", *it)));
+      views_.erase(view);
+      it = affected.erase(it);
+    }
+  }
+  for (auto it = stopped.rbegin(); it != stopped.rend(); ++it) {
+    SLUICE_LOG_INFO("{} {}: rebuilding over the partitions this node now owns", sql::ObjectKindName(it->kind), it->name);
+    Result<std::unique_ptr<exec::Dataflow>> dataflow = Replan(*it);
+    Status started = dataflow.ok() ? StartView(*it, std::move(dataflow).value()) : dataflow.status();
+    if (!started.ok()) {
+      SLUICE_LOG_ERROR("{} {} cannot run after a rebalance: {}", sql::ObjectKindName(it->kind), it->name,
+                       started.message());
+      catalog_->MarkFailed(it->name, fmt::format("it failed to restart after a rebalance: {}", started.message()));
+    }
+  }
 }
 
 Result<std::unique_ptr<exec::Dataflow>> SqlExecutor::PlanView(const sql::SelectStmt& query,
@@ -495,6 +597,11 @@ Result<std::unique_ptr<exec::Dataflow>> SqlExecutor::PlanSink(const sql::CreateS
   if (built->has_order_or_limit()) return NotSupported("ORDER BY or LIMIT in a sink");
   if (built->input_count() == 0) return Status::InvalidArgument("a sink needs a FROM clause");
   for (size_t i = 0; i < built->input_count(); ++i) {
+    if (auto so = built->input(i).relation.options.find("scale_out");
+        so != built->input(i).relation.options.end() && Lower(so->second) == "true") {
+      return NotSupported(fmt::format("a sink over the scaled-out source \"{}\" (docs/scale-out.md)",
+                                      built->input(i).relation.name));
+    }
     if (built->input(i).relation.kind != ObjectKind::kView && built->input(i).relation.topic == topic) {
       return Status::InvalidArgument(
           fmt::format("sink \"{}\" would write into topic '{}', which it reads (a loop)", s.name, topic));
@@ -549,15 +656,28 @@ Status SqlExecutor::StartView(const CatalogEntry& entry, std::unique_ptr<exec::D
     c.fingerprint = XXH3_64bits(entry.sql.data(), entry.sql.size()) ^ entry.id;
     checkpoints = std::move(c);
   }
+  // Over scaled-out sources the view reads the partitions owned now; a checkpoint taken over
+  // another set is not restored (its fingerprint differs).
+  const PartitionFilter owned = OwnedPartitions();
+  if (checkpoints) {
+    for (const std::string& dep : entry.dependencies) {
+      auto f = owned.find(dep);
+      if (f == owned.end()) continue;
+      std::string set = dep;
+      for (bool b : f->second) set += b ? '1' : '0';
+      checkpoints->fingerprint ^= XXH3_64bits(set.data(), set.size());
+    }
+  }
   Result<std::unique_ptr<MaterializedView>> view = MaterializedView::Start(
-      entry, std::move(dataflow), upstreams, log_, metrics_, sink, &rejects_, checkpoints);
+      entry, std::move(dataflow), upstreams, log_, metrics_, sink, &rejects_, checkpoints, &owned);
   if (!view.ok() && checkpoints && view.status().code() == StatusCode::kCorruption) {
     // The checkpoint verified but does not fit the plan: drop it and rebuild from the log.
     SLUICE_LOG_WARN("{} {}: cannot restore its checkpoint ({}); rebuilding from the log",
                     sql::ObjectKindName(entry.kind), entry.name, view.status().message());
     SLUICE_RETURN_IF_ERROR(fs_->RemoveAll(checkpoints->dir));
     SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<exec::Dataflow> fresh, Replan(entry));
-    view = MaterializedView::Start(entry, std::move(fresh), upstreams, log_, metrics_, sink, &rejects_, checkpoints);
+    view = MaterializedView::Start(entry, std::move(fresh), upstreams, log_, metrics_, sink, &rejects_, checkpoints,
+                                   &owned);
   }
   SLUICE_RETURN_IF_ERROR(view.status());
   views_[entry.name] = std::move(view).value();
@@ -712,6 +832,12 @@ Status SqlExecutor::FeedInputs(exec::Dataflow* dataflow, const std::optional<Poi
 }
 
 void SqlExecutor::StopViewsLocked() {
+  {
+    std::lock_guard<std::mutex> lock(rebalance_mu_);
+    stopping_ = true;
+  }
+  rebalance_cv_.notify_all();
+  if (rebalancer_.joinable()) rebalancer_.join();
   running_connectors_.clear();  // nothing more enters the sources' topics
   // Downstream views first: a view leaves its upstreams when it stops.
   while (!views_.empty()) {
@@ -1002,6 +1128,7 @@ Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text)
           }
         }
         running_connectors_.erase(s.name);  // stops it; what it wrote stays where it is
+        ownership_.erase(s.name);
         if (s.object == ObjectKind::kSource || s.object == ObjectKind::kTable) rejects_.Forget(s.name);
         results.push_back(Command(fmt::format("DROP {}", KindTag(s.object))));
         break;

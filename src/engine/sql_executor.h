@@ -1,12 +1,15 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "common/fair_shared_mutex.h"
@@ -14,6 +17,7 @@
 #include "common/metrics.h"
 #include "common/result.h"
 #include "engine/decode_rejects.h"
+#include "engine/materialized_view.h"
 #include "engine/connector.h"
 #include "log/log.h"
 #include "sql/ast.h"
@@ -132,6 +136,13 @@ class SqlExecutor {
   void StopViewsLocked();
 
   Result<std::unique_ptr<exec::Dataflow>> Replan(const sql::CatalogEntry& entry);
+  // Scaled-out sources (docs/scale-out.md): the partitions this node owns, as a view's filter.
+  // REQUIRES: mu_ held.
+  PartitionFilter OwnedPartitions() const;
+  // Rebuilds the views and sinks that read (directly or through other views) the scaled-out
+  // sources `sources`, over the partitions owned now. REQUIRES: mu_ held exclusively.
+  void RebuildViewsOf(const std::set<std::string>& sources);
+  void RebalanceLoop();
   // Starts the external connector of a source, table or sink (nothing for the embedded log),
   // creating its topic with `partitions` (0: the default; a sink's has 1) when missing.
   Status StartConnector(const sql::CatalogEntry& entry, int32_t partitions);
@@ -151,6 +162,14 @@ class SqlExecutor {
   DecodeRejectReporter rejects_;  // declared before views_: views report into it
   std::map<std::string, std::unique_ptr<MaterializedView>, std::less<>> views_;
   Connectors connectors_;  // by connector name
+  // GUARDED_BY(mu_): by scaled-out source name.
+  std::map<std::string, std::shared_ptr<PartitionOwnership>, std::less<>> ownership_;
+  // Sources whose ownership changed, for the rebalancer thread.
+  std::mutex rebalance_mu_;
+  std::condition_variable rebalance_cv_;
+  std::set<std::string> rebalanced_;  // GUARDED_BY(rebalance_mu_)
+  bool stopping_ = false;             // GUARDED_BY(rebalance_mu_)
+  std::thread rebalancer_;
   // GUARDED_BY(mu_): the running connectors by source, table or sink name.
   std::map<std::string, std::unique_ptr<Connector>, std::less<>> running_connectors_;
 };

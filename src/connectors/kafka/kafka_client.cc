@@ -65,6 +65,11 @@ Result<KafkaOptions> ParseKafkaOptions(const sql::CatalogEntry& entry) {
             fmt::format("option 'startup_mode': '{}' is neither 'earliest' nor 'latest'", value));
       }
       o.latest = value == "latest";
+    } else if (!sink && key == "scale_out") {
+      if (value != "true" && value != "false") {
+        return Status::InvalidArgument(fmt::format("option 'scale_out': '{}' is neither 'true' nor 'false'", value));
+      }
+      o.scale_out = value == "true";
     } else if (sink && key == "transactional_id") {
       if (value.empty()) return Status::InvalidArgument("option 'transactional_id' must not be empty");
       o.transactional_id = value;
@@ -79,7 +84,7 @@ Result<KafkaOptions> ParseKafkaOptions(const sql::CatalogEntry& entry) {
       return Status::InvalidArgument(fmt::format(
           "unknown option '{}' for connector 'kafka' (known: topic, properties.bootstrap.servers, "
           "properties.<librdkafka property>, group_id, {})",
-          key, sink ? "transactional_id, format" : "startup_mode, format, dedup_key, dedup_window, idle_timeout"));
+          key, sink ? "transactional_id, format" : "startup_mode, scale_out, format, dedup_key, dedup_window, idle_timeout"));
     }
   }
   if (sink && o.group_id.empty()) o.group_id = o.transactional_id;
@@ -130,8 +135,10 @@ std::vector<std::pair<std::string, std::string>> ConsumerSettings(const KafkaOpt
 
 }  // namespace
 
-Result<KafkaPtr> NewKafkaConsumer(const KafkaOptions& o, const std::string& client_id) {
+Result<KafkaPtr> NewKafkaConsumer(const KafkaOptions& o, const std::string& client_id,
+                                  const std::function<void(rd_kafka_conf_t*)>& configure) {
   SLUICE_ASSIGN_OR_RETURN(ConfPtr conf, MakeKafkaConf(o, client_id, ConsumerSettings(o)));
+  if (configure) configure(conf.get());
   return NewKafkaClient(RD_KAFKA_CONSUMER, std::move(conf));
 }
 

@@ -6,6 +6,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -52,6 +53,7 @@ struct KafkaOptions {
   std::string group_id;
   bool latest = false;           // sources: startup_mode = 'latest'
   std::string transactional_id;  // sinks
+  bool scale_out = false;        // sources: share the partitions with the consumer group
   std::vector<std::pair<std::string, std::string>> properties;  // librdkafka names, as given
 };
 Result<KafkaOptions> ParseKafkaOptions(const sql::CatalogEntry& entry);
@@ -63,7 +65,9 @@ Result<ConfPtr> MakeKafkaConf(const KafkaOptions& options, const std::string& cl
 Result<KafkaPtr> NewKafkaClient(rd_kafka_type_t type, ConfPtr conf);
 // A consumer for options.group_id, reading committed data only; it never commits by itself,
 // and starts where startup_mode says when a partition has no position yet.
-Result<KafkaPtr> NewKafkaConsumer(const KafkaOptions& options, const std::string& client_id);
+// `configure` (optional) adjusts the configuration last (callbacks).
+Result<KafkaPtr> NewKafkaConsumer(const KafkaOptions& options, const std::string& client_id,
+                                  const std::function<void(rd_kafka_conf_t*)>& configure = {});
 
 // The number of partitions of options.topic: kUnavailable if the cluster does not answer
 // within `timeout_ms`, kNotFound if it has no such topic.
@@ -111,7 +115,8 @@ class KafkaWorker : public engine::Connector {
 };
 
 std::unique_ptr<engine::Connector> StartKafkaSource(const sql::CatalogEntry& entry, KafkaOptions options,
-                                                    std::shared_ptr<log::Topic> topic, MetricsRegistry* metrics);
+                                                    std::shared_ptr<log::Topic> topic, MetricsRegistry* metrics,
+                                                    engine::PartitionOwnership* ownership);
 std::unique_ptr<engine::Connector> StartKafkaSink(const sql::CatalogEntry& entry, KafkaOptions options,
                                                   std::shared_ptr<log::Topic> topic, MetricsRegistry* metrics);
 

@@ -18,11 +18,17 @@ class KafkaConnectorFactory final : public engine::ConnectorFactory {
     return KafkaPartitionCount(rk.get(), o, kKafkaMetadataTimeoutMs);
   }
 
+  bool ScalesOut(const sql::CatalogEntry& entry) const override {
+    Result<KafkaOptions> o = ParseKafkaOptions(entry);
+    return o.ok() && o->scale_out;
+  }
+
   Result<std::unique_ptr<engine::Connector>> Start(const sql::CatalogEntry& entry, std::shared_ptr<log::Topic> topic,
-                                                   MetricsRegistry* metrics) override {
+                                                   MetricsRegistry* metrics,
+                                                   engine::PartitionOwnership* ownership) override {
     SLUICE_ASSIGN_OR_RETURN(KafkaOptions o, ParseKafkaOptions(entry));
     if (entry.kind == sql::ObjectKind::kSink) return StartKafkaSink(entry, std::move(o), std::move(topic), metrics);
-    return StartKafkaSource(entry, std::move(o), std::move(topic), metrics);
+    return StartKafkaSource(entry, std::move(o), std::move(topic), metrics, ownership);
   }
 };
 

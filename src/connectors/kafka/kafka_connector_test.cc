@@ -217,7 +217,7 @@ TEST_F(KafkaConnectorTest, CopiesEveryPartitionInOrderAndResumesAfterARestartWit
   config.partitions = 3;
   ASSERT_TRUE(log_->CreateTopic(config).ok());
   {
-    auto running = factory->Start(entry, *log_->GetTopic("src"), &metrics_);
+    auto running = factory->Start(entry, *log_->GetTopic("src"), &metrics_, nullptr);
     ASSERT_TRUE(running.ok()) << running.status().ToString();
     ASSERT_TRUE(WaitFor("src", 3000));
   }
@@ -231,7 +231,7 @@ TEST_F(KafkaConnectorTest, CopiesEveryPartitionInOrderAndResumesAfterARestartWit
   CommitOffsets(servers_, "sluice-src", "orders", {{0, 0}, {1, 0}, {2, 0}});
   OpenLog();  // a restart of the process: the log is recovered from its files
   {
-    auto running = factory->Start(entry, *log_->GetTopic("src"), &metrics_);
+    auto running = factory->Start(entry, *log_->GetTopic("src"), &metrics_, nullptr);
     ASSERT_TRUE(running.ok());
     ASSERT_TRUE(WaitFor("src", 4500));
     std::this_thread::sleep_for(300ms);  // anything extra would have arrived by now
@@ -270,7 +270,7 @@ TEST_F(KafkaConnectorTest, CopiesOddRecordsAsTheyAre) {
   config.name = "odd";
   config.partitions = 3;
   ASSERT_TRUE(log_->CreateTopic(config).ok());
-  auto running = factory->Start(Entry("odd", Options()), *log_->GetTopic("odd"), &metrics_);
+  auto running = factory->Start(Entry("odd", Options()), *log_->GetTopic("odd"), &metrics_, nullptr);
   ASSERT_TRUE(running.ok());
   ASSERT_TRUE(WaitFor("odd", 5));
   std::vector<Copied> got = Read("odd", 1);
@@ -446,7 +446,7 @@ TEST_F(KafkaConnectorTest, SinkDeliversCommittedRowsOnceAndResumesFromThePositio
   for (int i = 0; i < 100; ++i) want.push_back("{\"row\": " + std::to_string(i) + "} sluice-op=insert");
   for (int i = 110; i < 130; ++i) want.push_back("{\"row\": " + std::to_string(i) + "} sluice-op=insert");
   {
-    auto running = factory->Start(entry, *log_->GetTopic("s_out"), &metrics_);
+    auto running = factory->Start(entry, *log_->GetTopic("s_out"), &metrics_, nullptr);
     ASSERT_TRUE(running.ok()) << running.status().ToString();
     EXPECT_EQ(ConsumeCommitted(servers_, want.size()), want);
   }
@@ -463,7 +463,7 @@ TEST_F(KafkaConnectorTest, SinkDeliversCommittedRowsOnceAndResumesFromThePositio
   AppendRows(partition, 135, 50);
   for (int i = 130; i < 185; ++i) want.push_back("{\"row\": " + std::to_string(i) + "} sluice-op=insert");
   {
-    auto running = factory->Start(entry, *log_->GetTopic("s_out"), &metrics_);
+    auto running = factory->Start(entry, *log_->GetTopic("s_out"), &metrics_, nullptr);
     ASSERT_TRUE(running.ok());
     EXPECT_EQ(ConsumeCommitted(servers_, want.size()), want);
   }

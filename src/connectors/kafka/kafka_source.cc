@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <span>
 #include <vector>
@@ -36,12 +37,13 @@ Counter* ErrorCounter(MetricsRegistry* metrics, const std::string& source) {
 class KafkaSource final : public KafkaWorker {
  public:
   KafkaSource(sql::CatalogEntry entry, KafkaOptions options, std::shared_ptr<log::Topic> topic,
-              MetricsRegistry* metrics)
+              MetricsRegistry* metrics, engine::PartitionOwnership* ownership)
       : KafkaWorker(fmt::format("source {}: Kafka topic '{}' at '{}'", entry.name, options.topic, options.servers),
                     ErrorCounter(metrics, entry.name)),
         entry_(std::move(entry)),
         options_(std::move(options)),
-        topic_(std::move(topic)) {
+        topic_(std::move(topic)),
+        ownership_(ownership) {
     if (metrics != nullptr) {
       records_ = metrics
                      ->AddCounter("sluice_kafka_source_records_total",
@@ -68,7 +70,14 @@ class KafkaSource final : public KafkaWorker {
 
   // Creates the consumer and assigns every partition at the offset the log says comes next.
   Status Connect() {
-    SLUICE_ASSIGN_OR_RETURN(KafkaPtr rk, NewKafkaConsumer(options_, "sluice-source-" + entry_.name));
+    std::function<void(rd_kafka_conf_t*)> group_mode;
+    if (options_.scale_out) {
+      group_mode = [this](rd_kafka_conf_t* conf) {
+        rd_kafka_conf_set_opaque(conf, this);
+        rd_kafka_conf_set_rebalance_cb(conf, &KafkaSource::OnRebalance);
+      };
+    }
+    SLUICE_ASSIGN_OR_RETURN(KafkaPtr rk, NewKafkaConsumer(options_, "sluice-source-" + entry_.name, group_mode));
     SLUICE_ASSIGN_OR_RETURN(int32_t external, KafkaPartitionCount(rk.get(), options_, kKafkaMetadataTimeoutMs));
     const int32_t local = topic_->partition_count();
     if (external > local) {
@@ -77,27 +86,27 @@ class KafkaSource final : public KafkaWorker {
           entry_.name, options_.topic, external, entry_.topic, local, local, external - 1);
     }
     const int32_t copied = std::min(external, local);
-    PartitionListPtr assignment(rd_kafka_topic_partition_list_new(copied));
     next_.assign(static_cast<size_t>(copied), -1);
-    for (int32_t p = 0; p < copied; ++p) {
-      SLUICE_ASSIGN_OR_RETURN(
-          std::optional<log::TaggedBatch> last,
-          log::FindLastTaggedBatch(topic_->partition(PartitionId(p)), kKafkaSourceHeader, entry_.name,
-                                   kKafkaSourceOffsetHeader, /*producer_id=*/-1, Offset(0)));
-      int64_t start = options_.latest ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
-      if (last) {
-        int64_t at = -1;
-        const std::string& text = last->progress;
-        if (std::from_chars(text.data(), text.data() + text.size(), at).ec != std::errc() || at < 0) {
-          return Status::Corruption(fmt::format("topic '{}' partition {}: unreadable Kafka offset tag '{}'",
-                                                entry_.topic, p, text));
-        }
-        start = at;
-        next_[static_cast<size_t>(p)] = at;
+    rd_kafka_poll_set_consumer(rk.get());  // errors come through rd_kafka_consumer_poll too
+    if (options_.scale_out) {
+      // The group decides which partitions this node copies (OnRebalance assigns them).
+      PartitionListPtr topics(rd_kafka_topic_partition_list_new(1));
+      rd_kafka_topic_partition_list_add(topics.get(), options_.topic.c_str(), RD_KAFKA_PARTITION_UA);
+      rd_kafka_resp_err_t err = rd_kafka_subscribe(rk.get(), topics.get());
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return Status::Unavailable(fmt::format("cannot join consumer group '{}': {}", options_.group_id,
+                                               rd_kafka_err2str(err)));
       }
+      consumer_ = std::move(rk);
+      SLUICE_LOG_INFO("source {}: sharing Kafka topic '{}' at '{}' with consumer group '{}'", entry_.name,
+                      options_.topic, options_.servers, options_.group_id);
+      return Status::Ok();
+    }
+    PartitionListPtr assignment(rd_kafka_topic_partition_list_new(copied));
+    for (int32_t p = 0; p < copied; ++p) {
+      SLUICE_ASSIGN_OR_RETURN(int64_t start, ResumeAt(p, options_.latest ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING));
       rd_kafka_topic_partition_list_add(assignment.get(), options_.topic.c_str(), p)->offset = start;
     }
-    rd_kafka_poll_set_consumer(rk.get());  // errors come through rd_kafka_consumer_poll too
     rd_kafka_resp_err_t err = rd_kafka_assign(rk.get(), assignment.get());
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       return Status::Unavailable(fmt::format("cannot assign the partitions: {}", rd_kafka_err2str(err)));
@@ -106,6 +115,53 @@ class KafkaSource final : public KafkaWorker {
     SLUICE_LOG_INFO("source {}: copying Kafka topic '{}' ({} partitions) at '{}' into topic '{}'", entry_.name,
                     options_.topic, copied, options_.servers, entry_.topic);
     return Status::Ok();
+  }
+
+  // Where partition p resumes: right after the last batch the log holds (its tag), else
+  // `otherwise`. Sets next_[p] when the log knows.
+  Result<int64_t> ResumeAt(int32_t p, int64_t otherwise) {
+    SLUICE_ASSIGN_OR_RETURN(std::optional<log::TaggedBatch> last,
+                            log::FindLastTaggedBatch(topic_->partition(PartitionId(p)), kKafkaSourceHeader,
+                                                     entry_.name, kKafkaSourceOffsetHeader, /*producer_id=*/-1,
+                                                     Offset(0)));
+    if (!last) return otherwise;
+    int64_t at = -1;
+    const std::string& text = last->progress;
+    if (std::from_chars(text.data(), text.data() + text.size(), at).ec != std::errc() || at < 0) {
+      return Status::Corruption(
+          fmt::format("topic '{}' partition {}: unreadable Kafka offset tag '{}'", entry_.topic, p, text));
+    }
+    next_[static_cast<size_t>(p)] = at;
+    return at;
+  }
+
+  // Scale-out (docs/scale-out.md): the consumer group moved partitions. Called by librdkafka
+  // inside rd_kafka_consumer_poll, on the connector's thread. A partition this node gets
+  // resumes after its own last copied batch, or at the earliest offset if it never had it,
+  // so that its copy holds the partition's whole history; the engine then rebuilds the views.
+  static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
+                          void* opaque) {
+    auto* self = static_cast<KafkaSource*>(opaque);
+    std::vector<int32_t> owned;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      for (int i = 0; i < partitions->cnt; ++i) {
+        rd_kafka_topic_partition_t& tp = partitions->elems[i];
+        if (tp.partition < 0 || static_cast<size_t>(tp.partition) >= self->next_.size()) continue;
+        Result<int64_t> start = self->ResumeAt(tp.partition, RD_KAFKA_OFFSET_BEGINNING);
+        if (!start.ok()) {
+          self->failures_.Failed(start.status());
+          continue;  // stays at the group's position; logged
+        }
+        tp.offset = *start;
+        owned.push_back(tp.partition);
+      }
+      rd_kafka_assign(rk, partitions);
+      SLUICE_LOG_INFO("source {}: this node now copies {} partitions of Kafka topic '{}'", self->entry_.name,
+                      owned.size(), self->options_.topic);
+    } else {
+      rd_kafka_assign(rk, nullptr);
+    }
+    if (self->ownership_ != nullptr) self->ownership_->Set(std::move(owned));
   }
 
   // Polls what the consumer has (waiting up to 100 ms for the first message) and appends it,
@@ -228,6 +284,7 @@ class KafkaSource final : public KafkaWorker {
   const sql::CatalogEntry entry_;
   const KafkaOptions options_;
   const std::shared_ptr<log::Topic> topic_;
+  engine::PartitionOwnership* const ownership_;  // scale-out: null otherwise
   Counter* records_ = nullptr;
   Gauge* lag_ = nullptr;
 
@@ -240,8 +297,9 @@ class KafkaSource final : public KafkaWorker {
 }  // namespace
 
 std::unique_ptr<engine::Connector> StartKafkaSource(const sql::CatalogEntry& entry, KafkaOptions options,
-                                                    std::shared_ptr<log::Topic> topic, MetricsRegistry* metrics) {
-  return std::make_unique<KafkaSource>(entry, std::move(options), std::move(topic), metrics);
+                                                    std::shared_ptr<log::Topic> topic, MetricsRegistry* metrics,
+                                                    engine::PartitionOwnership* ownership) {
+  return std::make_unique<KafkaSource>(entry, std::move(options), std::move(topic), metrics, ownership);
 }
 
 }  // namespace sluice::connectors
