@@ -304,6 +304,15 @@ TEST_F(KafkaConnectorTest, BadOptionsAreRefusedWithTheReason) {
   s = check(o);
   EXPECT_NE(s.message().find("cannot be set"), std::string::npos) << s.ToString();
   o = Options();
+  o["scale_out"] = "maybe";
+  s = check(o);
+  EXPECT_NE(s.message().find("scale_out"), std::string::npos) << s.ToString();
+  o = Options();
+  o["scale_out"] = "true";
+  EXPECT_TRUE(check(o).ok());
+  EXPECT_TRUE(factory->ScalesOut(Entry("s", o)));
+  EXPECT_FALSE(factory->ScalesOut(Entry("s", Options())));
+  o = Options();
   o["startup_mode"] = "middle";
   s = check(o);
   EXPECT_NE(s.message().find("startup_mode"), std::string::npos) << s.ToString();

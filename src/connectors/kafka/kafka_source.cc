@@ -143,6 +143,7 @@ class KafkaSource final : public KafkaWorker {
                           void* opaque) {
     auto* self = static_cast<KafkaSource*>(opaque);
     std::vector<int32_t> owned;
+    self->copying_.assign(self->next_.size(), false);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       for (int i = 0; i < partitions->cnt; ++i) {
         rd_kafka_topic_partition_t& tp = partitions->elems[i];
@@ -154,6 +155,7 @@ class KafkaSource final : public KafkaWorker {
         }
         tp.offset = *start;
         owned.push_back(tp.partition);
+        self->copying_[static_cast<size_t>(tp.partition)] = true;
       }
       rd_kafka_assign(rk, partitions);
       SLUICE_LOG_INFO("source {}: this node now copies {} partitions of Kafka topic '{}'", self->entry_.name,
@@ -269,6 +271,7 @@ class KafkaSource final : public KafkaWorker {
     if (lag_ == nullptr) return;
     int64_t lag = 0;
     for (size_t p = 0; p < next_.size(); ++p) {
+      if (!copying_.empty() && !copying_[p]) continue;  // scale-out: another node's partition
       int64_t low = 0;
       int64_t high = 0;
       if (rd_kafka_get_watermark_offsets(consumer_.get(), options_.topic.c_str(), static_cast<int32_t>(p), &low,
@@ -291,6 +294,7 @@ class KafkaSource final : public KafkaWorker {
   // Thread-confined.
   KafkaPtr consumer_;
   std::vector<int64_t> next_;  // per partition: the next external offset to copy (-1: unknown yet)
+  std::vector<bool> copying_;  // scale-out: the partitions assigned to this node (empty: all)
   log::RecordBatchBuilder builder_;
 };
 
