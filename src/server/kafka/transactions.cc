@@ -32,7 +32,8 @@ Status TransactionCoordinator::Start() {
   SLUICE_ASSIGN_OR_RETURN(auto decided, Replay());
   // Transactions decided before a stop but not completed are completed before any request is
   // served. While that runs they count as open, so the orphan check leaves their data alone.
-  for (auto& [id, txn, commit] : decided) {
+  for (auto& [decided_id, txn, commit] : decided) {
+    const std::string id = decided_id;  // clang 14 cannot capture a structured binding
     SLUICE_LOG_INFO("kafka: transactional id {}: completing the {} decided before the last stop", id,
                     commit ? "commit" : "abort");
     {
