@@ -229,7 +229,7 @@ class KafkaConnectorTest(unittest.TestCase):
         self.assertGreater(metric(self.node, 'sluice_kafka_sink_records_total{sink="totals"}'), 0)
         # Some restarts resumed from a position an earlier run had committed in Kafka.
         resumed = [int(m) for m in re.findall(r"delivering topic 'totals_local' from offset (\d+)", self.node.log())]
-        self.assertEqual(len(resumed), kills + 1)
+        self.assertGreaterEqual(len(resumed), kills + 1)  # one per start, more if a connection was retried
         self.assertGreater(max(resumed), 0)
 
 
