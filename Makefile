@@ -58,6 +58,7 @@ chaos: deps release
 bench: deps release
 	$(RELEASE_DIR)/bench/sluice_log_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 	$(SLUICE_RELEASE) bench ingest
+	$(SLUICE_RELEASE) bench kafka
 
 format:
 	find src bench -name '*.h' -o -name '*.cc' | xargs clang-format -i

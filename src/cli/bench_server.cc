@@ -43,15 +43,19 @@ Result<std::unique_ptr<BenchServer>> BenchServer::Start(const Options& options, 
   auto server = std::unique_ptr<BenchServer>(new BenchServer());
   server->dir_ = tmpl;
   server->port_ = PickFreePort();
+  do {
+    server->kafka_port_ = PickFreePort();
+  } while (server->kafka_port_ == server->port_);
   server->url_ = fmt::format("http://127.0.0.1:{}", server->port_);
   const std::string port = std::to_string(server->port_);
+  const std::string kafka_port = std::to_string(server->kafka_port_);
   const std::string threads = std::to_string(options.io_threads);
   pid_t child = ::fork();
   if (child < 0) return Status::IOError("fork failed");
   if (child == 0) {
     if (options.pin) PinToCpu(0);
     ::execl(options.self_path.c_str(), options.self_path.c_str(), "server", "--data-dir", tmpl.c_str(), "--http-port",
-            port.c_str(), "--pg-port", "0", "--kafka-port", "0", "--fsync",
+            port.c_str(), "--pg-port", "0", "--kafka-port", kafka_port.c_str(), "--fsync",
             options.fsync.c_str(), "--io-threads", threads.c_str(), "--log-level", options.log_level.c_str(),
             static_cast<char*>(nullptr));
     std::_Exit(127);

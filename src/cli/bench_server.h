@@ -11,9 +11,9 @@
 
 namespace sluice::cli {
 
-// A `sluice server` child process for the benchmarks that measure through HTTP: a fresh
-// temporary data directory, a free port, optionally pinned to CPU 0. Stop() (or the
-// destructor) sends SIGTERM, waits and removes the directory.
+// A `sluice server` child process for the benchmarks that measure through HTTP or the Kafka
+// protocol: a fresh temporary data directory, free ports, optionally pinned to CPU 0. Stop()
+// (or the destructor) sends SIGTERM, waits and removes the directory.
 class BenchServer {
  public:
   struct Options {
@@ -29,6 +29,7 @@ class BenchServer {
 
   const std::string& url() const { return url_; }
   uint16_t port() const { return port_; }
+  uint16_t kafka_port() const { return kafka_port_; }  // the Kafka listener, on 127.0.0.1
   // User + system CPU seconds the server has used so far.
   double CpuSeconds() const;
   void Stop();
@@ -37,6 +38,7 @@ class BenchServer {
   BenchServer() = default;
   pid_t pid_ = -1;
   uint16_t port_ = 0;
+  uint16_t kafka_port_ = 0;
   std::string dir_;
   std::string url_;
 };

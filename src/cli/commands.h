@@ -109,6 +109,24 @@ struct BenchCheckpointOptions {
 };
 int RunBenchCheckpoint(const BenchCheckpointOptions& options);
 
+// `sluice bench kafka`: produce and consume throughput and produce latency over the Kafka
+// protocol (issue 7), librdkafka against a `sluice server` child process
+// (docs/benchmarks-kafka.md).
+struct BenchKafkaOptions {
+  std::string only = "all";           // produce | consume | latency | all
+  int64_t records = 5'000'000;        // produce (and consume) case
+  int record_bytes = 100;
+  int partitions = 4;
+  double rate = 50'000;               // latency case: records/s offered
+  int64_t seconds = 10;               // latency case: how long to send
+  std::string fsync = "always";
+  std::string compression = "none";   // librdkafka compression.type of the producers
+  std::string produce_api = "batch";  // produce case: batch (rd_kafka_produce_batch) | record
+  bool pin = true;                    // server on CPU 0, the client on CPU 1
+  std::string self_path;              // this binary (to start the server process)
+};
+int RunBenchKafka(const BenchKafkaOptions& options);
+
 // `sluice gen nexmark`: the Nexmark person/auction/bid streams (docs/nexmark.md) sent to the
 // topics `person`, `auction` and `bid` over HTTP, or written as NDJSON files.
 struct GenNexmarkOptions {

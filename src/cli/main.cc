@@ -184,6 +184,33 @@ int Main(int argc, char** argv) {
   bench_latency->add_option("--fsync", latency_options.fsync, "always | interval | never (default always)");
   bench_latency->add_option("--subscribers", latency_options.subscribers, "SSE subscribers of the view (default 1)")
       ->check(CLI::Range(1, 100000));
+  CLI::App* bench_kafka = bench->add_subcommand(
+      "kafka", "Kafka protocol: produce and consume throughput, produce latency (librdkafka)");
+  BenchKafkaOptions kafka_bench;
+  bench_kafka->add_option("--case", kafka_bench.only, "produce | consume | latency | all (default all)")
+      ->check(CLI::IsMember({"produce", "consume", "latency", "all"}));
+  bench_kafka->add_option("--records", kafka_bench.records,
+                          "Records produced (and read back) by the throughput cases (default 5000000)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  bench_kafka->add_option("--record-bytes", kafka_bench.record_bytes, "Value size in bytes (default 100)")
+      ->check(CLI::Range(1, 1 << 20));
+  bench_kafka->add_option("--partitions", kafka_bench.partitions, "Partitions of the topics (default 4)")
+      ->check(CLI::Range(1, 1024));
+  bench_kafka->add_option("--rate", kafka_bench.rate, "Latency case: records/s offered (default 50000)")
+      ->check(CLI::Range(1.0, 1e8));
+  bench_kafka->add_option("--seconds", kafka_bench.seconds, "Latency case: how long to send (default 10)")
+      ->check(CLI::Range(int64_t{1}, int64_t{86400}));
+  bench_kafka->add_option("--fsync", kafka_bench.fsync, "always | interval | never (default always)")
+      ->check(CLI::IsMember({"always", "interval", "never"}));
+  bench_kafka->add_option("--compression", kafka_bench.compression,
+                          "Producer compression: none | gzip | snappy | lz4 | zstd (default none)")
+      ->check(CLI::IsMember({"none", "gzip", "snappy", "lz4", "zstd"}));
+  bench_kafka->add_option("--produce-api", kafka_bench.produce_api,
+                          "Produce case: batch (rd_kafka_produce_batch, 1000 records a call) | record "
+                          "(rd_kafka_produce per record) (default batch)")
+      ->check(CLI::IsMember({"batch", "record"}));
+  bool kafka_no_pin = false;
+  bench_kafka->add_flag("--no-pin", kafka_no_pin, "Do not pin the server to CPU 0 and the client to CPU 1");
   CLI::App* bench_log = bench->add_subcommand("log", "In-process log append and replay throughput");
   BenchLogOptions log_options;
   bench_log->add_option("--fsync", log_options.fsync, "always | interval | never (default always)");
@@ -296,6 +323,11 @@ int Main(int argc, char** argv) {
   if (bench_latency->parsed()) {
     latency_options.self_path = self_path();
     return RunBenchLatency(latency_options);
+  }
+  if (bench_kafka->parsed()) {
+    kafka_bench.pin = !kafka_no_pin;
+    kafka_bench.self_path = self_path();
+    return RunBenchKafka(kafka_bench);
   }
   if (bench_log->parsed()) return RunBenchLog(log_options);
   if (bench_sql->parsed()) return RunBenchSql(sql_bench_options);
