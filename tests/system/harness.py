@@ -173,6 +173,41 @@ class Server:
             offset = body["next_offset"]
 
 
+def sql(server, text, expect=200):
+    """POST /v1/sql; the decoded body, or AssertionError with the server log's tail."""
+    status, _, data = server.request("POST", "/v1/sql", json.dumps({"sql": text}), {"Content-Type": "application/json"})
+    if status != expect:
+        raise AssertionError("%s -> %d (expected %d): %s\nserver log tail:\n%s" % (
+            text, status, expect, data[:500], server.log()[-3000:]))
+    return json.loads(data)
+
+
+def ingest_keyed(server, topic, events, key):
+    """NDJSON ingest partitioned by the field `key`."""
+    body = "\n".join(json.dumps(e) for e in events) + "\n"
+    status, _, data = server.request("POST", "/v1/topics/%s/events?key=%s" % (topic, key), body,
+                                     {"Content-Type": "application/x-ndjson"})
+    assert status == 200, data
+
+
+def metric(server, series):
+    """The value of one series (name with labels, as exposed) on /metrics; 0 if absent."""
+    _, _, body = server.request("GET", "/metrics")
+    for line in body.decode().split("\n"):
+        if line.startswith(series + " "):
+            return float(line.split(" ")[1])
+    return 0.0
+
+
+def net_rows(events):
+    """Applies sink changes (sluice-op insert/delete): the resulting multiset of rows."""
+    rows = {}
+    for e in events:
+        key = json.dumps(e["value"], sort_keys=True)
+        rows[key] = rows.get(key, 0) + (-1 if e["headers"].get("sluice-op") == "delete" else 1)
+    return {k: v for k, v in rows.items() if v != 0}
+
+
 class ServerTestCase(unittest.TestCase):
     """Starts one server per test class (config/extra args from class attributes)."""
 

@@ -15,41 +15,15 @@ import threading
 import time
 import unittest
 
-from harness import Server
+from harness import Server, ingest_keyed, metric, net_rows, sql
 
 KCAT = shutil.which("kcat")
 
 
-def sql(server, text, expect=200):
-    status, _, data = server.request("POST", "/v1/sql", json.dumps({"sql": text}), {"Content-Type": "application/json"})
-    if status != expect:
-        raise AssertionError("%s -> %d (expected %d): %s\nserver log tail:\n%s" % (
-            text, status, expect, data[:500], server.log()[-3000:]))
-    return json.loads(data)
 
 
-def ingest(server, topic, events):
-    body = "\n".join(json.dumps(e) for e in events) + "\n"
-    status, _, data = server.request("POST", "/v1/topics/%s/events?key=customer" % topic, body,
-                                     {"Content-Type": "application/x-ndjson"})
-    assert status == 200, data
 
 
-def metric(server, series):
-    _, _, body = server.request("GET", "/metrics")
-    for line in body.decode().split("\n"):
-        if line.startswith(series + " "):
-            return float(line.split(" ")[1])
-    return 0.0
-
-
-def net_rows(events):
-    """Applies sink changes (sluice-op insert/delete): the resulting multiset of rows."""
-    rows = {}
-    for e in events:
-        key = json.dumps(e["value"], sort_keys=True)
-        rows[key] = rows.get(key, 0) + (-1 if e["headers"].get("sluice-op") == "delete" else 1)
-    return {k: v for k, v in rows.items() if v != 0}
 
 
 class KafkaConnectorTest(unittest.TestCase):
@@ -106,7 +80,7 @@ class KafkaConnectorTest(unittest.TestCase):
                 expected[c] = (n0 + 1, t0 + a)
             return events
 
-        ingest(self.cluster, "orders", batch(2000))
+        ingest_keyed(self.cluster, "orders", batch(2000), "customer")
         self.create()
         # While the cluster keeps receiving events, the reading node is killed and restarted.
         stop = threading.Event()
@@ -115,7 +89,7 @@ class KafkaConnectorTest(unittest.TestCase):
         def feed():
             try:
                 while not stop.is_set():
-                    ingest(self.cluster, "orders", batch(200))
+                    ingest_keyed(self.cluster, "orders", batch(200), "customer")
                     time.sleep(0.02)
             except Exception as e:  # reported below
                 errors.append(e)
@@ -176,14 +150,14 @@ class KafkaConnectorTest(unittest.TestCase):
         self.assertEqual(sources, [])
         # A source whose cluster goes away keeps its data and picks up again when it is back.
         self.create()
-        ingest(self.cluster, "orders", [{"id": 1, "customer": "a", "amount": 5}])
+        ingest_keyed(self.cluster, "orders", [{"id": 1, "customer": "a", "amount": 5}], "customer")
         self.assertEqual(self.wait_view({"a": (1, 5)}), {"a": (1, 5)})
         self.cluster.stop()
         time.sleep(0.5)
         self.assertEqual(self.view(), {"a": (1, 5)})
         self.cluster.spawn()
         self.cluster.wait_ready()
-        ingest(self.cluster, "orders", [{"id": 2, "customer": "a", "amount": 7}])
+        ingest_keyed(self.cluster, "orders", [{"id": 2, "customer": "a", "amount": 7}], "customer")
         self.assertEqual(self.wait_view({"a": (2, 12)}), {"a": (2, 12)})
 
     def test_a_sink_delivers_every_change_once_across_kill9(self):
@@ -209,7 +183,7 @@ class KafkaConnectorTest(unittest.TestCase):
                 events.append({"id": round_ * 500 + i, "customer": c, "amount": a})
                 n0, t0 = expected.get(c, (0, 0))
                 expected[c] = (n0 + 1, t0 + a)
-            ingest(self.node, "orders", events)
+            ingest_keyed(self.node, "orders", events, "customer")
             time.sleep(rng.uniform(0.2, 1.8))  # checkpoints (every 1 s) commit, the connector delivers
             self.node.kill9()
             kills += 1

@@ -12,22 +12,10 @@ import threading
 import time
 import unittest
 
-from harness import Server
+from harness import Server, ingest_keyed, sql
 
 
-def sql(server, text, expect=200):
-    status, _, data = server.request("POST", "/v1/sql", json.dumps({"sql": text}), {"Content-Type": "application/json"})
-    if status != expect:
-        raise AssertionError("%s -> %d (expected %d): %s\nserver log tail:\n%s" % (
-            text, status, expect, data[:500], server.log()[-3000:]))
-    return json.loads(data)
 
-
-def ingest(server, topic, events):
-    body = "\n".join(json.dumps(e) for e in events) + "\n"
-    status, _, data = server.request("POST", "/v1/topics/%s/events?key=k" % topic, body,
-                                     {"Content-Type": "application/x-ndjson"})
-    assert status == 200, data
 
 
 def view(server):
@@ -79,7 +67,7 @@ class ScaleOutTest(unittest.TestCase):
                     expected[k] = (c + 1, t + v)
             return events
 
-        ingest(self.cluster, "ev", batch(1000))
+        ingest_keyed(self.cluster, "ev", batch(1000), "k")
         nodes = [self.node() for _ in range(3)]
         stop = threading.Event()
         errors = []
@@ -87,7 +75,7 @@ class ScaleOutTest(unittest.TestCase):
         def feed():
             try:
                 while not stop.is_set():
-                    ingest(self.cluster, "ev", batch(100))
+                    ingest_keyed(self.cluster, "ev", batch(100), "k")
                     time.sleep(0.05)
             except Exception as e:  # reported below
                 errors.append(e)
