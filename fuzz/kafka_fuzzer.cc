@@ -92,11 +92,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ctx.run_after = [](int64_t, std::function<void(bool)> fn) { fn(true); };
   // Group joins answer from the coordinator's timer thread; wait for every answer.
   std::atomic<bool> answered{false};
-  fixture->broker->HandleFrame(frame, ctx, [&](Result<std::string> response) {
+  fixture->broker->HandleFrame(frame, ctx, [&](Result<server::kafka::OutFrame> response) {
     if (response.ok() && response->size() >= 4) {
-      const auto* p = reinterpret_cast<const uint8_t*>(response->data());
+      const std::string bytes = response->Flatten();
+      const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
       const uint32_t n = (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
-      if (n + 4 != response->size()) std::abort();  // the frame size must match the frame
+      if (n + 4 != bytes.size()) std::abort();  // the frame size must match the frame
     }
     answered.store(true);
   });

@@ -65,6 +65,10 @@ class SqlExecutorTest : public ::testing::Test {
   FileSystem* fs_ = FileSystem::Default();  // of the catalog and the checkpoints
   MetricsRegistry* metrics_ = nullptr;
   int64_t checkpoint_interval_ms_ = 0;  // > 0: checkpoints under dir_/checkpoints
+  // For tests that point fs_ and metrics_ here: members, so they outlive the views' threads,
+  // which TearDown stops.
+  log::testing::FaultInjectionFileSystem fault_fs_;
+  MetricsRegistry registry_;
   std::unique_ptr<log::Log> log_;
   std::unique_ptr<SqlExecutor> sql_;
 };
@@ -433,8 +437,8 @@ class ViewRecoveryTest : public MaterializedViewTest {
 // A checkpoint that cannot be written (ENOSPC) leaves the view running on the previous one, is
 // counted, and is retried at the next interval; the newest valid checkpoint is restored.
 TEST_F(ViewRecoveryTest, CheckpointWriteFailuresAreCountedAndRetried) {
-  log::testing::FaultInjectionFileSystem fs;
-  MetricsRegistry metrics;
+  log::testing::FaultInjectionFileSystem& fs = fault_fs_;
+  MetricsRegistry& metrics = registry_;
   fs_ = &fs;
   metrics_ = &metrics;
   checkpoint_interval_ms_ = 20;

@@ -249,6 +249,42 @@ class HostileInputTest(ServerTestCase):
         self.assertEqual([e["value"] for e in s.read_all("acks0", 0)], [{"x": 1}])
 
 
+    def test_pipelined_requests_are_answered_in_order(self):
+        # Produces are pipelined on a connection (the next is read while one waits for its
+        # fsync); anything else waits for them. Whatever the mix, responses come back in
+        # request order, nothing is lost, and each partition keeps its order.
+        s = self.server
+        s.json("POST", "/v1/topics", json.dumps({"name": "piped", "partitions": 2}), expect=201)
+        c = kw.Conn(s.kafka_port)
+        frames = b""
+        expected = []
+        for i in range(12):
+            batch = kw.record_batch([json.dumps({"i": i}).encode()])
+            acks = 0 if i == 5 else -1
+            frames += kw.request(0, 3, 100 + i, kw.produce_v3_body("piped", i % 2, batch, acks=acks))
+            if acks != 0:
+                expected.append(100 + i)
+            if i == 7:
+                frames += kw.request(18, 0, 500, b"")  # ApiVersions in the middle
+                expected.append(500)
+        frames += kw.request(0, 3, 999, kw.produce_v3_body("piped", 0, kw.record_batch([b"not json"])))
+        expected.append(999)
+        c.send(frames)  # all at once, without waiting for any response
+        got = []
+        for _ in expected:
+            r = c.response()
+            self.assertIsNotNone(r, "the server closed the connection after %s" % got)
+            got.append(r[0])
+            if r[0] != 500:
+                (topic, part, err, _base), = kw.parse_produce_v3(r[1])
+                self.assertEqual((topic, err), ("piped", 0))
+        self.assertEqual(got, expected)
+        c.close()
+        for part in (0, 1):
+            values = [e["value"] for e in s.read_all("piped", part) if isinstance(e["value"], dict)]
+            self.assertEqual(values, [{"i": i} for i in range(12) if i % 2 == part])
+
+
 @unittest.skipIf(ck is None, "python3-confluent-kafka is not installed")
 class ConfluentKafkaTest(unittest.TestCase):
     """librdkafka through confluent-kafka: group rebalances, commits across a restart, and

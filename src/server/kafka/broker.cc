@@ -82,7 +82,26 @@ Broker::ApiMetrics* Broker::MetricsFor(int16_t api_key) {
   return &api_metrics_[static_cast<size_t>(api_key)];
 }
 
-void Broker::HandleFrame(std::string_view frame, RequestContext ctx, std::function<void(Result<std::string>)> done) {
+size_t OutFrame::size() const {
+  size_t n = bytes.size();
+  for (const Splice& s : spliced) n += s.bytes.size();
+  return n;
+}
+
+std::string OutFrame::Flatten() const {
+  std::string out;
+  out.reserve(size());
+  size_t from = 0;
+  for (const Splice& s : spliced) {
+    out.append(bytes, from, s.at - from);
+    out += s.bytes;
+    from = s.at;
+  }
+  out.append(bytes, from, std::string::npos);
+  return out;
+}
+
+void Broker::HandleFrame(std::string_view frame, RequestContext ctx, std::function<void(Result<OutFrame>)> done) {
   const auto start = std::chrono::steady_clock::now();
   size_t header_size = 0;
   Result<RequestHeader> header = DecodeRequestHeader(frame, &header_size);
@@ -100,13 +119,13 @@ void Broker::HandleFrame(std::string_view frame, RequestContext ctx, std::functi
     if (header->api_key == static_cast<int16_t>(ApiKey::kApiVersions)) {
       RequestHeader v0 = *header;
       v0.flexible = false;
-      std::string out;
-      const size_t pos = BeginResponse(v0, &out);
-      out += ApiVersionsFallbackBody();
-      FinishResponse(pos, &out);
+      OutFrame out;
+      const size_t pos = BeginResponse(v0, &out.bytes);
+      out.bytes += ApiVersionsFallbackBody();
+      FinishResponse(pos, &out.bytes);
       return done(std::move(out));
     }
-    return done(UnsupportedVersionResponse(*header));
+    return done(OutFrame{UnsupportedVersionResponse(*header), {}});
   }
   ctx.header = *header;
   WireReader body(frame.substr(header_size), header->flexible);
@@ -121,12 +140,18 @@ void Broker::HandleFrame(std::string_view frame, RequestContext ctx, std::functi
       return done(response.status());
     }
     if (response->errors > 0) m->errors->Inc();
-    if (!response->send) return done(std::string());
-    std::string out;
-    out.reserve(response->body.size() + 16);
-    const size_t pos = BeginResponse(h, &out);
-    out += response->body;
-    FinishResponse(pos, &out);
+    if (!response->send) return done(OutFrame{});
+    OutFrame out;
+    out.bytes.reserve(response->body.size() + 16);
+    const size_t pos = BeginResponse(h, &out.bytes);
+    const size_t header_size = out.bytes.size();
+    out.bytes += response->body;
+    size_t spliced_bytes = 0;
+    for (Splice& s : response->spliced) {
+      spliced_bytes += s.bytes.size();
+      out.spliced.push_back({s.at + header_size, std::move(s.bytes)});
+    }
+    FinishResponse(pos, &out.bytes, spliced_bytes);
     done(std::move(out));
   });
 }

@@ -29,7 +29,7 @@ class Broker {
   // Handles one request frame (without its size prefix). `done` is called exactly once,
   // possibly on another thread, with the whole response frame (size prefix included; empty
   // for no response) or an error that means "close the connection".
-  void HandleFrame(std::string_view frame, RequestContext ctx, std::function<void(Result<std::string>)> done);
+  void HandleFrame(std::string_view frame, RequestContext ctx, std::function<void(Result<OutFrame>)> done);
 
   // Recovers committed group offsets and starts the group timers. Must succeed before the
   // first request.

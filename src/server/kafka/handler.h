@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "server/kafka/protocol.h"
@@ -12,12 +13,33 @@ namespace sluice::server::kafka {
 
 class Broker;
 
+// Bytes that go on the wire right before byte `at` of the buffer they belong to, without being
+// copied into it: the record batches of a Fetch response, as read from the segment, are written
+// from their own buffer (one gather write per response).
+struct Splice {
+  size_t at = 0;
+  std::string bytes;
+};
+
 // A handler's answer: the response body (after the response header), or no response at all
 // (Produce with acks=0). `errors` counts the non-zero error codes in it, for the metrics.
 struct Response {
   bool send = true;
   std::string body;
+  std::vector<Splice> spliced;  // into body; `at` ascending
   int errors = 0;
+};
+
+// A whole response frame as it goes on the wire: `bytes` (size field, response header, body)
+// with `spliced` inserted. Empty: nothing to send (acks=0).
+struct OutFrame {
+  std::string bytes;
+  std::vector<Splice> spliced;  // into bytes; `at` ascending
+
+  bool empty() const { return bytes.empty() && spliced.empty(); }
+  size_t size() const;
+  // The frame in one buffer (tests, the fuzzer).
+  std::string Flatten() const;
 };
 
 // Called exactly once per request, from any thread. Not ok: the request could not be decoded;

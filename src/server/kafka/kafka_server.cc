@@ -3,6 +3,7 @@
 #include <atomic>
 #include <boost/asio.hpp>
 #include <chrono>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -101,12 +102,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     });
   }
 
-  // Thread-safe. Idle connections close now; a waiting fetch answers at once; a request in
-  // flight closes the connection after its response.
+  // Thread-safe. Idle connections close now; a waiting fetch answers at once; requests in
+  // flight close the connection after their responses.
   void Shutdown() {
     asio::post(socket_.get_executor(), [self = shared_from_this()] {
       if (self->poll_timer_) self->poll_timer_->cancel();
-      if (self->reading_) self->Close();
+      if (self->reading_ && self->in_flight_.empty()) self->Close();
     });
   }
 
@@ -115,8 +116,30 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
  private:
+  // A request being handled, in arrival order; it owns its frame until its response is sent.
+  struct InFlight {
+    std::string frame;
+    std::optional<Result<OutFrame>> response;
+  };
+
+  // Requests are pipelined only behind Produce requests: while Produces wait for their fsync,
+  // the next Produce is read and appended, so one round of a client's per-partition requests
+  // shares the log's sync passes. Anything else is handled alone, after everything before it
+  // has been answered, as a Kafka broker does. Responses always go out in request order.
+  static constexpr size_t kMaxPipelined = 16;
+  static constexpr size_t kMaxPipelinedBytes = 64 << 20;  // of request frames held in flight
+
+  bool RoomToPipeline() const { return in_flight_.size() < kMaxPipelined && in_flight_bytes_ < kMaxPipelinedBytes; }
+
+  static bool IsProduce(std::string_view frame) {
+    return frame.size() >= 2 && frame[0] == 0 && frame[1] == static_cast<char>(ApiKey::kProduce);
+  }
+
   void ReadSize() {
-    if (state_->stopping.load()) return Close();
+    if (state_->stopping.load()) {
+      if (in_flight_.empty()) Close();
+      return;
+    }
     reading_ = true;
     asio::async_read(socket_, asio::buffer(size_buffer_), [self = shared_from_this()](error_code ec, size_t n) {
       self->reading_ = false;
@@ -145,11 +168,23 @@ class Connection : public std::enable_shared_from_this<Connection> {
         if (ec == asio::error::eof) self->state_->rejected_frames->Inc();  // truncated frame
         return self->Close();
       }
-      self->Dispatch();
+      self->OnFrame(std::move(self->frame_));
     });
   }
 
-  void Dispatch() {
+  void OnFrame(std::string frame) {
+    if (closed_) return;
+    const bool produce = IsProduce(frame);
+    if (!produce && !in_flight_.empty()) {
+      held_ = std::move(frame);  // dispatched once the Produces before it are answered
+      return;
+    }
+    pipelining_ = produce;
+    Dispatch(std::move(frame));
+    if (produce && RoomToPipeline() && !reading_) ReadSize();
+  }
+
+  void Dispatch(std::string frame) {
     RequestContext ctx;
     ctx.local_host = local_host_;
     ctx.local_port = local_port_;
@@ -168,22 +203,67 @@ class Connection : public std::enable_shared_from_this<Connection> {
         });
       });
     };
-    state_->broker.HandleFrame(frame_, std::move(ctx), [self = shared_from_this()](Result<std::string> response) {
-      asio::dispatch(self->socket_.get_executor(), [self, response = std::move(response)]() mutable {
-        if (!response.ok()) return self->Close();
-        if (response->empty()) return self->ReadSize();  // acks=0
-        self->Write(std::move(response).value());
-      });
-    });
+    auto request = std::make_shared<InFlight>();
+    request->frame = std::move(frame);
+    in_flight_bytes_ += request->frame.size();
+    in_flight_.push_back(request);
+    state_->broker.HandleFrame(request->frame, std::move(ctx),
+                               [self = shared_from_this(), request](Result<OutFrame> response) {
+                                 asio::dispatch(self->socket_.get_executor(),
+                                                [self, request, response = std::move(response)]() mutable {
+                                                  request->response = std::move(response);
+                                                  self->Pump();
+                                                });
+                               });
   }
 
-  void Write(std::string bytes) {
+  // Sends the answered requests at the head of the queue, in order; then reads on (or
+  // dispatches the request that waited for the queue to empty).
+  void Pump() {
+    if (closed_ || writing_) return;
+    while (!in_flight_.empty() && in_flight_.front()->response.has_value()) {
+      Result<OutFrame>& response = *in_flight_.front()->response;
+      if (!response.ok()) return Close();
+      if (response->empty()) {  // acks=0
+        PopFront();
+        continue;
+      }
+      return Write(std::move(response).value());
+    }
+    if (in_flight_.empty() && state_->stopping.load()) return Close();
+    if (held_) {
+      if (!in_flight_.empty()) return;
+      std::string frame = std::move(*held_);
+      held_.reset();
+      return OnFrame(std::move(frame));
+    }
+    if (!reading_ && (in_flight_.empty() || (pipelining_ && RoomToPipeline()))) ReadSize();
+  }
+
+  void PopFront() {
+    in_flight_bytes_ -= in_flight_.front()->frame.size();
+    in_flight_.pop_front();
+  }
+
+  void Write(OutFrame frame) {
     if (closed_) return;
-    write_buffer_ = std::move(bytes);
-    asio::async_write(socket_, asio::buffer(write_buffer_), [self = shared_from_this()](error_code ec, size_t n) {
+    write_frame_ = std::move(frame);
+    write_buffers_.clear();
+    size_t from = 0;
+    for (const Splice& s : write_frame_.spliced) {
+      write_buffers_.push_back(asio::buffer(write_frame_.bytes.data() + from, s.at - from));
+      write_buffers_.push_back(asio::buffer(s.bytes));
+      from = s.at;
+    }
+    write_buffers_.push_back(asio::buffer(write_frame_.bytes.data() + from, write_frame_.bytes.size() - from));
+    writing_ = true;
+    asio::async_write(socket_, write_buffers_, [self = shared_from_this()](error_code ec, size_t n) {
+      self->writing_ = false;
+      self->write_frame_ = OutFrame{};
       self->state_->bytes_sent->Inc(static_cast<double>(n));
       if (ec) return self->Close();
-      self->ReadSize();
+      self->PopFront();
+      self->Pump();
     });
   }
 
@@ -204,9 +284,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string peer_host_;
   std::array<uint8_t, 4> size_buffer_{};
   std::string frame_;
-  std::string write_buffer_;
+  std::deque<std::shared_ptr<InFlight>> in_flight_;
+  size_t in_flight_bytes_ = 0;
+  std::optional<std::string> held_;  // a request read while Produces were in flight
+  OutFrame write_frame_;
+  std::vector<asio::const_buffer> write_buffers_;
   std::shared_ptr<asio::steady_timer> poll_timer_;
   bool reading_ = false;
+  bool writing_ = false;
+  bool pipelining_ = false;  // the last request dispatched was a Produce
   bool closed_ = false;
 };
 

@@ -114,8 +114,8 @@ size_t BeginResponse(const RequestHeader& header, std::string* out) {
   return pos;
 }
 
-void FinishResponse(size_t size_pos, std::string* out) {
-  WireWriter(out, false).PatchInt32(size_pos, static_cast<int32_t>(out->size() - size_pos - 4));
+void FinishResponse(size_t size_pos, std::string* out, size_t spliced_bytes) {
+  WireWriter(out, false).PatchInt32(size_pos, static_cast<int32_t>(out->size() + spliced_bytes - size_pos - 4));
 }
 
 std::string UnsupportedVersionResponse(const RequestHeader& header) {

@@ -123,8 +123,9 @@ Result<RequestHeader> DecodeRequestHeader(std::string_view frame, size_t* header
 // `header` (v1 with tagged fields when flexible, except for ApiVersions). Returns the position
 // of the size field, for FinishResponse.
 size_t BeginResponse(const RequestHeader& header, std::string* out);
-// Writes the frame size at `size_pos`.
-void FinishResponse(size_t size_pos, std::string* out);
+// Writes the frame size at `size_pos`: the bytes after it in *out plus `spliced_bytes` that go
+// on the wire between them (see Splice).
+void FinishResponse(size_t size_pos, std::string* out, size_t spliced_bytes = 0);
 
 // The answer to an unknown API key or unsupported version of any API other than ApiVersions:
 // the correlation id and an UNSUPPORTED_VERSION error code. The body is not that API's schema

@@ -159,12 +159,24 @@ void WireWriter::NullableString(std::optional<std::string_view> s) {
 void WireWriter::String(std::string_view s) { NullableString(s); }
 
 void WireWriter::NullableBytes(std::optional<std::string_view> b) {
-  if (flexible_) {
-    UnsignedVarint(b ? static_cast<uint32_t>(b->size() + 1) : 0);
-  } else {
-    Int32(b ? static_cast<int32_t>(b->size()) : -1);
+  if (!b) {
+    if (flexible_) {
+      UnsignedVarint(0);
+    } else {
+      Int32(-1);
+    }
+    return;
   }
-  if (b) out_->append(*b);
+  BytesLength(b->size());
+  out_->append(*b);
+}
+
+void WireWriter::BytesLength(size_t size) {
+  if (flexible_) {
+    UnsignedVarint(static_cast<uint32_t>(size + 1));
+  } else {
+    Int32(static_cast<int32_t>(size));
+  }
 }
 
 void WireWriter::ArrayLength(int32_t n) {

@@ -81,6 +81,9 @@ class WireWriter {
   void String(std::string_view s);
   void NullableString(std::optional<std::string_view> s);
   void NullableBytes(std::optional<std::string_view> b);
+  // The length prefix of non-null bytes of `size` (NullableBytes without the bytes), for bytes
+  // that are spliced in rather than copied.
+  void BytesLength(size_t size);
   void ArrayLength(int32_t n);  // -1 = null
   void EmptyTaggedFields() {
     if (flexible_) UnsignedVarint(0);

@@ -116,7 +116,7 @@ std::pair<size_t, bool> ReadAll(Broker& broker, FetchState& s) {
   return {total, any_error};
 }
 
-void Respond(FetchState& s) {
+void Respond(FetchState& s) {  // moves the records out of s
   Response r;
   WireWriter w(&r.body, s.flexible);
   w.Int32(0);  // throttle_time_ms
@@ -125,10 +125,10 @@ void Respond(FetchState& s) {
     w.Int32(0);  // session_id: sessions declined
   }
   w.ArrayLength(static_cast<int32_t>(s.topics.size()));
-  for (const FetchTopic& t : s.topics) {
+  for (FetchTopic& t : s.topics) {
     w.String(t.name);
     w.ArrayLength(static_cast<int32_t>(t.partitions.size()));
-    for (const FetchPartition& p : t.partitions) {
+    for (FetchPartition& p : t.partitions) {
       if (p.error != ErrorCode::kNone) ++r.errors;
       w.Int32(p.index);
       w.Int16(Wire(p.error));
@@ -146,7 +146,9 @@ void Respond(FetchState& s) {
         }
       }
       if (s.version >= 11) w.Int32(-1);                     // preferred_read_replica
-      w.NullableBytes(p.records);
+      // The records go out from their read buffer, not copied into the body.
+      w.BytesLength(p.records.size());
+      if (!p.records.empty()) r.spliced.push_back({r.body.size(), std::move(p.records)});
       w.EmptyTaggedFields();
     }
     w.EmptyTaggedFields();
