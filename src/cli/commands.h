@@ -122,6 +122,8 @@ struct BenchKafkaOptions {
   std::string fsync = "always";
   std::string compression = "none";   // librdkafka compression.type of the producers
   std::string produce_api = "batch";  // produce case: batch (rd_kafka_produce_batch) | record
+  int64_t fetch_max_bytes = 8 << 20;            // consume case: fetch.max.bytes
+  int64_t partition_fetch_bytes = 2 << 20;      // consume case: max.partition.fetch.bytes
   bool pin = true;                    // server on CPU 0, the client on CPU 1
   std::string self_path;              // this binary (to start the server process)
 };

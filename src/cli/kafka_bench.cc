@@ -350,11 +350,10 @@ Figures ConsumeAll(const BenchServer& server, const BenchKafkaOptions& o,
       {"enable.auto.commit", "false"},
       {"enable.auto.offset.store", "false"},
       {"enable.partition.eof", "true"},
-      // Chosen by measurement (docs/benchmarks-kafka.md): the server copies each response into
-      // fresh buffers, so 16-64 MiB responses cost it more per record than 2 MiB per partition.
-      {"fetch.max.bytes", "8388608"},
-      {"max.partition.fetch.bytes", "2097152"},
-      {"receive.message.max.bytes", "100000000"},
+      // Defaults chosen by measurement (docs/benchmarks-kafka.md).
+      {"fetch.max.bytes", std::to_string(o.fetch_max_bytes)},
+      {"max.partition.fetch.bytes", std::to_string(o.partition_fetch_bytes)},
+      {"receive.message.max.bytes", std::to_string(std::max<int64_t>(100'000'000, o.fetch_max_bytes + (1 << 20)))},
       {"queued.min.messages", "1000000"},
       {"queued.max.messages.kbytes", "1048576"},
       {"fetch.wait.max.ms", "100"},

@@ -209,6 +209,12 @@ int Main(int argc, char** argv) {
                           "Produce case: batch (rd_kafka_produce_batch, 1000 records a call) | record "
                           "(rd_kafka_produce per record) (default batch)")
       ->check(CLI::IsMember({"batch", "record"}));
+  bench_kafka->add_option("--fetch-max-bytes", kafka_bench.fetch_max_bytes,
+                          "Consume case: the consumer's fetch.max.bytes (default 8388608)")
+      ->check(CLI::Range(int64_t{1024}, int64_t{1} << 30));
+  bench_kafka->add_option("--partition-fetch-bytes", kafka_bench.partition_fetch_bytes,
+                          "Consume case: the consumer's max.partition.fetch.bytes (default 2097152)")
+      ->check(CLI::Range(int64_t{1024}, int64_t{1} << 30));
   bool kafka_no_pin = false;
   bench_kafka->add_flag("--no-pin", kafka_no_pin, "Do not pin the server to CPU 0 and the client to CPU 1");
   CLI::App* bench_log = bench->add_subcommand("log", "In-process log append and replay throughput");

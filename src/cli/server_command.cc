@@ -1,3 +1,4 @@
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -144,9 +145,21 @@ class Node {
   std::unique_ptr<server::kafka::KafkaServer> kafka_;
 };
 
+// The network threads allocate and free buffers of megabytes per request (a Kafka fetch
+// reads up to a few MiB per partition). With glibc's defaults such buffers are mapped fresh
+// (or the heap top is trimmed after each free), so every response paid page faults and page
+// clearing for its whole size: 25-30 % of the server's CPU while serving fetches. Keeping
+// buffers up to 32 MiB (glibc's maximum) in the heap, and 256 MiB of free heap top, lets them
+// be reused; larger allocations (checkpoint buffers) are still mapped and returned.
+void TuneAllocator() {
+  (void)mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  (void)mallopt(M_TRIM_THRESHOLD, 256 << 20);
+}
+
 }  // namespace
 
 int RunServer(const ServerConfig& config) {
+  TuneAllocator();
   BlockTerminationSignals();
   Node node(config);
   Status s = node.Start();
@@ -165,6 +178,7 @@ int RunServer(const ServerConfig& config) {
 }
 
 int RunDemo(ServerConfig config, const DemoOptions& demo) {
+  TuneAllocator();
   BlockTerminationSignals();
   config.engine.auto_create_topics = true;
   Node node(config);

@@ -255,6 +255,7 @@ class HostileInputTest(ServerTestCase):
         # request order, nothing is lost, and each partition keeps its order.
         s = self.server
         s.json("POST", "/v1/topics", json.dumps({"name": "piped", "partitions": 2}), expect=201)
+        pipelined_before = metric(s, "sluice_kafka_pipelined_requests_total")
         c = kw.Conn(s.kafka_port)
         frames = b""
         expected = []
@@ -280,6 +281,8 @@ class HostileInputTest(ServerTestCase):
                 self.assertEqual((topic, err), ("piped", 0))
         self.assertEqual(got, expected)
         c.close()
+        # Sent at once, some Produces were read while earlier ones waited for their fsync.
+        self.assertGreater(metric(s, "sluice_kafka_pipelined_requests_total") - pipelined_before, 0)
         for part in (0, 1):
             values = [e["value"] for e in s.read_all("piped", part) if isinstance(e["value"], dict)]
             self.assertEqual(values, [{"i": i} for i in range(12) if i % 2 == part])

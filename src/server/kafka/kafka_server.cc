@@ -46,6 +46,10 @@ struct ServerState {
     bytes_received =
         metrics->AddCounter("sluice_kafka_bytes_received_total", "Bytes received on Kafka connections")->WithLabels({});
     bytes_sent = metrics->AddCounter("sluice_kafka_bytes_sent_total", "Bytes sent on Kafka connections")->WithLabels({});
+    pipelined = metrics
+                    ->AddCounter("sluice_kafka_pipelined_requests_total",
+                                 "Produce requests read and handled while earlier requests of the connection waited")
+                    ->WithLabels({});
   }
 
   const KafkaOptions options;
@@ -58,6 +62,7 @@ struct ServerState {
   Counter* rejected_frames;
   Counter* bytes_received;
   Counter* bytes_sent;
+  Counter* pipelined;
 
   std::atomic<bool> stopping{false};
   std::atomic<int64_t> connection_count{0};
@@ -205,6 +210,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     };
     auto request = std::make_shared<InFlight>();
     request->frame = std::move(frame);
+    if (!in_flight_.empty()) state_->pipelined->Inc();
     in_flight_bytes_ += request->frame.size();
     in_flight_.push_back(request);
     state_->broker.HandleFrame(request->frame, std::move(ctx),
