@@ -72,7 +72,17 @@ struct Fixture {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static Fixture* fixture = new Fixture();
+  static Fixture* fixture = [] {
+    auto* f = new Fixture();
+    // The broker's and the log's threads stop before exit() destroys the statics they read
+    // (handlers registered later run earlier); a timer thread reading a destroyed static was
+    // an ASan report at exit.
+    std::atexit([] {
+      fixture->broker->Stop();
+      (void)fixture->engine->Close();
+    });
+    return f;
+  }();
   std::string frame(reinterpret_cast<const char*>(data), size);
   if (size >= 5 && (data[0] & 0x80)) {
     // Force a supported API key and version from the next bytes.
