@@ -1,7 +1,7 @@
 // Fetch (key 1), v4-v12: whole record batches served from the segment bytes unchanged.
 // Long polling: while fewer than min_bytes are available and max_wait_ms has not passed, the
 // fetch looks again every fetch_poll_interval_ms (on the connection's strand; no thread
-// waits). Fetch sessions (KIP-227) are declined: session_id 0 tells the client to send full
+// waits), reading its partitions again only when the log's visible_changed signal moved. Fetch sessions (KIP-227) are declined: session_id 0 tells the client to send full
 // fetches. read_committed fetches stop at the last stable offset (the first offset of the
 // earliest open transaction) and list the aborted transactions in the range, whose records
 // the client drops (each partition keeps its transaction index).
@@ -41,6 +41,8 @@ struct FetchState {
   int32_t max_bytes = 0;
   bool read_committed = false;
   std::chrono::steady_clock::time_point deadline;
+  bool read_once = false;
+  uint64_t seen_epoch = 0;  // of the log's visible_changed signal, at the last read
   std::vector<FetchTopic> topics;
   RequestContext ctx;
   ResponseCallback done;
@@ -158,11 +160,19 @@ void Respond(FetchState& s) {  // moves the records out of s
 }
 
 void Attempt(Broker& broker, std::shared_ptr<FetchState> s) {
-  const auto [bytes, any_error] = ReadAll(broker, *s);
-  const auto now = std::chrono::steady_clock::now();
-  if (any_error || bytes >= static_cast<size_t>(std::max(0, s->min_bytes)) || now >= s->deadline) {
-    return Respond(*s);
+  // While nothing new became visible in the log (no partition's visible end moved), a waiting
+  // fetch does not read its partitions again until its deadline.
+  const uint64_t epoch = broker.log().visible_changed().epoch();
+  if (!s->read_once || epoch != s->seen_epoch || std::chrono::steady_clock::now() >= s->deadline) {
+    s->read_once = true;
+    s->seen_epoch = epoch;  // taken before the read: a change during it is read next time
+    const auto [bytes, any_error] = ReadAll(broker, *s);
+    if (any_error || bytes >= static_cast<size_t>(std::max(0, s->min_bytes)) ||
+        std::chrono::steady_clock::now() >= s->deadline) {
+      return Respond(*s);
+    }
   }
+  const auto now = std::chrono::steady_clock::now();
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(s->deadline - now).count();
   const int64_t delay = std::max<int64_t>(1, std::min<int64_t>(broker.options().fetch_poll_interval_ms, left));
   s->ctx.run_after(delay, [&broker, s](bool cancelled) {
