@@ -55,7 +55,7 @@ std::string OffsetValue(const GroupCoordinator::CommitPartition& p, int64_t now_
 }  // namespace
 
 GroupCoordinator::GroupCoordinator(const KafkaOptions& options, log::Log* log, MetricsRegistry* metrics)
-    : options_(options), log_(log) {
+    : options_(options), log_(log), offsets_topic_(log, kOffsetsTopic) {
   rebalances_ = metrics->AddCounter("sluice_kafka_group_rebalances_total", "Consumer group rebalances completed")
                     ->WithLabels({});
   groups_gauge_ = metrics->AddGauge("sluice_kafka_groups", "Consumer groups known to the coordinator")->WithLabels({});
@@ -64,13 +64,7 @@ GroupCoordinator::GroupCoordinator(const KafkaOptions& options, log::Log* log, M
 GroupCoordinator::~GroupCoordinator() { Stop(); }
 
 Status GroupCoordinator::Start() {
-  Result<std::shared_ptr<log::Topic>> topic = log_->GetTopic(kOffsetsTopic);
-  if (topic.ok()) {
-    offsets_topic_ = std::move(topic).value();
-    SLUICE_RETURN_IF_ERROR(Replay());
-  } else if (topic.status().code() != StatusCode::kNotFound) {
-    return topic.status();
-  }
+  SLUICE_RETURN_IF_ERROR(Replay());
   ticker_ = std::thread([this] {
     SetThreadName("kafka-groups");
     Tick();
@@ -78,63 +72,36 @@ Status GroupCoordinator::Start() {
   return Status::Ok();
 }
 
-Result<std::shared_ptr<log::Topic>> GroupCoordinator::OffsetsTopic() {
-  std::lock_guard lock(topic_mu_);
-  if (offsets_topic_) return offsets_topic_;
-  // Created on the first commit, so that a server whose clients never commit has no such topic.
-  log::TopicConfig config;
-  config.name = std::string(kOffsetsTopic);
-  config.partitions = 1;
-  config.retention_ms = -1;  // committed offsets are kept until overwritten (see the format doc)
-  config.retention_bytes = -1;
-  Status created = log_->CreateTopic(config);
-  if (!created.ok() && created.code() != StatusCode::kAlreadyExists) return created;
-  SLUICE_ASSIGN_OR_RETURN(offsets_topic_, log_->GetTopic(kOffsetsTopic));
-  return offsets_topic_;
-}
-
 Status GroupCoordinator::Replay() {
-  log::Partition& p = offsets_topic_->partition(PartitionId(0));
-  Offset at = p.Info().start_offset;
   size_t records = 0;
   std::lock_guard lock(mu_);
-  for (;;) {
-    SLUICE_ASSIGN_OR_RETURN(log::ReadResult read, p.Read(at, 1 << 20));
-    if (read.bytes.empty()) break;
-    log::RecordReader reader(read.bytes, at);
-    log::Record r;
-    while (reader.Next(&r)) {
-      at = r.offset + 1;
-      if (!r.key) continue;
-      WireReader key(*r.key, false);
-      if (key.Int16() != kOffsetRecordVersion) continue;  // a newer format: not ours to read
-      const std::string group(key.String());
-      const std::string topic(key.String());
-      const int32_t partition = key.Int32();
-      if (!key.ok()) return Status::Corruption(fmt::format("{}: malformed key at offset {}", kOffsetsTopic, r.offset.value()));
-      Group& g = groups_[group];
-      g.id = group;
-      if (!r.value) {
-        g.offsets.erase({topic, partition});
-        continue;
-      }
-      WireReader value(*r.value, false);
-      if (value.Int16() != kOffsetRecordVersion) continue;
-      Committed c;
-      c.offset = value.Int64();
-      c.leader_epoch = value.Int32();
-      c.metadata = std::string(value.NullableString().value_or(""));
-      if (!value.ok()) {
-        return Status::Corruption(fmt::format("{}: malformed value at offset {}", kOffsetsTopic, r.offset.value()));
-      }
-      g.offsets[{topic, partition}] = std::move(c);
-      ++records;
+  SLUICE_RETURN_IF_ERROR(offsets_topic_.Replay([&](const log::Record& r) -> Status {
+    if (!r.key) return Status::Ok();
+    WireReader key(*r.key, false);
+    if (key.Int16() != kOffsetRecordVersion) return Status::Ok();  // a newer format: not ours to read
+    const std::string group(key.String());
+    const std::string topic(key.String());
+    const int32_t partition = key.Int32();
+    if (!key.ok()) return Status::Corruption(fmt::format("{}: malformed key at offset {}", kOffsetsTopic, r.offset.value()));
+    Group& g = groups_[group];
+    g.id = group;
+    if (!r.value) {
+      g.offsets.erase({topic, partition});
+      return Status::Ok();
     }
-    SLUICE_RETURN_IF_ERROR(reader.status());
-    if (read.next_offset <= at && at >= read.end_offset) break;
-    at = std::max(at, read.next_offset);
-    if (at >= read.end_offset) break;
-  }
+    WireReader value(*r.value, false);
+    if (value.Int16() != kOffsetRecordVersion) return Status::Ok();
+    Committed c;
+    c.offset = value.Int64();
+    c.leader_epoch = value.Int32();
+    c.metadata = std::string(value.NullableString().value_or(""));
+    if (!value.ok()) {
+      return Status::Corruption(fmt::format("{}: malformed value at offset {}", kOffsetsTopic, r.offset.value()));
+    }
+    g.offsets[{topic, partition}] = std::move(c);
+    ++records;
+    return Status::Ok();
+  }));
   groups_gauge_->Set(static_cast<double>(groups_.size()));
   if (records > 0) SLUICE_LOG_INFO("kafka: replayed {} offset commit records of {} groups", records, groups_.size());
   return Status::Ok();
@@ -428,7 +395,7 @@ void GroupCoordinator::Commit(const std::string& group_id, int32_t generation_id
     const std::string value = OffsetValue(p, wall);
     builder.Add(TimestampMs(wall), key, value);
   }
-  Result<std::shared_ptr<log::Topic>> topic = OffsetsTopic();
+  Result<std::shared_ptr<log::Topic>> topic = offsets_topic_.GetOrCreate();
   if (!topic.ok()) {
     SLUICE_LOG_WARN("kafka: committing offsets of group {}: {}", group_id, topic.status().ToString());
     return done(ErrorCodeFor(topic.status()));

@@ -15,6 +15,7 @@
 #include "log/log.h"
 #include "server/kafka/kafka_options.h"
 #include "server/kafka/protocol.h"
+#include "server/kafka/state_topic.h"
 
 namespace sluice::server::kafka {
 
@@ -174,12 +175,10 @@ class GroupCoordinator {
   void RemoveMember(Group& g, const std::string& member_id, int64_t now, Deferred* out);
   void Tick();
   Status Replay();
-  Result<std::shared_ptr<log::Topic>> OffsetsTopic();
 
   const KafkaOptions options_;
   log::Log* const log_;
-  std::mutex topic_mu_;
-  std::shared_ptr<log::Topic> offsets_topic_;  // guarded by topic_mu_ after Start
+  StateTopic offsets_topic_;  // committed offsets are kept until overwritten (see the format doc)
   Counter* rebalances_ = nullptr;
   Gauge* groups_gauge_ = nullptr;
 

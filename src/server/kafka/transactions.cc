@@ -26,6 +26,9 @@ int64_t WallMillis() {
 
 }  // namespace
 
+TransactionCoordinator::TransactionCoordinator(Broker* broker)
+    : broker_(broker), state_topic_(&broker->log(), kStateTopic) {}
+
 TransactionCoordinator::~TransactionCoordinator() { Stop(); }
 
 Status TransactionCoordinator::Start() {
@@ -68,21 +71,6 @@ Status TransactionCoordinator::Start() {
   return Status::Ok();
 }
 
-Result<std::shared_ptr<log::Topic>> TransactionCoordinator::StateTopic() {
-  std::lock_guard lock(topic_mu_);
-  if (state_topic_) return state_topic_;
-  // Created at the first transactional producer, so that a server without any has no such topic.
-  log::TopicConfig config;
-  config.name = std::string(kStateTopic);
-  config.partitions = 1;
-  config.retention_ms = -1;  // a record stays until a newer one for its id supersedes it
-  config.retention_bytes = -1;
-  Status created = broker_->log().CreateTopic(config);
-  if (!created.ok() && created.code() != StatusCode::kAlreadyExists) return created;
-  SLUICE_ASSIGN_OR_RETURN(state_topic_, broker_->log().GetTopic(kStateTopic));
-  return state_topic_;
-}
-
 void TransactionCoordinator::Persist(const std::string& transactional_id, const Txn& txn, Phase phase,
                                      std::function<void(ErrorCode)> done) {
   std::string key;
@@ -123,7 +111,7 @@ void TransactionCoordinator::Persist(const std::string& transactional_id, const 
   }
   log::RecordBatchBuilder builder;
   builder.Add(TimestampMs(WallMillis()), key, value);
-  Result<std::shared_ptr<log::Topic>> topic = StateTopic();
+  Result<std::shared_ptr<log::Topic>> topic = state_topic_.GetOrCreate();
   if (!topic.ok()) {
     SLUICE_LOG_WARN("kafka: transactional id {}: {}", transactional_id, topic.status().ToString());
     return done(ErrorCodeFor(topic.status()));
@@ -141,59 +129,39 @@ void TransactionCoordinator::Persist(const std::string& transactional_id, const 
 
 Result<std::vector<std::tuple<std::string, TransactionCoordinator::Txn, bool>>> TransactionCoordinator::Replay() {
   std::vector<std::tuple<std::string, Txn, bool>> decided;
-  Result<std::shared_ptr<log::Topic>> topic = broker_->log().GetTopic(kStateTopic);
-  if (!topic.ok()) {
-    if (topic.status().code() == StatusCode::kNotFound) return decided;
-    return topic.status();
-  }
-  {
-    std::lock_guard lock(topic_mu_);
-    state_topic_ = *topic;
-  }
   std::map<std::string, std::pair<Txn, Phase>> last;  // by transactional id: its newest record
-  log::Partition& p = (*topic)->partition(PartitionId(0));
-  Offset at = p.Info().start_offset;
-  const Offset end = p.Info().end_offset;
-  while (at < end) {
-    SLUICE_ASSIGN_OR_RETURN(log::ReadResult read, p.Read(at, 1 << 20));
-    if (read.bytes.empty()) break;
-    log::RecordReader reader(read.bytes, at);
-    log::Record r;
-    while (reader.Next(&r)) {
-      at = r.offset + 1;
-      if (!r.key || !r.value) continue;
-      WireReader key(*r.key, false);
-      if (key.Int16() != kStateRecordVersion) continue;  // a newer format: not ours to read
-      const std::string id(key.String());
-      WireReader value(*r.value, false);
-      if (value.Int16() != kStateRecordVersion) continue;
-      Txn t;
-      const int8_t phase = value.Int8();
-      t.producer_id = value.Int64();
-      t.epoch = value.Int16();
-      t.timeout_ms = value.Int32();
-      for (int32_t n = value.Int32(); value.ok() && n > 0; --n) {
-        std::string topic_name(value.String());
-        t.partitions.emplace(std::move(topic_name), value.Int32());
-      }
-      for (int32_t n = value.Int32(); value.ok() && n > 0; --n) {
-        const std::string group(value.String());
-        GroupCoordinator::CommitPartition o;
-        o.topic = std::string(value.String());
-        o.partition = value.Int32();
-        o.offset = value.Int64();
-        o.leader_epoch = value.Int32();
-        if (auto m = value.NullableString()) o.metadata = std::string(*m);
-        t.offsets[group].push_back(std::move(o));
-      }
-      if (!key.ok() || !value.ok() || phase < 0 || phase > 2) {
-        return Status::Corruption(fmt::format("{}: malformed record at offset {}", kStateTopic, r.offset.value()));
-      }
-      last[id] = {std::move(t), static_cast<Phase>(phase)};
+  SLUICE_RETURN_IF_ERROR(state_topic_.Replay([&](const log::Record& r) -> Status {
+    if (!r.key || !r.value) return Status::Ok();
+    WireReader key(*r.key, false);
+    if (key.Int16() != kStateRecordVersion) return Status::Ok();  // a newer format: not ours to read
+    const std::string id(key.String());
+    WireReader value(*r.value, false);
+    if (value.Int16() != kStateRecordVersion) return Status::Ok();
+    Txn t;
+    const int8_t phase = value.Int8();
+    t.producer_id = value.Int64();
+    t.epoch = value.Int16();
+    t.timeout_ms = value.Int32();
+    for (int32_t n = value.Int32(); value.ok() && n > 0; --n) {
+      std::string topic_name(value.String());
+      t.partitions.emplace(std::move(topic_name), value.Int32());
     }
-    SLUICE_RETURN_IF_ERROR(reader.status());
-    at = std::max(at, read.next_offset);
-  }
+    for (int32_t n = value.Int32(); value.ok() && n > 0; --n) {
+      const std::string group(value.String());
+      GroupCoordinator::CommitPartition o;
+      o.topic = std::string(value.String());
+      o.partition = value.Int32();
+      o.offset = value.Int64();
+      o.leader_epoch = value.Int32();
+      if (auto m = value.NullableString()) o.metadata = std::string(*m);
+      t.offsets[group].push_back(std::move(o));
+    }
+    if (!key.ok() || !value.ok() || phase < 0 || phase > 2) {
+      return Status::Corruption(fmt::format("{}: malformed record at offset {}", kStateTopic, r.offset.value()));
+    }
+    last[id] = {std::move(t), static_cast<Phase>(phase)};
+    return Status::Ok();
+  }));
   std::lock_guard lock(mu_);
   for (auto& [id, entry] : last) {
     auto& [t, phase] = entry;

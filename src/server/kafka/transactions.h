@@ -17,6 +17,7 @@
 #include "log/log.h"
 #include "server/kafka/group_coordinator.h"
 #include "server/kafka/protocol.h"
+#include "server/kafka/state_topic.h"
 
 namespace sluice::server::kafka {
 
@@ -36,7 +37,7 @@ class Broker;
 // groups with its lock held.
 class TransactionCoordinator {
  public:
-  explicit TransactionCoordinator(Broker* broker) : broker_(broker) {}
+  explicit TransactionCoordinator(Broker* broker);
   ~TransactionCoordinator();
 
   // Recovers the state from `.kafka_transactions` (completing decided transactions) and starts
@@ -98,15 +99,13 @@ class TransactionCoordinator {
   // Appends one state record for `transactional_id`: `txn`'s producer id, epoch and timeout,
   // and in a prepare phase its partitions and staged offsets.
   void Persist(const std::string& transactional_id, const Txn& txn, Phase phase, std::function<void(ErrorCode)> done);
-  Result<std::shared_ptr<log::Topic>> StateTopic();
   // Reads `.kafka_transactions`; returns the transactions decided but not completed.
   Result<std::vector<std::tuple<std::string, Txn, bool>>> Replay();
 
   void ExpireLoop();
 
   Broker* const broker_;
-  std::mutex topic_mu_;
-  std::shared_ptr<log::Topic> state_topic_;  // GUARDED_BY(topic_mu_): created at the first write
+  StateTopic state_topic_;  // a record stays until a newer one for its id supersedes it
   std::mutex mu_;
   std::map<std::string, Txn> txns_;
   bool stopping_ = false;
