@@ -19,6 +19,40 @@ std::string Header(int16_t key, int16_t version, int32_t correlation, bool flexi
   return out;
 }
 
+// Spliced bytes (a Fetch's records) count in the frame size and land where they were spliced.
+TEST(ProtocolTest, SplicedBytesCountInTheFrameAndFlattenInPlace) {
+  RequestHeader h;
+  h.api_key = static_cast<int16_t>(ApiKey::kFetch);
+  h.api_version = 12;
+  h.correlation_id = 77;
+  h.flexible = true;
+  OutFrame frame;
+  const size_t pos = BeginResponse(h, &frame.bytes);
+  WireWriter w(&frame.bytes, /*flexible=*/true);
+  w.Int32(1);
+  w.BytesLength(3);
+  frame.spliced.push_back({frame.bytes.size(), "abc"});
+  w.Int16(2);
+  w.BytesLength(2);
+  frame.spliced.push_back({frame.bytes.size(), "de"});
+  FinishResponse(pos, &frame.bytes, 5);
+  EXPECT_EQ(frame.size(), frame.bytes.size() + 5);
+  const std::string flat = frame.Flatten();
+  ASSERT_EQ(flat.size(), frame.size());
+
+  WireReader r(flat, /*flexible=*/false);
+  EXPECT_EQ(r.Int32(), static_cast<int32_t>(flat.size() - 4));  // the size field
+  EXPECT_EQ(r.Int32(), 77);
+  const std::string rest = flat.substr(9);  // after size, correlation id, tagged fields
+  WireReader body(rest, /*flexible=*/true);
+  EXPECT_EQ(body.Int32(), 1);
+  EXPECT_EQ(body.NullableBytes().value_or("?"), "abc");
+  EXPECT_EQ(body.Int16(), 2);
+  EXPECT_EQ(body.NullableBytes().value_or("?"), "de");
+  EXPECT_TRUE(body.ok());
+  EXPECT_EQ(body.remaining(), 0u);
+}
+
 TEST(ProtocolTest, DecodesHeaderV1AndV2) {
   size_t size = 0;
   std::string v1 = Header(3, 5, 42, false) + "BODY";
