@@ -320,11 +320,7 @@ int RunBenchSql(const BenchSqlOptions& o) {
   int rc = kExitOk;
   // CPU time of the process (the query runs on this thread; the log's threads are idle), less
   // noisy than wall-clock time on a shared machine.
-  auto cpu_seconds = [] {
-    timespec ts{};
-    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-  };
+  const auto cpu_seconds = ProcessCpuSeconds;
   for (const Case& c : cases) {
     if (std::string_view(c.id).find(o.query) == std::string_view::npos) continue;
     std::vector<double> rates;

@@ -49,5 +49,7 @@ uint16_t PickFreePort();
 void PinToCpu(int cpu);
 // The q-quantile of `v` (nanoseconds), in milliseconds; reorders v.
 double PercentileMs(std::vector<int64_t>& v, double q);
+// CPU time used so far by this process (all its threads), in seconds.
+double ProcessCpuSeconds();
 
 }  // namespace sluice::cli

@@ -48,12 +48,6 @@ constexpr int64_t kPaceNanos = 1'000'000;  // the latency case sends what is due
 // A consumer that has read nothing for this long while records are missing gives up.
 constexpr int64_t kConsumeStallNanos = 30'000'000'000;
 
-double ProcessCpuSeconds() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
 struct KafkaDeleter {
   void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
   void operator()(rd_kafka_topic_t* rkt) const { rd_kafka_topic_destroy(rkt); }
@@ -216,10 +210,10 @@ Settings ProducerSettings(const BenchServer& server, const BenchKafkaOptions& o,
       {"acks", "all"},
       {"linger.ms", std::to_string(linger_ms)},
       {"batch.size", std::to_string(kProduceBatchBytes)},
-      // The Java client's default. librdkafka's own (1000000) lets it pipeline one small request
-      // per partition after another, and sluice answers a connection's requests one at a time,
-      // each after its partition's fdatasync: at linger.ms <= 1 the queue then grows without
-      // bound (docs/benchmarks-kafka.md).
+      // The Java client's default. With librdkafka's own (1000000), measured in session 8 when
+      // sluice still answered a connection's requests one at a time, each after its
+      // partition's fdatasync, the queue grew without bound at linger.ms <= 1
+      // (docs/benchmarks-kafka.md); kept so that later figures compare with those.
       {"max.in.flight.requests.per.connection", "5"},
       {"batch.num.messages", "1000000"},
       {"queue.buffering.max.messages", "2000000"},
@@ -227,6 +221,21 @@ Settings ProducerSettings(const BenchServer& server, const BenchKafkaOptions& o,
       {"compression.type", o.compression},
       {"message.timeout.ms", "120000"},
   };
+}
+
+// A producer with its topic handle, every partition's leader known.
+struct BenchProducer {
+  KafkaClient client;
+  KafkaTopic topic;  // destroyed before the client
+};
+
+Result<BenchProducer> OpenProducer(const BenchServer& server, const BenchKafkaOptions& o, int linger_ms,
+                                   Deliveries* deliveries, const std::string& topic_name) {
+  BenchProducer p;
+  SLUICE_ASSIGN_OR_RETURN(p.client, NewClient(RD_KAFKA_PRODUCER, ProducerSettings(server, o, linger_ms), deliveries));
+  p.topic.reset(rd_kafka_topic_new(p.client.get(), topic_name.c_str(), nullptr));
+  SLUICE_RETURN_IF_ERROR(AwaitTopic(p.client.get(), p.topic.get(), o.partitions));
+  return p;
 }
 
 // Enqueues a record for `partition` without copying `value`; while librdkafka's queue is full,
@@ -263,17 +272,13 @@ Figures ProduceAll(const BenchServer& server, const BenchKafkaOptions& o, ValueP
                    const std::string& topic_name) {
   Figures f;
   Deliveries deliveries;
-  Result<KafkaClient> rk =
-      NewClient(RD_KAFKA_PRODUCER, ProducerSettings(server, o, kProduceLingerMs), &deliveries);
-  if (!rk.ok()) {
-    fmt::print(stderr, "  produce: {}\n", rk.status().message());
+  Result<BenchProducer> producer = OpenProducer(server, o, kProduceLingerMs, &deliveries, topic_name);
+  if (!producer.ok()) {
+    fmt::print(stderr, "  produce: {}\n", producer.status().message());
     return f;
   }
-  KafkaTopic topic(rd_kafka_topic_new(rk->get(), topic_name.c_str(), nullptr));
-  if (Status s = AwaitTopic(rk->get(), topic.get(), o.partitions); !s.ok()) {
-    fmt::print(stderr, "  produce: {}\n", s.message());
-    return f;
-  }
+  rd_kafka_t* const rk = producer->client.get();
+  rd_kafka_topic_t* const topic = producer->topic.get();
   Clock* clock = Clock::Real();
   const RequestStats requests0 = ServerRequestStats(server, "Produce");
   const double server_cpu0 = server.CpuSeconds();
@@ -295,7 +300,7 @@ Figures ProduceAll(const BenchServer& server, const BenchKafkaOptions& o, ValueP
       }
       const auto partition = static_cast<int32_t>(k % o.partitions);
       while (!chunk.empty()) {
-        const int enqueued = rd_kafka_produce_batch(topic.get(), partition, 0, chunk.data(),
+        const int enqueued = rd_kafka_produce_batch(topic, partition, 0, chunk.data(),
                                                     static_cast<int>(chunk.size()));
         if (enqueued == static_cast<int>(chunk.size())) break;
         // Keep the records librdkafka had no room for and try them again; count the others.
@@ -309,20 +314,20 @@ Figures ProduceAll(const BenchServer& server, const BenchKafkaOptions& o, ValueP
           }
         }
         chunk.resize(kept);
-        rd_kafka_poll(rk->get(), 1);
+        rd_kafka_poll(rk, 1);
       }
-      rd_kafka_poll(rk->get(), 0);  // serve delivery reports as we go
+      rd_kafka_poll(rk, 0);  // serve delivery reports as we go
     }
   } else {
     for (int64_t i = 0; i < o.records; ++i) {
-      if (!Produce(rk->get(), topic.get(), static_cast<int32_t>(i % o.partitions), values.Value(i),
+      if (!Produce(rk, topic, static_cast<int32_t>(i % o.partitions), values.Value(i),
                    values.record_bytes(), nullptr, true, &error)) {
         if (refused++ == 0) fmt::print(stderr, "  produce: record {} refused: {}\n", i, error);
       }
-      if (i % 4096 == 0) rd_kafka_poll(rk->get(), 0);  // serve delivery reports as we go
+      if (i % 4096 == 0) rd_kafka_poll(rk, 0);  // serve delivery reports as we go
     }
   }
-  (void)rd_kafka_flush(rk->get(), 120'000);
+  (void)rd_kafka_flush(rk, 120'000);
   f.seconds = static_cast<double>(clock->MonotonicNanos() - t0) / 1e9;
   f.server_cpu = server.CpuSeconds() - server_cpu0;
   f.client_cpu = ProcessCpuSeconds() - client_cpu0;
@@ -464,25 +469,21 @@ LatencyFigures ProduceAtRate(const BenchServer& server, const BenchKafkaOptions&
                              ValuePool& values, const std::string& topic_name) {
   LatencyFigures f;
   Deliveries deliveries;
-  Result<KafkaClient> rk =
-      NewClient(RD_KAFKA_PRODUCER, ProducerSettings(server, o, kLatencyLingerMs), &deliveries);
-  if (!rk.ok()) {
-    fmt::print(stderr, "  latency: {}\n", rk.status().message());
+  Result<BenchProducer> producer = OpenProducer(server, o, kLatencyLingerMs, &deliveries, topic_name);
+  if (!producer.ok()) {
+    fmt::print(stderr, "  latency: {}\n", producer.status().message());
     return f;
   }
-  KafkaTopic topic(rd_kafka_topic_new(rk->get(), topic_name.c_str(), nullptr));
-  if (Status s = AwaitTopic(rk->get(), topic.get(), o.partitions); !s.ok()) {
-    fmt::print(stderr, "  latency: {}\n", s.message());
-    return f;
-  }
+  rd_kafka_t* const rk = producer->client.get();
+  rd_kafka_topic_t* const topic = producer->topic.get();
   Clock* clock = Clock::Real();
   std::string error;
   // Warm-up, not counted: a few records per partition open every partition's path.
   for (int64_t i = 0; i < 100LL * o.partitions; ++i) {
-    (void)Produce(rk->get(), topic.get(), static_cast<int32_t>(i % o.partitions), values.Value(i),
+    (void)Produce(rk, topic, static_cast<int32_t>(i % o.partitions), values.Value(i),
                   values.record_bytes(), nullptr, true, &error);
   }
-  (void)rd_kafka_flush(rk->get(), 30'000);
+  (void)rd_kafka_flush(rk, 30'000);
   deliveries.Reset();
   deliveries.record_latency = true;
   f.offered = static_cast<int64_t>(o.rate * static_cast<double>(o.seconds));
@@ -493,9 +494,9 @@ LatencyFigures ProduceAtRate(const BenchServer& server, const BenchKafkaOptions&
     const int64_t deadline_after_last = 120'000'000'000;
     int64_t finished_at = 0;
     while (true) {
-      rd_kafka_poll(rk->get(), 10);
+      rd_kafka_poll(rk, 10);
       if (producing.load()) continue;
-      if (rd_kafka_outq_len(rk->get()) == 0) break;
+      if (rd_kafka_outq_len(rk) == 0) break;
       const int64_t now = clock->MonotonicNanos();
       if (finished_at == 0) finished_at = now;
       if (now - finished_at > deadline_after_last) break;
@@ -515,7 +516,7 @@ LatencyFigures ProduceAtRate(const BenchServer& server, const BenchKafkaOptions&
          ++i) {
       last_send = clock->MonotonicNanos();
       void* sent = reinterpret_cast<void*>(static_cast<intptr_t>(last_send));
-      if (!Produce(rk->get(), topic.get(), static_cast<int32_t>(i % o.partitions), values.Value(i),
+      if (!Produce(rk, topic, static_cast<int32_t>(i % o.partitions), values.Value(i),
                    values.record_bytes(), sent, false, &error)) {
         if (refused++ == 0) fmt::print(stderr, "  latency: record {} refused: {}\n", i, error);
       }

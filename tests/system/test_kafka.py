@@ -13,7 +13,7 @@ import threading
 import time
 import unittest
 
-from harness import Server, ServerTestCase
+from harness import Server, ServerTestCase, metric
 import kafka_wire as kw
 
 KCAT = shutil.which("kcat")
@@ -29,15 +29,6 @@ try:
     import confluent_kafka as ck
 except ImportError:  # scripts/install-deps.sh installs it
     ck = None
-
-
-def metric(server, series):
-    """The value of one series (name with labels, as exposed) on /metrics; 0 if absent."""
-    _, _, body = server.request("GET", "/metrics")
-    for line in body.decode().split("\n"):
-        if line.startswith(series + " "):
-            return float(line.split(" ")[1])
-    return 0.0
 
 
 def kcat(server, *args, stdin=None, timeout=60):

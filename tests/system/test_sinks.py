@@ -9,7 +9,7 @@ import tempfile
 import time
 import unittest
 
-from harness import Server
+from harness import Server, net_rows
 
 
 def sql(server, text, expect=200):
@@ -33,15 +33,6 @@ def wait_for(predicate, timeout=20):
             return value
         time.sleep(0.05)
     return predicate()
-
-
-def net_rows(events):
-    """Applies sink changes (sluice-op insert/delete) and returns the resulting multiset."""
-    rows = {}
-    for e in events:
-        key = json.dumps(e["value"], sort_keys=True)
-        rows[key] = rows.get(key, 0) + (-1 if e["headers"].get("sluice-op") == "delete" else 1)
-    return {k: v for k, v in rows.items() if v != 0}
 
 
 class SinkTest(unittest.TestCase):
