@@ -279,6 +279,28 @@ class HostileInputTest(ServerTestCase):
             self.assertEqual(values, [{"i": i} for i in range(12) if i % 2 == part])
 
 
+    def test_a_bad_frame_behind_pipelined_produces_closes_after_their_responses(self):
+        # Produces ahead of a malformed one are appended and answered; then the connection
+        # closes (no response can be parsed for the bad one); other connections are unaffected.
+        s = self.server
+        s.json("POST", "/v1/topics", json.dumps({"name": "piped_bad", "partitions": 1}), expect=201)
+        c = kw.Conn(s.kafka_port)
+        good = [kw.request(0, 3, 10 + i, kw.produce_v3_body("piped_bad", 0, kw.record_batch([b'{"n":%d}' % i])))
+                for i in range(3)]
+        bad = kw.request(0, 3, 99, struct.pack(">i", 0x7fffffff))  # a Produce body that does not decode
+        c.send(b"".join(good) + bad + good[0])
+        for i in range(3):
+            r = c.response()
+            self.assertIsNotNone(r, "closed before the response to request %d" % i)
+            self.assertEqual(r[0], 10 + i)
+            self.assertEqual(kw.parse_produce_v3(r[1])[0][2], 0)
+        self.assertIsNone(c.response())  # closed: nothing for the bad frame or after it
+        c.close()
+        self.assertEqual([e["value"] for e in s.read_all("piped_bad", 0)], [{"n": 0}, {"n": 1}, {"n": 2}])
+        err, _ = kw.api_versions_v0(kw.Conn(s.kafka_port), 1)
+        self.assertEqual(err, 0)
+
+
 @unittest.skipIf(ck is None, "python3-confluent-kafka is not installed")
 class ConfluentKafkaTest(unittest.TestCase):
     """librdkafka through confluent-kafka: group rebalances, commits across a restart, and

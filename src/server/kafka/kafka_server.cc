@@ -186,7 +186,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     pipelining_ = produce;
     Dispatch(std::move(frame));
-    if (produce && RoomToPipeline() && !reading_) ReadSize();
+    if (produce && RoomToPipeline() && !reading_ && !broken_) ReadSize();
   }
 
   void Dispatch(std::string frame) {
@@ -217,6 +217,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
                                [self = shared_from_this(), request](Result<OutFrame> response) {
                                  asio::dispatch(self->socket_.get_executor(),
                                                 [self, request, response = std::move(response)]() mutable {
+                                                  // A request that did not decode closes the connection
+                                                  // once the responses before it are sent; nothing after
+                                                  // it is read or handled.
+                                                  if (!response.ok()) self->broken_ = true;
                                                   request->response = std::move(response);
                                                   self->Pump();
                                                 });
@@ -243,7 +247,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       held_.reset();
       return OnFrame(std::move(frame));
     }
-    if (!reading_ && (in_flight_.empty() || (pipelining_ && RoomToPipeline()))) ReadSize();
+    if (!reading_ && !broken_ && (in_flight_.empty() || (pipelining_ && RoomToPipeline()))) ReadSize();
   }
 
   void PopFront() {
@@ -299,6 +303,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool reading_ = false;
   bool writing_ = false;
   bool pipelining_ = false;  // the last request dispatched was a Produce
+  bool broken_ = false;      // a request did not decode: read nothing more
   bool closed_ = false;
 };
 
