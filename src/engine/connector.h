@@ -10,6 +10,7 @@
 
 #include "common/metrics.h"
 #include "common/result.h"
+#include "exec/dataflow.h"
 #include "log/log.h"
 #include "sql/catalog.h"
 
@@ -58,6 +59,18 @@ class PartitionOwnership {
   uint64_t generation_ = 0;          // GUARDED_BY(mu_)
 };
 
+// What a sink over a scaled-out source reads (docs/scale-out.md, "Sinks over a scaled-out
+// source"): its connector delivers the sink partition by partition of the source, for the
+// partitions this node owns, straight from the node's copy of the source.
+struct ScaledOutSinkInput {
+  sql::CatalogEntry source;                        // the scaled-out source
+  std::shared_ptr<log::Topic> topic;               // its topic: the node's copy
+  std::shared_ptr<const PartitionOwnership> ownership;  // the partitions the node owns now
+  // The sink's query: stateless (filters and projections) over its one input, the source.
+  std::unique_ptr<exec::Dataflow> dataflow;
+  int key_column = -1;  // WITH (key = 'column'): the records' key (-1: none)
+};
+
 // Creates the connectors of one kind (`connector = '<name>'`). Implementations live in the
 // connectors layer; the server registers them with the engine (EngineOptions), so the engine
 // does not depend on any client library.
@@ -85,6 +98,12 @@ class ConnectorFactory {
   // may be down, and the connector keeps trying. `metrics` and `ownership` may be null.
   virtual Result<std::unique_ptr<Connector>> Start(const sql::CatalogEntry& entry, std::shared_ptr<log::Topic> topic,
                                                    MetricsRegistry* metrics, PartitionOwnership* ownership) = 0;
+
+  // Starts a sink over a scaled-out source (ScaledOutSinkInput). `metrics` may be null.
+  virtual Result<std::unique_ptr<Connector>> StartScaledOutSink(const sql::CatalogEntry& sink, ScaledOutSinkInput input,
+                                                                MetricsRegistry* metrics) {
+    return Status::InvalidArgument("this connector cannot deliver a sink over a scaled-out source");
+  }
 };
 
 // Connector name (lower case) -> factory.

@@ -8,6 +8,7 @@
 
 #include "common/json_writer.h"
 #include "engine/checkpoint_store.h"
+#include "engine/sink_rows.h"
 #include "common/logging.h"
 #include "common/thread_name.h"
 #include "exec/vector_value.h"
@@ -27,7 +28,6 @@ constexpr int64_t kCheckpointPauseBudget = 20;
 constexpr std::string_view kLateSuffix = ".late";
 constexpr std::string_view kSinkHeader = "sluice-sink";
 constexpr std::string_view kSinkOffsetsHeader = "sluice-sink-offsets";
-constexpr std::string_view kOpHeader = "sluice-op";
 
 TimestampMs NowMs() {
   return TimestampMs(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -77,40 +77,6 @@ size_t ChangeQueue::size() const {
   std::lock_guard<std::mutex> lock(mu_);
   return items_.size();
 }
-
-// ---- SinkWriter ------------------------------------------------------------------------------
-
-// Turns a sink's changes into JSON rows (kept until the round ends).
-class SinkWriter final : public exec::ChangeListener {
- public:
-  explicit SinkWriter(std::vector<std::string> columns) : columns_(std::move(columns)) {}
-
-  Status OnChanges(const exec::DataChunk& chunk) override {
-    for (size_t row = 0; row < chunk.size(); ++row) {
-      std::string json;
-      JsonWriter writer(&json);
-      writer.BeginObject();
-      for (size_t c = 0; c < chunk.column_count() && c < columns_.size(); ++c) {
-        writer.Key(columns_[c]);
-        sql::WriteJsonValue(writer, exec::GetValue(chunk.column(c), row));
-      }
-      writer.EndObject();
-      rows_.push_back({std::move(json), chunk.weight(row) < 0});
-    }
-    return Status::Ok();
-  }
-  Status OnWatermark(int64_t) override { return Status::Ok(); }
-
-  struct Row {
-    std::string json;
-    bool retraction = false;
-  };
-  std::vector<Row> Take() { return std::exchange(rows_, {}); }
-
- private:
-  std::vector<std::string> columns_;
-  std::vector<Row> rows_;
-};
 
 // Counts the rows a view outputs (inserts and retractions).
 class OutputCounter final : public exec::ChangeListener {
@@ -226,7 +192,7 @@ Result<std::unique_ptr<MaterializedView>> MaterializedView::Start(sql::CatalogEn
   }
   mv->rejects_ = rejects;
   if (sink) {
-    mv->sink_writer_ = std::make_unique<SinkWriter>(sink->columns);
+    mv->sink_writer_ = std::make_unique<SinkRowWriter>(sink->columns, sink->key_column);
     mv->sink_ = std::move(sink);
     df->sink().AddListener(mv->sink_writer_.get());
     if (metrics != nullptr) {
@@ -862,7 +828,7 @@ bool MaterializedView::CommitSinkTransaction() {
 
 bool MaterializedView::WriteSinkBatch() {
   if (!pending_batch_) {
-    std::vector<SinkWriter::Row> rows = sink_writer_->Take();
+    std::vector<SinkRow> rows = sink_writer_->Take();
     if (rows.empty()) return true;
     std::string offsets;
     for (size_t i = 0; i < inputs_.size(); ++i) {
@@ -874,8 +840,10 @@ bool MaterializedView::WriteSinkBatch() {
     log::RecordBatchBuilder builder;
     for (size_t r = 0; r < rows.size(); ++r) {
       const std::string_view op = rows[r].retraction ? "delete" : "insert";
-      const log::RecordHeader first[] = {{kOpHeader, op}, {kSinkHeader, view_.name}, {kSinkOffsetsHeader, offsets}};
-      builder.Add(now, std::nullopt, rows[r].json,
+      const log::RecordHeader first[] = {{kSinkOpHeader, op}, {kSinkHeader, view_.name}, {kSinkOffsetsHeader, offsets}};
+      const std::optional<std::string_view> key =
+          rows[r].key ? std::optional<std::string_view>(*rows[r].key) : std::nullopt;
+      builder.Add(now, key, rows[r].json,
                   std::span<const log::RecordHeader>(first, r == 0 ? 3 : 1));
     }
     pending_batch_ = builder.Finish();

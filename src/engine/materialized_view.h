@@ -51,13 +51,14 @@ class ChangeQueue final : public exec::ChangeListener {
 struct SinkTarget {
   std::shared_ptr<log::Topic> topic;
   std::vector<std::string> columns;  // the JSON field names
+  int key_column = -1;               // WITH (key = 'column'): the records' key (-1: none)
 };
 
 // Scaled-out sources (docs/scale-out.md): by relation name, the partitions of its topic this
 // node owns now; a view reads only those (the others count as empty).
 using PartitionFilter = std::map<std::string, std::vector<bool>, std::less<>>;
 
-class SinkWriter;
+class SinkRowWriter;
 class OutputCounter;
 class CheckpointStore;
 
@@ -225,7 +226,7 @@ class MaterializedView {
   int64_t caught_up_ms_ = -1;  // thread-confined: when the lag was last 0
   std::unique_ptr<OutputCounter> output_counter_;
   std::optional<SinkTarget> sink_;
-  std::unique_ptr<SinkWriter> sink_writer_;  // the dataflow's listener; guarded by mu_
+  std::unique_ptr<SinkRowWriter> sink_writer_;  // the dataflow's listener; guarded by mu_
   bool replaying_ = false;                   // sinks: rebuilding state below the resume offsets
   std::optional<log::EncodedBatch> pending_batch_;  // sinks: a batch whose append failed (retried)
   bool sink_failing_ = false;

@@ -43,6 +43,26 @@ std::string Lower(std::string s) {
   return s;
 }
 
+// A source whose partitions this node shares with others (docs/scale-out.md).
+bool IsScaledOut(const CatalogEntry& relation) {
+  auto so = relation.options.find("scale_out");
+  return so != relation.options.end() && Lower(so->second) == "true";
+}
+
+// A sink's WITH (key = 'column'): the index of the column whose value keys its records (-1:
+// no key option); kInvalidArgument naming the columns when there is no such column.
+Result<int> SinkKeyColumn(const CatalogEntry& sink) {
+  auto key = sink.options.find("key");
+  if (key == sink.options.end()) return -1;
+  std::string names;
+  for (size_t c = 0; c < sink.columns.size(); ++c) {
+    if (sink.columns[c].name == key->second) return static_cast<int>(c);
+    names += (names.empty() ? "" : ", ") + sink.columns[c].name;
+  }
+  return Status::InvalidArgument(
+      fmt::format("option 'key': the sink has no column \"{}\" (its columns: {})", key->second, names));
+}
+
 // A duration option such as '5 seconds' or '1 hour', in microseconds (> 0, no months).
 Result<int64_t> ParseDurationOption(std::string_view option, std::string_view text) {
   Result<sql::Interval> interval = sql::ParseInterval(text);
@@ -411,20 +431,38 @@ Status SqlExecutor::StartConnector(const CatalogEntry& entry, int32_t partitions
         "partition (drop the topic, or name the {} otherwise)",
         entry.topic, (*topic)->partition_count(), partitions, sql::ObjectKindName(entry.kind)));
   }
-  PartitionOwnership* ownership = nullptr;
-  if (factory->ScalesOut(entry)) {
-    // The consumer group decides what this node reads; the rebalancer rebuilds the views.
-    auto owned = std::make_shared<PartitionOwnership>([this, name = entry.name] {
+  // The consumer group decides what this node reads; the rebalancer rebuilds the views.
+  PartitionOwnership* ownership = factory->ScalesOut(entry) ? OwnershipOf(entry.name).get() : nullptr;
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<Connector> running, factory->Start(entry, *topic, metrics_, ownership));
+  running_connectors_[entry.name] = std::move(running);
+  return Status::Ok();
+}
+
+std::shared_ptr<PartitionOwnership> SqlExecutor::OwnershipOf(const std::string& source) {
+  std::shared_ptr<PartitionOwnership>& owned = ownership_[source];
+  if (!owned) {
+    owned = std::make_shared<PartitionOwnership>([this, source] {
       {
         std::lock_guard<std::mutex> lock(rebalance_mu_);
-        rebalanced_.insert(name);
+        rebalanced_.insert(source);
       }
       rebalance_cv_.notify_all();
     });
-    ownership = owned.get();
-    ownership_[entry.name] = std::move(owned);
   }
-  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<Connector> running, factory->Start(entry, *topic, metrics_, ownership));
+  return owned;
+}
+
+Status SqlExecutor::StartScaledOutSink(const CatalogEntry& entry, std::unique_ptr<exec::Dataflow> dataflow) {
+  SLUICE_ASSIGN_OR_RETURN(ConnectorFactory * factory, ConnectorFor(entry.options, &connectors_));
+  if (factory == nullptr) return Status::Internal("a sink over a scaled-out source without a connector");
+  ScaledOutSinkInput input;
+  input.source = dataflow->input(0).relation;
+  SLUICE_ASSIGN_OR_RETURN(input.topic, log_->GetTopic(input.source.topic));
+  input.ownership = OwnershipOf(input.source.name);
+  SLUICE_ASSIGN_OR_RETURN(input.key_column, SinkKeyColumn(entry));
+  input.dataflow = std::move(dataflow);
+  SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<Connector> running,
+                          factory->StartScaledOutSink(entry, std::move(input), metrics_));
   running_connectors_[entry.name] = std::move(running);
   return Status::Ok();
 }
@@ -562,9 +600,12 @@ Result<std::unique_ptr<exec::Dataflow>> SqlExecutor::PlanSink(const sql::CreateS
   entry->sql = s.text;
   std::string topic = s.into.empty() ? s.name : s.into;
   SLUICE_ASSIGN_OR_RETURN(ConnectorFactory * connector, ConnectorFor(s.options, &connectors_));
+  std::string key_column;
   for (const auto& [key, value] : s.options) {
     if (key == "format") {
       if (Lower(value) != "json") return NotSupported(fmt::format("sink format '{}' (json is)", value));
+    } else if (key == "key") {
+      key_column = value;
     } else if (key == "connector" || connector != nullptr) {
       // An external connector checks its options (its `topic` is the external one).
     } else if (key == "topic") {
@@ -573,7 +614,7 @@ Result<std::unique_ptr<exec::Dataflow>> SqlExecutor::PlanSink(const sql::CreateS
       }
       topic = value;
     } else {
-      return Status::InvalidArgument(fmt::format("unknown sink option '{}' (known: connector, format, topic)", key));
+      return Status::InvalidArgument(fmt::format("unknown sink option '{}' (known: connector, format, key, topic)", key));
     }
   }
   SLUICE_RETURN_IF_ERROR(log::ValidateTopicName(topic).WithContext("sink topic"));
@@ -597,10 +638,23 @@ Result<std::unique_ptr<exec::Dataflow>> SqlExecutor::PlanSink(const sql::CreateS
   if (built->has_order_or_limit()) return NotSupported("ORDER BY or LIMIT in a sink");
   if (built->input_count() == 0) return Status::InvalidArgument("a sink needs a FROM clause");
   for (size_t i = 0; i < built->input_count(); ++i) {
-    if (auto so = built->input(i).relation.options.find("scale_out");
-        so != built->input(i).relation.options.end() && Lower(so->second) == "true") {
-      return NotSupported(fmt::format("a sink over the scaled-out source \"{}\" (docs/scale-out.md)",
-                                      built->input(i).relation.name));
+    if (IsScaledOut(built->input(i).relation)) {
+      // Delivered partition by partition of the source, straight to Kafka (docs/scale-out.md):
+      // only a stateless query of that one source has rows that depend on one partition.
+      const std::string& source = built->input(i).relation.name;
+      if (built->input_count() != 1 || !built->StateStats().empty() || !built->append_only() ||
+          built->input(i).relation.dedup_column >= 0) {
+        return NotSupported(fmt::format(
+            "a sink over the scaled-out source \"{}\" that joins, aggregates, windows or deduplicates (only "
+            "filters and projections of the source: its rows must depend on one partition; docs/scale-out.md)",
+            source));
+      }
+      if (connector == nullptr) {
+        return NotSupported(fmt::format(
+            "a sink over the scaled-out source \"{}\" into the embedded log (it must deliver to Kafka: "
+            "connector = 'kafka'; docs/scale-out.md)",
+            source));
+      }
     }
     if (built->input(i).relation.kind != ObjectKind::kView && built->input(i).relation.topic == topic) {
       return Status::InvalidArgument(
@@ -610,10 +664,9 @@ Result<std::unique_ptr<exec::Dataflow>> SqlExecutor::PlanSink(const sql::CreateS
   entry->columns = bound.plan->schema;
   entry->dependencies = bound.dependencies;
   entry->append_only = built->append_only();
-  if (connector != nullptr) {
-    entry->options = s.options;
-    SLUICE_RETURN_IF_ERROR(connector->CheckOptions(*entry));
-  }
+  entry->options = s.options;
+  if (!key_column.empty()) SLUICE_RETURN_IF_ERROR(SinkKeyColumn(*entry).status());
+  if (connector != nullptr) SLUICE_RETURN_IF_ERROR(connector->CheckOptions(*entry));
   return built;
 }
 
@@ -632,10 +685,14 @@ bool SqlExecutor::ViewsCaughtUp() {
 Status SqlExecutor::StartView(const CatalogEntry& entry, std::unique_ptr<exec::Dataflow> dataflow) {
   std::optional<SinkTarget> sink;
   if (entry.kind == ObjectKind::kSink) {
+    if (dataflow->input_count() == 1 && IsScaledOut(dataflow->input(0).relation)) {
+      return StartScaledOutSink(entry, std::move(dataflow));
+    }
     // The topic is created when missing; its partition 0 receives the changes in order.
     SinkTarget target;
     SLUICE_ASSIGN_OR_RETURN(target.topic, log::GetOrCreateTopic(log_, entry.topic, 1));
     for (const sql::ColumnSchema& c : entry.columns) target.columns.push_back(c.name);
+    SLUICE_ASSIGN_OR_RETURN(target.key_column, SinkKeyColumn(entry));
     sink = std::move(target);
   }
   std::vector<MaterializedView*> upstreams;

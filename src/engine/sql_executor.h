@@ -146,6 +146,13 @@ class SqlExecutor {
   // Starts the external connector of a source, table or sink (nothing for the embedded log),
   // creating its topic with `partitions` (0: the default; a sink's has 1) when missing.
   Status StartConnector(const sql::CatalogEntry& entry, int32_t partitions);
+  // The partitions of scaled-out source `source` this node owns (created, empty, at the first
+  // call: a sink over the source may start before the source's connector). REQUIRES: mu_ held
+  // exclusively, or during Open.
+  std::shared_ptr<PartitionOwnership> OwnershipOf(const std::string& source);
+  // A sink over a scaled-out source (docs/scale-out.md): its connector delivers it partition by
+  // partition of the source; no materialized view runs it.
+  Status StartScaledOutSink(const sql::CatalogEntry& entry, std::unique_ptr<exec::Dataflow> dataflow);
 
   // Held shared by statements that only read the catalog and the views, exclusively by DDL
   // (which a stream of pull queries cannot starve).

@@ -41,13 +41,15 @@ class SinkTest(unittest.TestCase):
         try:
             sql(server, "CREATE SOURCE bids (auction BIGINT, price BIGINT) WITH (topic = 'bids')")
             ingest(server, "bids", [{"auction": 1, "price": 5}, {"auction": 2, "price": 500}])
-            sql(server, "CREATE SINK big INTO big_bids AS SELECT auction, price * 2 AS doubled FROM bids WHERE price > 100")
+            sql(server, "CREATE SINK big INTO big_bids WITH (key = 'auction') AS "
+                        "SELECT auction, price * 2 AS doubled FROM bids WHERE price > 100")
             sql(server, "CREATE SINK totals INTO totals_topic AS SELECT auction, count(*) AS n FROM bids GROUP BY auction")
             ingest(server, "bids", [{"auction": 3, "price": 700}, {"auction": 1, "price": 1}])
             # The filter sink: append-only JSON rows, history included (backfill).
             big = wait_for(lambda: (lambda e: e if len(e) >= 2 else None)(server.read_all("big_bids", 0)))
             self.assertEqual([e["value"] for e in big], [{"auction": 2, "doubled": 1000}, {"auction": 3, "doubled": 1400}])
             self.assertTrue(all(e["headers"]["sluice-op"] == "insert" for e in big))
+            self.assertEqual([e["key"] for e in big], ["2", "3"])  # WITH (key = 'auction')
             self.assertEqual(big[0]["headers"]["sluice-sink"], "big")
             # The aggregate sink: inserts and deletes that net to the current result.
             want = {json.dumps({"auction": a, "n": n}, sort_keys=True): 1 for a, n in ((1, 2), (2, 1), (3, 1))}
@@ -66,6 +68,7 @@ class SinkTest(unittest.TestCase):
                     ("CREATE SINK s2 INTO x AS SELECT * FROM bids ORDER BY price", "not supported yet"),
                     ("CREATE SINK s3 INTO x AS SELECT * FROM bids WITH (format = 'avro')", "not supported yet"),
                     ("CREATE SINK s4 INTO x AS SELECT * FROM bids WITH (colour = 'red')", "unknown sink option"),
+                    ("CREATE SINK s6 INTO x AS SELECT price FROM bids WITH (key = 'auction')", "no column \"auction\""),
                     ("CREATE SINK s5 INTO 'bad topic' AS SELECT * FROM bids", ""),
                     ("CREATE SINK big INTO y AS SELECT * FROM bids", "already exists")):
                 status, _, data = server.request("POST", "/v1/sql", json.dumps({"sql": bad}), {"Content-Type": "application/json"})

@@ -53,7 +53,7 @@ Result<KafkaOptions> ParseKafkaOptions(const sql::CatalogEntry& entry) {
     o.group_id = "sluice-" + entry.name;
   }
   for (const auto& [key, value] : entry.options) {
-    if (IsEngineOption(key)) continue;
+    if (IsEngineOption(key) || (sink && key == "key")) continue;
     if (key == "topic") {
       o.topic = value;
     } else if (key == "group_id") {
@@ -84,7 +84,7 @@ Result<KafkaOptions> ParseKafkaOptions(const sql::CatalogEntry& entry) {
       return Status::InvalidArgument(fmt::format(
           "unknown option '{}' for connector 'kafka' (known: topic, properties.bootstrap.servers, "
           "properties.<librdkafka property>, group_id, {})",
-          key, sink ? "transactional_id, format" : "startup_mode, scale_out, format, dedup_key, dedup_window, idle_timeout"));
+          key, sink ? "transactional_id, format, key" : "startup_mode, scale_out, format, dedup_key, dedup_window, idle_timeout"));
     }
   }
   if (sink && o.group_id.empty()) o.group_id = o.transactional_id;

@@ -117,6 +117,9 @@ class KafkaWorker : public engine::Connector {
 std::unique_ptr<engine::Connector> StartKafkaSource(const sql::CatalogEntry& entry, KafkaOptions options,
                                                     std::shared_ptr<log::Topic> topic, MetricsRegistry* metrics,
                                                     engine::PartitionOwnership* ownership);
+std::unique_ptr<engine::Connector> StartKafkaScaledSink(const sql::CatalogEntry& entry, KafkaOptions options,
+                                                        KafkaOptions source_options, engine::ScaledOutSinkInput input,
+                                                        MetricsRegistry* metrics);
 std::unique_ptr<engine::Connector> StartKafkaSink(const sql::CatalogEntry& entry, KafkaOptions options,
                                                   std::shared_ptr<log::Topic> topic, MetricsRegistry* metrics);
 

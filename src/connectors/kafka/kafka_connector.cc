@@ -30,6 +30,17 @@ class KafkaConnectorFactory final : public engine::ConnectorFactory {
     if (entry.kind == sql::ObjectKind::kSink) return StartKafkaSink(entry, std::move(o), std::move(topic), metrics);
     return StartKafkaSource(entry, std::move(o), std::move(topic), metrics, ownership);
   }
+
+  Result<std::unique_ptr<engine::Connector>> StartScaledOutSink(const sql::CatalogEntry& sink,
+                                                                engine::ScaledOutSinkInput input,
+                                                                MetricsRegistry* metrics) override {
+    SLUICE_ASSIGN_OR_RETURN(KafkaOptions o, ParseKafkaOptions(sink));
+    SLUICE_ASSIGN_OR_RETURN(KafkaOptions source, ParseKafkaOptions(input.source));
+    if (!input.ownership || !input.topic || !input.dataflow) {
+      return Status::InvalidArgument("a scaled-out sink needs its source's topic, ownership and dataflow");
+    }
+    return StartKafkaScaledSink(sink, std::move(o), std::move(source), std::move(input), metrics);
+  }
 };
 
 }  // namespace

@@ -35,6 +35,12 @@ namespace sluice::connectors {
 //   properties.<name>             any other librdkafka producer property
 //   transactional_id              the producer's ('sluice-sink-<name>')
 //   group_id                      where the position is committed (default: transactional_id)
+//   key                           (the engine's) the column whose value keys each record
+//
+// A sink over a scaled-out source (docs/scale-out.md) has no topic in the embedded log: one
+// task per source partition p this node owns reads the node's copy of p, runs the sink's
+// (stateless) query and sends the rows in transactions of producer '<transactional_id>-p<p>',
+// each also committing, for group_id, the source's external offset in p the rows reach.
 engine::Connectors KafkaConnectors();
 
 // The factory alone (tests).
@@ -44,5 +50,9 @@ std::shared_ptr<engine::ConnectorFactory> NewKafkaConnectorFactory();
 // (log::FindLastTaggedBatch).
 inline constexpr std::string_view kKafkaSourceHeader = "sluice-kafka-source";        // the source's name
 inline constexpr std::string_view kKafkaSourceOffsetHeader = "sluice-kafka-offset";  // next external offset
+// The external offset of a copied record, on the first record of each batch and on every
+// record whose external offset is not the previous record's + 1 (a gap: a transaction marker,
+// compaction); the others follow from it (docs/scale-out.md).
+inline constexpr std::string_view kKafkaSourceAtHeader = "sluice-kafka-at";
 
 }  // namespace sluice::connectors

@@ -222,6 +222,7 @@ class KafkaSource final : public KafkaWorker {
   Status Append(int32_t p, std::span<const MessagePtr> messages) {
     const std::string progress = std::to_string(messages.back()->offset + 1);
     std::vector<log::RecordHeader> headers;
+    std::string at;
     builder_.Reset();
     for (size_t k = 0; k < messages.size(); ++k) {
       const rd_kafka_message_t* m = messages[k].get();
@@ -229,6 +230,10 @@ class KafkaSource final : public KafkaWorker {
       if (k == 0) {
         headers.push_back({kKafkaSourceHeader, entry_.name});
         headers.push_back({kKafkaSourceOffsetHeader, progress});
+      }
+      if (k == 0 || m->offset != messages[k - 1]->offset + 1) {
+        at = std::to_string(m->offset);
+        headers.push_back({kKafkaSourceAtHeader, at});
       }
       rd_kafka_headers_t* hdrs = nullptr;
       if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
