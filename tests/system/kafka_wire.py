@@ -84,6 +84,36 @@ def parse_produce_v3(body):
     return out
 
 
+def fetch_v4_body(topic, partition, offset, max_wait_ms, min_bytes=1, max_bytes=1 << 20):
+    return (struct.pack(">iiiib", -1, max_wait_ms, min_bytes, max_bytes, 0) + struct.pack(">i", 1) + string(topic)
+            + struct.pack(">i", 1) + struct.pack(">iqi", partition, offset, max_bytes))
+
+
+def parse_fetch_v4(body):
+    """Returns [(topic, partition, error, high_watermark, record bytes)] of a Fetch v4 response body."""
+    out = []
+    pos = 4  # throttle_time_ms
+    (n,) = struct.unpack_from(">i", body, pos)
+    pos += 4
+    for _ in range(n):
+        (ln,) = struct.unpack_from(">h", body, pos)
+        topic = body[pos + 2:pos + 2 + ln].decode()
+        pos += 2 + ln
+        (m,) = struct.unpack_from(">i", body, pos)
+        pos += 4
+        for _ in range(m):
+            part, err, hw, _lso = struct.unpack_from(">ihqq", body, pos)
+            pos += 22
+            (aborted,) = struct.unpack_from(">i", body, pos)
+            pos += 4 + max(aborted, 0) * 16
+            (size,) = struct.unpack_from(">i", body, pos)
+            pos += 4
+            records = body[pos:pos + max(size, 0)]
+            pos += max(size, 0)
+            out.append((topic, part, err, hw, records))
+    return out
+
+
 class Conn:
     def __init__(self, port, timeout=10):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)

@@ -240,6 +240,23 @@ class HostileInputTest(ServerTestCase):
         self.assertEqual([e["value"] for e in s.read_all("acks0", 0)], [{"x": 1}])
 
 
+    def test_a_waiting_fetch_is_woken_by_an_append(self):
+        # A fetch at the end of a partition waits up to max_wait_ms (here 60 s) for data. An
+        # append ends the wait (the listener's waker thread): the answer, with the new record,
+        # comes while the client still waits (its socket gives up after 30 s, long before 60).
+        s = self.server
+        s.json("POST", "/v1/topics", json.dumps({"name": "wake", "partitions": 1}), expect=201)
+        c = kw.Conn(s.kafka_port, timeout=30)
+        c.send(kw.request(1, 4, 7, kw.fetch_v4_body("wake", 0, 0, max_wait_ms=60000)))
+        time.sleep(0.5)  # the fetch is waiting now
+        s.json("POST", "/v1/topics/wake/events", json.dumps({"x": 1}), expect=200)
+        correlation, body = c.response()
+        self.assertEqual(correlation, 7)
+        [(topic, part, err, hw, records)] = kw.parse_fetch_v4(body)
+        self.assertEqual((topic, part, err, hw), ("wake", 0, 0, 1))
+        self.assertIn(b'{"x": 1}', records.replace(b'{"x":1}', b'{"x": 1}'))
+        c.close()
+
     def test_pipelined_requests_are_answered_in_order(self):
         # Produces are pipelined on a connection (the next is read while one waits for its
         # fsync); anything else waits for them. Whatever the mix, responses come back in

@@ -55,6 +55,10 @@ struct RequestContext {
   // Runs `fn` on the connection's strand after `delay_ms` (or at once, with a cancelled flag
   // of true, when the server stops). For long polls (Fetch, JoinGroup).
   std::function<void(int64_t delay_ms, std::function<void(bool cancelled)> fn)> run_after;
+  // Like run_after, but `fn` runs earlier (cancelled false) as soon as the log's visible-change
+  // epoch (log::Log::visible_changed) differs from `seen`. Optional: without it a long poll
+  // looks again every fetch_poll_interval_ms.
+  std::function<void(int64_t delay_ms, uint64_t seen, std::function<void(bool cancelled)> fn)> run_after_change;
 };
 
 // One function per API, each in handlers/<api>.cc. `body` is positioned after the request

@@ -17,7 +17,8 @@ struct KafkaOptions {
   size_t max_request_bytes = 32u << 20;
   // A produced record batch larger than this gets MESSAGE_TOO_LARGE (Kafka's message.max.bytes).
   size_t max_batch_bytes = 8u << 20;
-  // How often a Fetch waiting for min_bytes looks at the log again.
+  // How often a Fetch waiting for min_bytes looks at the log again when nothing wakes it (the
+  // server wakes it when the log's visible end moves; this is for callers without that wake).
   int64_t fetch_poll_interval_ms = 5;
   // Bounds on consumer group members' session timeouts (Kafka's group.min/max.session.timeout.ms).
   int64_t group_min_session_timeout_ms = 1000;

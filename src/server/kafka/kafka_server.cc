@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "common/change_signal.h"
 #include "common/logging.h"
 #include "common/thread_name.h"
 #include "server/kafka/broker.h"
@@ -69,6 +70,10 @@ struct ServerState {
   std::atomic<uint64_t> next_id{1};
   std::mutex connections_mu;
   std::unordered_map<uint64_t, std::weak_ptr<Connection>> connections;
+  // Connections whose long poll (a waiting Fetch) ends early once the log's visible end moves:
+  // the waker thread (KafkaServerImpl::RunWaker) takes them all at each move.
+  std::mutex pollers_mu;
+  std::vector<std::weak_ptr<Connection>> pollers;  // GUARDED_BY(pollers_mu)
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -104,6 +109,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
     asio::dispatch(socket_.get_executor(), [self = shared_from_this(), reject] {
       if (reject) return self->Close();
       self->ReadSize();
+    });
+  }
+
+  // Thread-safe. A long poll armed with a change epoch runs now (the log's visible end moved).
+  void WakePoll() {
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      if (!self->poll_timer_ || !self->poll_wakes_) return;
+      self->poll_woken_ = true;
+      self->poll_timer_->cancel();
     });
   }
 
@@ -196,17 +210,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     ctx.peer_host = peer_host_;
     std::weak_ptr<Connection> weak = weak_from_this();
     ctx.run_after = [weak](int64_t delay_ms, std::function<void(bool)> fn) {
-      auto self = weak.lock();
-      if (!self) return fn(true);
-      asio::dispatch(self->socket_.get_executor(), [self, delay_ms, fn = std::move(fn)]() mutable {
-        if (self->state_->stopping.load() || self->closed_) return fn(true);
-        self->poll_timer_ = std::make_shared<asio::steady_timer>(self->socket_.get_executor());
-        self->poll_timer_->expires_after(std::chrono::milliseconds(delay_ms));
-        self->poll_timer_->async_wait([self, fn = std::move(fn)](error_code ec) {
-          self->poll_timer_.reset();
-          fn(ec == asio::error::operation_aborted || self->state_->stopping.load());
-        });
-      });
+      if (auto self = weak.lock()) return self->Arm(delay_ms, std::move(fn), /*seen=*/std::nullopt);
+      fn(true);
+    };
+    ctx.run_after_change = [weak](int64_t delay_ms, uint64_t seen, std::function<void(bool)> fn) {
+      if (auto self = weak.lock()) return self->Arm(delay_ms, std::move(fn), seen);
+      fn(true);
     };
     auto request = std::make_shared<InFlight>();
     request->frame = std::move(frame);
@@ -277,6 +286,36 @@ class Connection : public std::enable_shared_from_this<Connection> {
     });
   }
 
+  // Runs `fn` on the strand after `delay_ms`, with cancelled = true if the server stops or the
+  // connection closes first. With `seen` (the log's visible-change epoch the caller read
+  // before looking), it runs earlier, with cancelled = false, once that epoch moves.
+  void Arm(int64_t delay_ms, std::function<void(bool)> fn, std::optional<uint64_t> seen) {
+    asio::dispatch(socket_.get_executor(), [self = shared_from_this(), delay_ms, fn = std::move(fn), seen]() mutable {
+      if (self->state_->stopping.load() || self->closed_) return fn(true);
+      self->poll_timer_ = std::make_shared<asio::steady_timer>(self->socket_.get_executor());
+      self->poll_timer_->expires_after(std::chrono::milliseconds(delay_ms));
+      self->poll_wakes_ = seen.has_value();
+      self->poll_woken_ = false;
+      self->poll_timer_->async_wait([self, fn = std::move(fn)](error_code ec) {
+        self->poll_timer_.reset();
+        self->poll_wakes_ = false;
+        const bool woken = std::exchange(self->poll_woken_, false);
+        fn(!woken && (ec == asio::error::operation_aborted || self->state_->stopping.load()));
+      });
+      if (!seen) return;
+      {
+        std::lock_guard lock(self->state_->pollers_mu);
+        self->state_->pollers.push_back(self);
+      }
+      // A move between the caller's look and the registration above is not missed: either
+      // the waker took the list after it (and this connection was on it), or it shows here.
+      if (self->state_->broker.log().visible_changed().epoch() != *seen) {
+        self->poll_woken_ = true;
+        self->poll_timer_->cancel();
+      }
+    });
+  }
+
   void Close() {
     if (closed_) return;
     closed_ = true;
@@ -300,6 +339,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   OutFrame write_frame_;
   std::vector<asio::const_buffer> write_buffers_;
   std::shared_ptr<asio::steady_timer> poll_timer_;
+  bool poll_wakes_ = false;  // the pending poll_timer_ ends early when the log's visible end moves
+  bool poll_woken_ = false;  // ... and it did
   bool reading_ = false;
   bool writing_ = false;
   bool pipelining_ = false;  // the last request dispatched was a Produce
@@ -339,8 +380,11 @@ class KafkaServerImpl final : public KafkaServer {
 
  private:
   void RunIoThread();
+  // Wakes the waiting long polls each time the log's visible end moves.
+  void RunWaker();
 
   std::shared_ptr<ServerState> state_;
+  std::thread waker_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;
@@ -374,6 +418,7 @@ Status KafkaServerImpl::Start() {
   Accept(state_);
   const int threads = std::max(1, options.io_threads);
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { RunIoThread(); });
+  waker_ = std::thread([this] { RunWaker(); });
   SLUICE_LOG_INFO("kafka: listening on {}:{}", options.bind, port_);
   return Status::Ok();
 }
@@ -390,11 +435,32 @@ void KafkaServerImpl::RunIoThread() {
   }
 }
 
+void KafkaServerImpl::RunWaker() {
+  SetThreadName("kafka-waker");
+  ChangeSignal& changed = state_->broker.log().visible_changed();
+  uint64_t seen = changed.epoch();
+  while (!state_->stopping.load()) {
+    changed.WaitFor(seen, std::chrono::milliseconds(100));  // the timeout only checks stopping
+    const uint64_t now = changed.epoch();
+    if (now == seen) continue;
+    seen = now;
+    std::vector<std::weak_ptr<Connection>> pollers;
+    {
+      std::lock_guard lock(state_->pollers_mu);
+      pollers.swap(state_->pollers);
+    }
+    for (const std::weak_ptr<Connection>& weak : pollers) {
+      if (auto c = weak.lock()) c->WakePoll();
+    }
+  }
+}
+
 void KafkaServerImpl::Stop() {
   if (!started_ || stopped_) return;
   stopped_ = true;
   ServerState& state = *state_;
   state.stopping.store(true);
+  if (waker_.joinable()) waker_.join();
   asio::post(state.acceptor.get_executor(), [s = state_] {
     error_code ignored;
     s->acceptor.close(ignored);

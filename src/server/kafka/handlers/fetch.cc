@@ -1,7 +1,8 @@
 // Fetch (key 1), v4-v12: whole record batches served from the segment bytes unchanged.
 // Long polling: while fewer than min_bytes are available and max_wait_ms has not passed, the
-// fetch looks again every fetch_poll_interval_ms (on the connection's strand; no thread
-// waits), reading its partitions again only when the log's visible_changed signal moved. Fetch sessions (KIP-227) are declined: session_id 0 tells the client to send full
+// fetch waits on a timer on the connection's strand (no thread waits) that the server's waker
+// thread ends early when the log's visible_changed signal moves; it then reads its partitions
+// again. (Without that wake, as in the fuzzer, it looks again every fetch_poll_interval_ms.) Fetch sessions (KIP-227) are declined: session_id 0 tells the client to send full
 // fetches. read_committed fetches stop at the last stable offset (the first offset of the
 // earliest open transaction) and list the aborted transactions in the range, whose records
 // the client drops (each partition keeps its transaction index).
@@ -174,11 +175,16 @@ void Attempt(Broker& broker, std::shared_ptr<FetchState> s) {
   }
   const auto now = std::chrono::steady_clock::now();
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(s->deadline - now).count();
-  const int64_t delay = std::max<int64_t>(1, std::min<int64_t>(broker.options().fetch_poll_interval_ms, left));
-  s->ctx.run_after(delay, [&broker, s](bool cancelled) {
+  auto again = [&broker, s](bool cancelled) {
     if (cancelled) return Respond(*s);
     Attempt(broker, s);
-  });
+  };
+  if (s->ctx.run_after_change) {
+    // Woken when a partition's visible end moves (or at the deadline).
+    return s->ctx.run_after_change(std::max<int64_t>(1, left), s->seen_epoch, std::move(again));
+  }
+  const int64_t delay = std::max<int64_t>(1, std::min<int64_t>(broker.options().fetch_poll_interval_ms, left));
+  s->ctx.run_after(delay, std::move(again));
 }
 
 }  // namespace
