@@ -1,6 +1,8 @@
 #include "connectors/kafka/kafka_connector.h"
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <unistd.h>
@@ -393,8 +395,9 @@ void AppendRows(log::Partition& partition, int from, int n, int64_t producer_id 
   ASSERT_TRUE(log::AppendAndWait(partition, std::move(batch)).ok());
 }
 
-// Every record of the external topic `out` a read_committed consumer sees, as (value, op header, bookkeeping seen).
-std::vector<std::string> ConsumeCommitted(const std::string& servers, size_t want) {
+// Every record of the external topic `out` a read_committed consumer sees, as "value header=..."
+// ("key|value header=..." with `with_key`).
+std::vector<std::string> ConsumeCommitted(const std::string& servers, size_t want, bool with_key = false) {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "bootstrap.servers", servers.c_str(), err, sizeof err);
@@ -414,6 +417,7 @@ std::vector<std::string> ConsumeCommitted(const std::string& servers, size_t wan
     }
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       std::string row(static_cast<const char*>(m->payload), m->len);
+      if (with_key) row = (m->key ? std::string(static_cast<const char*>(m->key), m->key_len) : "<null>") + "|" + row;
       rd_kafka_headers_t* hdrs = nullptr;
       if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         const char* name;
@@ -479,6 +483,37 @@ TEST_F(KafkaConnectorTest, SinkDeliversCommittedRowsOnceAndResumesFromThePositio
   }
   EXPECT_NE(metrics_.Render().find("sluice_kafka_sink_records_total{sink=\"s\"} 175"), std::string::npos)
       << metrics_.Render();
+}
+
+TEST_F(KafkaConnectorTest, ASinkOverAScaledOutSourceDeliversTheOwnedPartitionsRowsKeyedOnce) {
+  ASSERT_EQ(rd_kafka_mock_topic_create(cluster_, "out", 1, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  std::vector<std::vector<Copied>> expected;
+  Produce(0, 60, &expected);
+  OpenSql();
+  const std::string kafka = "connector = 'kafka', properties.bootstrap.servers = '" + servers_ + "'";
+  auto created = sql_->Execute("CREATE SOURCE orders (id BIGINT, k VARCHAR) WITH (" + kafka +
+                               ", topic = 'orders', group_id = 'g', scale_out = 'true', "
+                               "properties.session.timeout.ms = '6000')");
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  created = sql_->Execute("CREATE SINK evens INTO out WITH (" + kafka +
+                          ", key = 'k') AS SELECT id, k FROM orders WHERE id % 2 = 0");
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  // The only member of group g owns all three partitions: every even id, keyed by k, once.
+  std::vector<std::string> want;
+  for (int i = 0; i < 60; i += 2) {
+    const std::string k = "k" + std::to_string(i % 7);
+    want.push_back(k + "|{\"id\":" + std::to_string(i) + ",\"k\":\"" + k + "\"} sluice-op=insert");
+  }
+  std::vector<std::string> got = ConsumeCommitted(servers_, want.size(), /*with_key=*/true);
+  std::sort(got.begin(), got.end());  // partitions are delivered by separate tasks
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(got, want);
+  const std::string metrics = metrics_.Render();
+  EXPECT_NE(metrics.find("sluice_kafka_sink_records_total{sink=\"evens\"} 30"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("sluice_kafka_sink_partitions{sink=\"evens\"} 3"), std::string::npos) << metrics;
+  // It has no topic in the embedded log: its tasks send straight from the source's copy.
+  EXPECT_FALSE(log_->GetTopic("out").ok());
+  EXPECT_TRUE(sql_->Execute("DROP SINK evens; DROP SOURCE orders").ok());
 }
 
 }  // namespace
