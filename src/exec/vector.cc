@@ -36,7 +36,7 @@ size_t PhysicalSize(PhysicalType type) {
 void StringArena::NewBlock(size_t at_least) {
   // Reuse the first block after a Reset if it is big enough.
   size_t size = std::max(kBlockSize, at_least);
-  blocks_.push_back(std::make_unique<char[]>(size));
+  blocks_.push_back(std::make_unique_for_overwrite<char[]>(size));  // not zero-filled: every byte is written before it is read
   if (blocks_.size() == 1) first_block_size_ = size;
   cursor_ = blocks_.back().get();
   remaining_ = size;
