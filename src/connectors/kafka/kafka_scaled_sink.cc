@@ -199,6 +199,7 @@ class KafkaScaledSink final : public KafkaWorker {
     }
     if (until <= *task.next) return Status::Ok();
     *worked = true;
+    (void)rows_->Take();  // rows a failed round of any task left behind are not this stretch's
     Offset at = *task.next;
     engine::SourceReader::Progress progress;
     while (at < until) {
