@@ -192,6 +192,8 @@ class MaterializedView {
     int64_t work = 0;  // events and changes it covers (owed again if it fails)
     Status status;
     uint64_t file_bytes = 0;
+    size_t payload_bytes = 0;  // uncompressed
+    double serialize_seconds = 0;  // writing the captured rows into the payload
     double seconds = 0;  // from the start of the snapshot until the file is durable
   };
   void FinishCheckpoint(const CheckpointWrite& write, int64_t now_ms);
@@ -253,6 +255,7 @@ class MaterializedView {
   Counter* checkpoints_written_ = nullptr;
   size_t last_payload_bytes_ = 0;  // thread-confined: the buffer of the next one starts this big
   int64_t last_pause_ms_ = 0;      // the last checkpoint's time on the view's thread
+  int64_t last_cost_ms_ = 0;       // ... plus its serialisation on the writer's thread
   // The checkpoint being written in the background (views; a sink's is written before its
   // round ends). At most one at a time; waited for before the view is destroyed.
   std::future<CheckpointWrite> checkpoint_write_;

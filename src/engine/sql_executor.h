@@ -124,6 +124,8 @@ class SqlExecutor {
                                                    sql::CatalogEntry* entry);
   // Validates CREATE SINK and builds its dataflow (which keeps no rows); fills *entry.
   Result<std::unique_ptr<exec::Dataflow>> PlanSink(const sql::CreateSinkStatement& s, sql::CatalogEntry* entry);
+  // The scaled-out source `relation` is, or reads through views (nullopt: none).
+  std::optional<std::string> ScaledOutSourceUnder(const sql::CatalogEntry& relation) const;
   // Starts a view's or a sink's maintenance (a sink's topic is created when missing).
   Status StartView(const sql::CatalogEntry& entry, std::unique_ptr<exec::Dataflow> dataflow);
   // Feeds an ad-hoc query the rows of the relations it reads (logs of sources and tables,

@@ -505,19 +505,31 @@ Result<std::unique_ptr<Dataflow>> Dataflow::Build(const LogicalOperator& plan, c
 }
 
 Status Dataflow::Snapshot(std::string* out) const {
-  sql::StateWriter writer(out);
+  SLUICE_ASSIGN_OR_RETURN(SnapshotWriter write, CaptureSnapshot());
+  write(out);
+  return Status::Ok();
+}
+
+Result<Dataflow::SnapshotWriter> Dataflow::CaptureSnapshot() const {
+  // The operators' sections are written now; the result's rows are captured copy on write
+  // and written by the returned function.
+  auto sections = std::make_shared<std::string>();
+  sql::StateWriter writer(sections.get());
   writer.U64(operators_.size());
   snapshot_bytes_.assign(operators_.size(), -1);
   for (size_t i = 0; i < operators_.size(); ++i) {
     const size_t mark = writer.BeginFixedBytes();
     SLUICE_RETURN_IF_ERROR(operators_[i]->Snapshot(&writer));
     writer.EndFixedBytes(mark);
-    snapshot_bytes_[i] = static_cast<int64_t>(out->size() - mark);
+    snapshot_bytes_[i] = static_cast<int64_t>(sections->size() - mark);
   }
-  const size_t mark = writer.BeginFixedBytes();
-  SLUICE_RETURN_IF_ERROR(sink_->Snapshot(&writer));
-  writer.EndFixedBytes(mark);
-  return Status::Ok();
+  return SnapshotWriter([sections, rows = sink_->CaptureSnapshot()](std::string* out) {
+    out->append(*sections);
+    sql::StateWriter writer(out);
+    const size_t mark = writer.BeginFixedBytes();
+    rows(&writer);
+    writer.EndFixedBytes(mark);
+  });
 }
 
 std::vector<Dataflow::OperatorState> Dataflow::StateStats() const {

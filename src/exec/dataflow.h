@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -99,6 +100,13 @@ class Dataflow {
   enum class SectionFraming : uint8_t { kFixed, kVarint };
   Status Snapshot(std::string* out) const;
   Status Restore(std::string_view in, SectionFraming framing = SectionFraming::kFixed);
+  // Snapshot in two steps, so that the bulk of a view's state is serialised off its thread:
+  // CaptureSnapshot (at a flush boundary, on the dataflow's thread) writes the operators'
+  // sections and captures the result's rows copy on write (CollectSink::CaptureSnapshot);
+  // the returned function appends exactly Snapshot's bytes to *out, on any thread, while the
+  // dataflow goes on. Snapshot is the two run back to back.
+  using SnapshotWriter = std::function<void(std::string* out)>;
+  Result<SnapshotWriter> CaptureSnapshot() const;
 
   // The state each stateful operator holds (for metrics): keys now, bytes in the last
   // Snapshot (-1 before the first). `name` is unique within the dataflow ("aggregate_2").

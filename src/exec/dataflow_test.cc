@@ -582,6 +582,71 @@ TEST(CollectSinkIndexTest, RowsWhereMatchesAScanThroughChurn) {
   EXPECT_FALSE(sink.RowsWhere(7, sql::Value::Bigint(1)).has_value());
 }
 
+TEST(CollectSinkCaptureTest, ACapturedSnapshotWritesTheRowsOfItsMomentWhateverCameAfter) {
+  const std::vector<DataType> types{DataType::Bigint(), DataType::Varchar()};
+  CollectSink sink(types);
+  std::mt19937_64 rng(11);
+  std::vector<int64_t> present;
+  auto push = [&](int n) {  // inserts and retractions spread over every chunk (1024 rows each)
+    DataChunk chunk(types, static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      const bool remove = present.size() > 100 && rng() % 2 == 0;
+      int64_t key;
+      if (remove) {
+        const size_t at = rng() % present.size();
+        key = present[at];
+        present[at] = present.back();
+        present.pop_back();
+      } else {
+        key = static_cast<int64_t>(rng());
+        present.push_back(key);
+      }
+      SetValue(&chunk.column(0), static_cast<size_t>(i), sql::Value::Bigint(key), &chunk.arena());
+      SetValue(&chunk.column(1), static_cast<size_t>(i), sql::Value::Varchar("row " + std::to_string(key)), &chunk.arena());
+      chunk.weights().resize(static_cast<size_t>(i));
+      chunk.weights().push_back(remove ? -1 : 1);
+      chunk.set_size(static_cast<size_t>(i) + 1);
+    }
+    ASSERT_TRUE(sink.Push(chunk).ok());
+  };
+  push(5000);
+  for (int round = 0; round < 20; ++round) {
+    std::string now;
+    sql::StateWriter writer(&now);
+    ASSERT_TRUE(sink.Snapshot(&writer).ok());
+    std::function<void(sql::StateWriter*)> later = sink.CaptureSnapshot();
+    push(700);  // churn after the capture, before the write
+    push(700);
+    std::string written;
+    sql::StateWriter deferred(&written);
+    later(&deferred);
+    ASSERT_EQ(written, now) << "round " << round;
+  }
+  // And the sink itself still holds what was pushed.
+  EXPECT_EQ(sink.row_count(), present.size());
+  std::multiset<int64_t> keys;
+  for (const auto& row : sink.Rows()) keys.insert(row[0].int64());
+  EXPECT_EQ(keys, std::multiset<int64_t>(present.begin(), present.end()));
+}
+
+TEST(CowVectorTest, CopiesShareChunksUntilWritten) {
+  CowVector<int, 4> a;
+  for (int i = 0; i < 10; ++i) a.push_back(i);
+  CowVector<int, 4> b = a;
+  a.Mutable(5) = 50;
+  a.pop_back();
+  a.push_back(90);
+  a.push_back(100);
+  ASSERT_EQ(b.size(), 10u);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(b[static_cast<size_t>(i)], i);
+  ASSERT_EQ(a.size(), 11u);
+  EXPECT_EQ(a[5], 50);
+  EXPECT_EQ(a[9], 90);
+  EXPECT_EQ(a[10], 100);
+  while (!a.empty()) a.pop_back();
+  EXPECT_EQ(b.back(), 9);
+}
+
 }  // namespace
 }  // namespace sluice::exec
 

@@ -1,12 +1,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
 #include <absl/container/flat_hash_map.h>
 
 #include "common/result.h"
+#include "exec/cow_vector.h"
 #include "exec/vector.h"
 #include "sql/catalog.h"
 #include "sql/value_codec.h"
@@ -99,6 +101,9 @@ class CollectSink final : public Operator {
   Status OnWatermark(int64_t watermark_us) override;
   Status Snapshot(sql::StateWriter* out) const override;
   Status Restore(sql::StateReader* in) override;
+  // Checkpoints off the view's thread: captures the rows now (copy on write, one pointer per
+  // 1024 rows) and returns what writes exactly Snapshot's bytes later, on any thread.
+  std::function<void(sql::StateWriter*)> CaptureSnapshot() const;
 
   void AddListener(ChangeListener* listener) { listeners_.push_back(listener); }
   void RemoveListener(ChangeListener* listener);
@@ -135,7 +140,7 @@ class CollectSink final : public Operator {
   void UnindexEntry(size_t at);
   void MoveIndexedEntry(size_t from, size_t to);
 
-  std::vector<Entry> entries_;
+  CowVector<Entry> entries_;  // copy on write: a checkpoint captures it and writes it later
   absl::flat_hash_map<std::string, size_t> index_;  // row key bytes -> entry
   std::vector<std::pair<size_t, ColumnIndex>> column_indexes_;  // by column, built on demand
   std::string scratch_;

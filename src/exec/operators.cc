@@ -146,17 +146,18 @@ Status CollectSink::Push(const DataChunk& chunk) {
       if (!column_indexes_.empty()) IndexEntry(entries_.size() - 1);
     }
     const size_t at = it->second;
-    const int64_t before = entries_[at].weight;
-    entries_[at].weight += chunk.weight(row);
-    live_rows_ += std::max<int64_t>(entries_[at].weight, 0) - std::max<int64_t>(before, 0);
-    if (entries_[at].weight == 0) {
+    Entry& entry = entries_.Mutable(at);
+    const int64_t before = entry.weight;
+    entry.weight += chunk.weight(row);
+    live_rows_ += std::max<int64_t>(entry.weight, 0) - std::max<int64_t>(before, 0);
+    if (entry.weight == 0) {
       // Gone: move the last entry into its place so that churn does not grow the state.
       index_.erase(it);
       if (!column_indexes_.empty()) UnindexEntry(at);
       if (at + 1 != entries_.size()) {
         if (!column_indexes_.empty()) MoveIndexedEntry(entries_.size() - 1, at);
-        entries_[at] = std::move(entries_.back());
-        index_[entries_[at].key] = at;
+        entry = std::move(entries_.Mutable(entries_.size() - 1));
+        index_[entry.key] = at;
       }
       entries_.pop_back();
     }
@@ -173,14 +174,19 @@ Status CollectSink::OnWatermark(int64_t watermark_us) {
 }
 
 Status CollectSink::Snapshot(sql::StateWriter* out) const {
-  out->I64(watermark_);
-  out->U64(keep_rows_ ? entries_.size() : 0);
-  if (!keep_rows_) return Status::Ok();
-  for (const Entry& e : entries_) {
-    out->Row(e.values);
-    out->I64(e.weight);
-  }
+  CaptureSnapshot()(out);
   return Status::Ok();
+}
+
+std::function<void(sql::StateWriter*)> CollectSink::CaptureSnapshot() const {
+  return [watermark = watermark_, rows = keep_rows_ ? entries_ : CowVector<Entry>()](sql::StateWriter* out) {
+    out->I64(watermark);
+    out->U64(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      out->Row(rows[i].values);
+      out->I64(rows[i].weight);
+    }
+  };
 }
 
 Status CollectSink::Restore(sql::StateReader* in) {
@@ -234,8 +240,8 @@ void CopyChunk(const DataChunk& in, DataChunk* out) {
 
 std::vector<std::vector<Value>> CollectSink::Rows() const {
   std::vector<std::vector<Value>> rows;
-  for (const Entry& e : entries_) {
-    for (int64_t i = 0; i < e.weight; ++i) rows.push_back(e.values);
+  for (size_t at = 0; at < entries_.size(); ++at) {
+    for (int64_t i = 0; i < entries_[at].weight; ++i) rows.push_back(entries_[at].values);
   }
   return rows;
 }

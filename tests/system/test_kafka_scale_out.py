@@ -216,6 +216,8 @@ class ScaleOutTest(unittest.TestCase):
                          "\n".join(n.log()[-3000:] for n in survivors))
         for n in survivors:
             self.assertGreater(metric(n, 'sluice_kafka_sink_records_total{sink="to_pages"}'), 0)
+            shown = sql(n, "SHOW SINKS")["results"][0]["rows"]
+            self.assertEqual([(r[0], r[3]) for r in shown], [("to_pages", "running")])
         # The single-node run: one node that reads every click itself and groups by page.
         single = self.track(Server().start())
         sql(single, "CREATE SOURCE clicks (u VARCHAR, page VARCHAR, n BIGINT) WITH (connector = 'kafka', "
@@ -232,12 +234,20 @@ class ScaleOutTest(unittest.TestCase):
         sql(n, "CREATE SOURCE ev (k VARCHAR, v BIGINT) WITH (connector = 'kafka', topic = 'ev', "
                "properties.bootstrap.servers = '%s', group_id = 'g', scale_out = 'true')" % self.bootstrap)
         kafka = "connector = 'kafka', properties.bootstrap.servers = '%s'" % self.bootstrap
+        sql(n, "CREATE MATERIALIZED VIEW ev_view AS SELECT k, v FROM ev WHERE v > 0")
+        self.cluster.json("POST", "/v1/topics", json.dumps({"name": "ev_out", "partitions": 1}), expect=201)
         for statement, why in [
             ("CREATE SINK s INTO ev_out WITH (%s) AS SELECT k, count(*) AS c FROM ev GROUP BY k" % kafka, "aggregates"),
             ("CREATE SINK s INTO ev_out AS SELECT k, v FROM ev", "into the embedded log"),
             ("CREATE SINK s INTO ev_out WITH (%s, key = 'nope') AS SELECT k, v FROM ev" % kafka, "no column \"nope\""),
+            ("CREATE SINK s INTO ev_out WITH (%s, group_id = 'g') AS SELECT k, v FROM ev" % kafka, "group of its own"),
+            ("CREATE SINK s INTO ev_out WITH (connector = 'kafka', properties.bootstrap.servers = 'localhost:%d') "
+             "AS SELECT k, v FROM ev" % self.cluster.kafka_port, "must use its cluster"),
+            ("CREATE SINK s INTO ev_out WITH (%s) AS SELECT * FROM ev_view" % kafka, "reads the scaled-out source"),
         ]:
-            _, body = n.json("POST", "/v1/sql", json.dumps({"sql": statement}), expect=400)
+            status, _, data = n.request("POST", "/v1/sql", json.dumps({"sql": statement}))
+            self.assertEqual(status // 100, 4, statement)
+            body = json.loads(data)
             self.assertIn(why, body["error"]["message"], statement)
 
 

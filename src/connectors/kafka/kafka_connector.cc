@@ -1,5 +1,7 @@
 #include "connectors/kafka/kafka_connector.h"
 
+#include <fmt/format.h>
+
 #include "connectors/kafka/kafka_client.h"
 
 namespace sluice::connectors {
@@ -38,6 +40,17 @@ class KafkaConnectorFactory final : public engine::ConnectorFactory {
     SLUICE_ASSIGN_OR_RETURN(KafkaOptions source, ParseKafkaOptions(input.source));
     if (!input.ownership || !input.topic || !input.dataflow) {
       return Status::InvalidArgument("a scaled-out sink needs its source's topic, ownership and dataflow");
+    }
+    // The sink commits its position as an offset of the source's topic, for its own group.
+    if (o.servers != source.servers) {
+      return Status::InvalidArgument(fmt::format(
+          "a sink over the scaled-out source \"{}\" must use its cluster: properties.bootstrap.servers = '{}' "
+          "(docs/scale-out.md)", input.source.name, source.servers));
+    }
+    if (o.group_id == source.group_id) {
+      return Status::InvalidArgument(fmt::format(
+          "option 'group_id': '{}' is the group of source \"{}\"; the sink's position needs a group of its own",
+          o.group_id, input.source.name));
     }
     return StartKafkaScaledSink(sink, std::move(o), std::move(source), std::move(input), metrics);
   }

@@ -21,12 +21,22 @@ namespace {
 constexpr size_t kRoundBytes = 4 << 20;
 // How often an idle sink looks for new records and ownership changes.
 constexpr int64_t kIdlePollMs = 10;
+// An idle partition's position is committed again this often: the sink's group has no
+// members, so Kafka expires its offsets offsets.retention.minutes (7 days by default) after
+// their last commit, and a task that then found none would send the partition again.
+constexpr int64_t kRecommitMs = 3'600'000;
 constexpr int kTransactionTimeoutMs = 60'000;
 
 struct GroupMetadataDeleter {
   void operator()(rd_kafka_consumer_group_metadata_t* g) const { rd_kafka_consumer_group_metadata_destroy(g); }
 };
 using GroupMetadataPtr = std::unique_ptr<rd_kafka_consumer_group_metadata_t, GroupMetadataDeleter>;
+
+std::vector<std::string> ColumnNames(const sql::CatalogEntry& entry) {
+  std::vector<std::string> names;
+  for (const sql::ColumnSchema& c : entry.columns) names.push_back(c.name);
+  return names;
+}
 
 int64_t SteadyMillis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -62,10 +72,8 @@ class KafkaScaledSink final : public KafkaWorker {
         entry_(std::move(entry)),
         options_(std::move(options)),
         source_topic_(std::move(source_options.topic)),
+        rows_(std::make_unique<engine::SinkRowWriter>(ColumnNames(entry_), input.key_column)),
         input_(std::move(input)) {
-    std::vector<std::string> columns;
-    for (const sql::ColumnSchema& c : entry_.columns) columns.push_back(c.name);
-    rows_ = std::make_unique<engine::SinkRowWriter>(std::move(columns), input_.key_column);
     input_.dataflow->sink().AddListener(rows_.get());
     if (metrics != nullptr) {
       records_ = metrics
@@ -94,6 +102,7 @@ class KafkaScaledSink final : public KafkaWorker {
     std::unique_ptr<engine::SourceReader> reader;
     std::optional<Offset> next;  // in the copy; unset until the committed position is found
     int64_t external = -1;       // the committed external offset (where the copy resumes)
+    int64_t committed_ms = 0;    // steady clock: the last transaction that committed it
   };
 
   Status Step() override {
@@ -168,6 +177,7 @@ class KafkaScaledSink final : public KafkaWorker {
                                                          input_.source.idle_timeout_ms);
     task.producer = std::move(producer);
     task.next.reset();
+    task.committed_ms = SteadyMillis();
     SLUICE_LOG_INFO("sink {}: partition {} of source {} resumes at its external offset {}", entry_.name, p,
                     input_.source.name, task.external);
     return Status::Ok();
@@ -186,7 +196,10 @@ class KafkaScaledSink final : public KafkaWorker {
     }
     const Offset readable = engine::ReadableEnd(partition);
     *lag += std::max<int64_t>(readable.value() - task.next->value(), 0);
-    if (*task.next >= readable) return Status::Ok();
+    if (*task.next >= readable) {
+      if (task.external < 0 || SteadyMillis() - task.committed_ms < kRecommitMs) return Status::Ok();
+      return Deliver(p, task, {}, task.external);  // keeps the position from expiring
+    }
     // The stretch: whole batches from *next, ending after the last tagged one read.
     SLUICE_ASSIGN_OR_RETURN(log::ReadResult read, partition.Read(*task.next, kRoundBytes));
     SLUICE_ASSIGN_OR_RETURN(std::vector<CopiedBatch> batches, ScanCopiedBatches(read.bytes, input_.source.name));
@@ -207,6 +220,9 @@ class KafkaScaledSink final : public KafkaWorker {
                                                                SteadyMillis()));
       if (!more) break;
     }
+    if (at < until) {  // never skip what the transaction would say was delivered
+      return Status::Internal(fmt::format("read of the copy stopped at offset {} before {}", at.value(), until.value()));
+    }
     SLUICE_RETURN_IF_ERROR(task.reader->Finish());
     SLUICE_RETURN_IF_ERROR(input_.dataflow->FlushChanges());
     std::vector<engine::SinkRow> rows = rows_->Take();
@@ -214,11 +230,18 @@ class KafkaScaledSink final : public KafkaWorker {
       task.next = until;
       return Status::Ok();
     }
+    SLUICE_RETURN_IF_ERROR(Deliver(p, task, rows, external));
+    task.next = until;
+    return Status::Ok();
+  }
+
+  // One transaction: `rows`, and the source's external offset `external` (if known) in p.
+  Status Deliver(int32_t p, Task& task, const std::vector<engine::SinkRow>& rows, int64_t external) {
     if (rd_kafka_error_t* e = rd_kafka_begin_transaction(task.producer.get())) {
       return KafkaErrorStatus(e, "beginning a transaction");
     }
     for (const engine::SinkRow& row : rows) SLUICE_RETURN_IF_ERROR(Produce(task, row));
-    if (external > task.external) {
+    if (external >= 0) {
       PartitionListPtr position(rd_kafka_topic_partition_list_new(1));
       rd_kafka_topic_partition_list_add(position.get(), source_topic_.c_str(), p)->offset = external;
       if (rd_kafka_error_t* e = rd_kafka_send_offsets_to_transaction(task.producer.get(), position.get(),
@@ -229,8 +252,8 @@ class KafkaScaledSink final : public KafkaWorker {
     if (rd_kafka_error_t* e = rd_kafka_commit_transaction(task.producer.get(), kTransactionTimeoutMs)) {
       return KafkaErrorStatus(e, "committing the transaction");
     }
-    task.next = until;
     task.external = std::max(task.external, external);
+    task.committed_ms = SteadyMillis();
     if (records_ != nullptr) records_->Inc(static_cast<double>(rows.size()));
     return Status::Ok();
   }
@@ -258,8 +281,8 @@ class KafkaScaledSink final : public KafkaWorker {
   const sql::CatalogEntry entry_;
   const KafkaOptions options_;
   const std::string source_topic_;  // the source's external topic, whose offsets are committed
+  std::unique_ptr<engine::SinkRowWriter> rows_;  // the dataflow's listener (outlives the dataflow)
   engine::ScaledOutSinkInput input_;
-  std::unique_ptr<engine::SinkRowWriter> rows_;  // the dataflow's listener
   Counter* records_ = nullptr;
   Gauge* lag_ = nullptr;
   Gauge* partitions_ = nullptr;

@@ -86,21 +86,13 @@ Result<std::optional<Offset>> FindCopyPosition(const log::Partition& partition, 
   int64_t window = 256;
   while (true) {
     const Offset lo(std::max(info.start_offset.value(), info.end_offset.value() - window));
-    struct Tagged {
-      CopiedBatch batch;
-      std::string bytes;
-    };
-    std::vector<Tagged> tagged;
+    std::vector<CopiedBatch> tagged;  // bounds and tags only: the one batch needed is read again
     for (Offset at = lo; at < info.end_offset;) {
       SLUICE_ASSIGN_OR_RETURN(log::ReadResult read, partition.Read(at, 1 << 20));
       if (read.bytes.empty()) break;
-      std::string_view rest(read.bytes);
-      SLUICE_ASSIGN_OR_RETURN(std::vector<CopiedBatch> batches, ScanCopiedBatches(rest, source));
+      SLUICE_ASSIGN_OR_RETURN(std::vector<CopiedBatch> batches, ScanCopiedBatches(read.bytes, source));
       for (const CopiedBatch& b : batches) {
-        SLUICE_ASSIGN_OR_RETURN(log::BatchHeader h, log::DecodeBatchHeader(rest));
-        const std::string_view bytes = rest.substr(0, std::min(rest.size(), h.total_size()));
-        rest.remove_prefix(bytes.size());
-        if (b.external_end >= 0 && b.end <= info.end_offset) tagged.push_back({b, std::string(bytes)});
+        if (b.external_end >= 0 && b.end <= info.end_offset) tagged.push_back(b);
       }
       at = std::max(read.next_offset, at + 1);
     }
@@ -109,23 +101,28 @@ Result<std::optional<Offset>> FindCopyPosition(const log::Partition& partition, 
       window *= 4;
       continue;
     }
-    if (!whole && tagged.front().batch.external_end > external) {
+    if (!whole && tagged.front().external_end > external) {
       window *= 4;  // the position may be further back
       continue;
     }
-    for (const Tagged& t : tagged) {
-      if (t.batch.external_end <= external) continue;
+    for (const CopiedBatch& b : tagged) {
+      if (b.external_end <= external) continue;
       // The first batch that reaches past `external`: the first of its records at or after it.
-      SLUICE_ASSIGN_OR_RETURN(std::vector<int64_t> offsets, ExternalOffsets(t.bytes, source, t.batch.external_end));
+      SLUICE_ASSIGN_OR_RETURN(log::ReadResult read, partition.Read(b.base, 1));  // at least that batch
+      std::string_view bytes(read.bytes);
+      SLUICE_ASSIGN_OR_RETURN(log::BatchHeader h, log::DecodeBatchHeader(bytes));
+      if (h.base_offset != b.base) return Status::Corruption("the copy changed while it was searched");
+      bytes = bytes.substr(0, std::min(bytes.size(), h.total_size()));
+      SLUICE_ASSIGN_OR_RETURN(std::vector<int64_t> offsets, ExternalOffsets(bytes, source, b.external_end));
       for (size_t k = 0; k < offsets.size(); ++k) {
-        if (offsets[k] >= external) return std::optional<Offset>(t.batch.base + static_cast<int64_t>(k));
+        if (offsets[k] >= external) return std::optional<Offset>(b.base + static_cast<int64_t>(k));
       }
-      return std::optional<Offset>(t.batch.end);  // unreachable for a well-formed tag
+      return std::optional<Offset>(b.end);  // unreachable for a well-formed tag
     }
     // Every tagged batch ends at or before `external`: the copy continues right after the last
     // one if it ends exactly there, else it has not reached `external` yet.
-    if (!tagged.empty() && tagged.back().batch.external_end == external) {
-      return std::optional<Offset>(tagged.back().batch.end);
+    if (!tagged.empty() && tagged.back().external_end == external) {
+      return std::optional<Offset>(tagged.back().end);
     }
     return std::optional<Offset>();
   }

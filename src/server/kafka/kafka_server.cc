@@ -115,6 +115,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Thread-safe. A long poll armed with a change epoch runs now (the log's visible end moved).
   void WakePoll() {
     asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      self->poll_registered_ = false;  // the waker took it off its list
       if (!self->poll_timer_ || !self->poll_wakes_) return;
       self->poll_woken_ = true;
       self->poll_timer_->cancel();
@@ -303,7 +304,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
         fn(!woken && (ec == asio::error::operation_aborted || self->state_->stopping.load()));
       });
       if (!seen) return;
-      {
+      if (!self->poll_registered_) {  // once on the waker's list until it is taken off
+        self->poll_registered_ = true;
         std::lock_guard lock(self->state_->pollers_mu);
         self->state_->pollers.push_back(self);
       }
@@ -341,6 +343,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::shared_ptr<asio::steady_timer> poll_timer_;
   bool poll_wakes_ = false;  // the pending poll_timer_ ends early when the log's visible end moves
   bool poll_woken_ = false;  // ... and it did
+  bool poll_registered_ = false;  // on the waker's list (ServerState::pollers)
   bool reading_ = false;
   bool writing_ = false;
   bool pipelining_ = false;  // the last request dispatched was a Produce
