@@ -140,8 +140,23 @@ class CollectSink final : public Operator {
   void UnindexEntry(size_t at);
   void MoveIndexedEntry(size_t from, size_t to);
 
+  // Row key bytes -> entry, in shards picked by the key's hash: a growing shard rehashes only
+  // its own keys (one map of 1M rows stopped the view for ~0.1 s each time it doubled, which
+  // set the p99 of event -> subscriber latency at 100K events/s).
+  class RowIndex {
+   public:
+    using Map = absl::flat_hash_map<std::string, size_t>;
+    Map& ShardOf(std::string_view key);
+    void clear() { shards_.clear(); }
+    void reserve(size_t n);
+
+   private:
+    static constexpr size_t kShards = 256;
+    std::vector<Map> shards_;  // kShards once used
+  };
+
   CowVector<Entry> entries_;  // copy on write: a checkpoint captures it and writes it later
-  absl::flat_hash_map<std::string, size_t> index_;  // row key bytes -> entry
+  RowIndex index_;
   std::vector<std::pair<size_t, ColumnIndex>> column_indexes_;  // by column, built on demand
   std::string scratch_;
   std::vector<ChangeListener*> listeners_;

@@ -1,5 +1,8 @@
 #include "exec/operators.h"
 
+#include <xxhash.h>
+
+
 #include "exec/hyperloglog.h"
 #include "exec/quantile_sketch.h"
 
@@ -133,11 +136,22 @@ __int128 Pow10(int n) {
 
 // ---- CollectSink -----------------------------------------------------------------------------
 
+CollectSink::RowIndex::Map& CollectSink::RowIndex::ShardOf(std::string_view key) {
+  if (shards_.empty()) shards_.resize(kShards);
+  return shards_[XXH3_64bits(key.data(), key.size()) % kShards];
+}
+
+void CollectSink::RowIndex::reserve(size_t n) {
+  if (shards_.empty()) shards_.resize(kShards);
+  for (Map& m : shards_) m.reserve(n / kShards + 1);
+}
+
 Status CollectSink::Push(const DataChunk& chunk) {
   for (size_t row = 0; keep_rows_ && row < chunk.size(); ++row) {
     scratch_.clear();
     for (size_t c = 0; c < chunk.column_count(); ++c) AppendKeyBytes(chunk.column(c), row, &scratch_);
-    auto [it, inserted] = index_.try_emplace(scratch_, entries_.size());
+    RowIndex::Map& shard = index_.ShardOf(scratch_);
+    auto [it, inserted] = shard.try_emplace(scratch_, entries_.size());
     if (inserted) {
       Entry e;
       e.key = scratch_;
@@ -152,12 +166,12 @@ Status CollectSink::Push(const DataChunk& chunk) {
     live_rows_ += std::max<int64_t>(entry.weight, 0) - std::max<int64_t>(before, 0);
     if (entry.weight == 0) {
       // Gone: move the last entry into its place so that churn does not grow the state.
-      index_.erase(it);
+      shard.erase(it);
       if (!column_indexes_.empty()) UnindexEntry(at);
       if (at + 1 != entries_.size()) {
         if (!column_indexes_.empty()) MoveIndexedEntry(entries_.size() - 1, at);
         entry = std::move(entries_.Mutable(entries_.size() - 1));
-        index_[entry.key] = at;
+        index_.ShardOf(entry.key)[entry.key] = at;
       }
       entries_.pop_back();
     }
@@ -209,7 +223,7 @@ Status CollectSink::Restore(sql::StateReader* in) {
     for (size_t c = 0; c < e.values.size(); ++c) SetValue(&one.column(c), 0, e.values[c], &one.arena());
     one.set_size(1);
     for (size_t c = 0; c < e.values.size(); ++c) AppendKeyBytes(one.column(c), 0, &e.key);
-    index_[e.key] = entries_.size();
+    index_.ShardOf(e.key)[e.key] = entries_.size();
     live_rows_ += std::max<int64_t>(e.weight, 0);
     entries_.push_back(std::move(e));
   }
