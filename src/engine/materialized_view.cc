@@ -644,7 +644,7 @@ void MaterializedView::MaybeCheckpoint(int64_t now_ms) {
   out.I64(last_watermark_);
   // The operators' state is written here; the result's rows are captured copy on write and
   // written with the rest of the file on the writer's thread.
-  Result<exec::Dataflow::SnapshotWriter> captured = dataflow_->CaptureSnapshot();
+  Result<exec::Dataflow::SnapshotWriter> captured = dataflow_->CaptureSnapshot(&payload);
   Status s = captured.status();
   if (s.code() == StatusCode::kFailedPrecondition) {
     SLUICE_LOG_INFO("{} {}: not checkpointed ({}); it is rebuilt from the log on restart",
@@ -677,9 +677,13 @@ void MaterializedView::MaybeCheckpoint(int64_t now_ms) {
               payload = std::move(payload), rows = std::move(captured).value()]() mutable {
     const auto serialize = std::chrono::steady_clock::now();
     rows(&payload);
+    // Released here, not when the view collects the result: the view stops cloning the chunks
+    // it writes, and the rows it replaced meanwhile are freed on this thread.
+    rows = nullptr;
     write.serialize_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - serialize).count();
     write.payload_bytes = payload.size();
     write.status = store->Write(write.seq, fingerprint, payload, &write.file_bytes);
+    std::string().swap(payload);
     write.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return write;
   };

@@ -27,16 +27,17 @@ class CowVector {
   const T& back() const { return (*this)[size_ - 1]; }
 
   void push_back(T value) {
-    if (size_ % kChunk == 0) {
-      chunks_.push_back(std::make_shared<std::vector<T>>());
-      chunks_.back()->reserve(kChunk);
-    }
+    // A new chunk grows as it fills (a small vector stays small).
+    if (size_ % kChunk == 0) chunks_.push_back(std::make_shared<std::vector<T>>());
     Own(size_ / kChunk)->push_back(std::move(value));
     ++size_;
   }
   void pop_back() {
-    Own((size_ - 1) / kChunk)->pop_back();
-    if (--size_ % kChunk == 0) chunks_.pop_back();
+    if (--size_ % kChunk == 0) {
+      chunks_.pop_back();  // its only element goes: no clone needed
+    } else {
+      Own(size_ / kChunk)->pop_back();
+    }
   }
   void clear() {
     chunks_.clear();
@@ -47,12 +48,7 @@ class CowVector {
  private:
   std::vector<T>* Own(size_t chunk) {
     std::shared_ptr<std::vector<T>>& c = chunks_[chunk];
-    if (c.use_count() > 1) {
-      auto copy = std::make_shared<std::vector<T>>();
-      copy->reserve(kChunk);
-      copy->assign(c->begin(), c->end());
-      c = std::move(copy);
-    }
+    if (c.use_count() > 1) c = std::make_shared<std::vector<T>>(*c);
     return c.get();
   }
 

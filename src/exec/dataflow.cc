@@ -505,26 +505,24 @@ Result<std::unique_ptr<Dataflow>> Dataflow::Build(const LogicalOperator& plan, c
 }
 
 Status Dataflow::Snapshot(std::string* out) const {
-  SLUICE_ASSIGN_OR_RETURN(SnapshotWriter write, CaptureSnapshot());
+  SLUICE_ASSIGN_OR_RETURN(SnapshotWriter write, CaptureSnapshot(out));
   write(out);
   return Status::Ok();
 }
 
-Result<Dataflow::SnapshotWriter> Dataflow::CaptureSnapshot() const {
-  // The operators' sections are written now; the result's rows are captured copy on write
-  // and written by the returned function.
-  auto sections = std::make_shared<std::string>();
-  sql::StateWriter writer(sections.get());
+Result<Dataflow::SnapshotWriter> Dataflow::CaptureSnapshot(std::string* out) const {
+  // The operators' sections are written now, in place; the result's rows are captured copy
+  // on write and written by the returned function.
+  sql::StateWriter writer(out);
   writer.U64(operators_.size());
   snapshot_bytes_.assign(operators_.size(), -1);
   for (size_t i = 0; i < operators_.size(); ++i) {
     const size_t mark = writer.BeginFixedBytes();
     SLUICE_RETURN_IF_ERROR(operators_[i]->Snapshot(&writer));
     writer.EndFixedBytes(mark);
-    snapshot_bytes_[i] = static_cast<int64_t>(sections->size() - mark);
+    snapshot_bytes_[i] = static_cast<int64_t>(out->size() - mark);
   }
-  return SnapshotWriter([sections, rows = sink_->CaptureSnapshot()](std::string* out) {
-    out->append(*sections);
+  return SnapshotWriter([rows = sink_->CaptureSnapshot()](std::string* out) {
     sql::StateWriter writer(out);
     const size_t mark = writer.BeginFixedBytes();
     rows(&writer);

@@ -101,12 +101,13 @@ class Dataflow {
   Status Snapshot(std::string* out) const;
   Status Restore(std::string_view in, SectionFraming framing = SectionFraming::kFixed);
   // Snapshot in two steps, so that the bulk of a view's state is serialised off its thread:
-  // CaptureSnapshot (at a flush boundary, on the dataflow's thread) writes the operators'
-  // sections and captures the result's rows copy on write (CollectSink::CaptureSnapshot);
-  // the returned function appends exactly Snapshot's bytes to *out, on any thread, while the
-  // dataflow goes on. Snapshot is the two run back to back.
+  // CaptureSnapshot (at a flush boundary, on the dataflow's thread) appends the operators'
+  // sections to *out and captures the result's rows copy on write
+  // (CollectSink::CaptureSnapshot); the returned function appends the rows' section to the
+  // same buffer, on any thread, while the dataflow goes on. Snapshot is the two run back to
+  // back.
   using SnapshotWriter = std::function<void(std::string* out)>;
-  Result<SnapshotWriter> CaptureSnapshot() const;
+  Result<SnapshotWriter> CaptureSnapshot(std::string* out) const;
 
   // The state each stateful operator holds (for metrics): keys now, bytes in the last
   // Snapshot (-1 before the first). `name` is unique within the dataflow ("aggregate_2").

@@ -142,6 +142,7 @@ CollectSink::RowIndex::Map& CollectSink::RowIndex::ShardOf(std::string_view key)
 }
 
 void CollectSink::RowIndex::reserve(size_t n) {
+  if (n < kShards) return;  // small: the shards grow as keys come
   if (shards_.empty()) shards_.resize(kShards);
   for (Map& m : shards_) m.reserve(n / kShards + 1);
 }
