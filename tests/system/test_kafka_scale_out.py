@@ -51,6 +51,55 @@ class ScaleOutTest(unittest.TestCase):
         sql(n, "CREATE MATERIALIZED VIEW per_key AS SELECT k, count(*) AS n, sum(v) AS total FROM ev GROUP BY k")
         return n
 
+    def feed_and_kill_one(self, rng, nodes, topic, batch, key, ready):
+        """Produces batches into `topic` (keyed by field `key`) while the three nodes start; once
+        `ready(node)` holds for every node, kills the third with -9 mid-stream. The survivors."""
+        stop = threading.Event()
+        errors = []
+
+        def feed():
+            try:
+                while not stop.is_set():
+                    ingest_keyed(self.cluster, topic, batch(100), key)
+                    time.sleep(0.05)
+            except Exception as e:  # reported below
+                errors.append(e)
+
+        feeder = threading.Thread(target=feed)
+        feeder.start()
+        try:
+            # All three own partitions before one of them dies.
+            deadline = time.time() + 60
+            while time.time() < deadline and not all(ready(n) for n in nodes):
+                time.sleep(0.2)
+            self.assertTrue(all(ready(n) for n in nodes), "not every node got partitions:\n" +
+                            "\n".join(n.log()[-2000:] for n in nodes))
+            time.sleep(rng.uniform(0.5, 1.5))
+            nodes[2].kill9()
+            time.sleep(2)
+        finally:
+            stop.set()
+            feeder.join()
+        self.assertEqual(errors, [])
+        return nodes[:2]
+
+    def assert_disjoint_union(self, survivors, read, want, what):
+        """Waits (up to 120 s) until the survivors' views, read by `read`, are disjoint and
+        together equal `want`; asserts it and returns the union."""
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            parts = [read(n) for n in survivors]
+            if all(p is not None for p in parts) and not set(parts[0]) & set(parts[1]) and \
+                    {**parts[0], **parts[1]} == want:
+                break
+            time.sleep(0.3)
+        parts = [read(n) for n in survivors]
+        self.assertEqual(set(parts[0]) & set(parts[1]), set(), "a %s is counted by both nodes" % what)
+        union = {**parts[0], **parts[1]}
+        self.assertEqual(union, want, "the survivors' views differ from a single-node run:\n" +
+                         "\n".join(n.log()[-3000:] for n in survivors))
+        return union
+
     def test_three_nodes_share_the_partitions_and_survive_losing_one(self):
         rng = random.Random(5)
         expected = {}
@@ -69,57 +118,9 @@ class ScaleOutTest(unittest.TestCase):
 
         ingest_keyed(self.cluster, "ev", batch(1000), "k")
         nodes = [self.node() for _ in range(3)]
-        stop = threading.Event()
-        errors = []
-
-        def feed():
-            try:
-                while not stop.is_set():
-                    ingest_keyed(self.cluster, "ev", batch(100), "k")
-                    time.sleep(0.05)
-            except Exception as e:  # reported below
-                errors.append(e)
-
-        feeder = threading.Thread(target=feed)
-        feeder.start()
-        try:
-            # All three own partitions before one of them dies.
-            deadline = time.time() + 60
-            while time.time() < deadline:
-                views = [view(n) for n in nodes]
-                if all(v for v in views):
-                    break
-                time.sleep(0.2)
-            self.assertTrue(all(view(n) for n in nodes), "not every node got partitions:\n" +
-                            "\n".join(n.log()[-2000:] for n in nodes))
-            time.sleep(rng.uniform(0.5, 1.5))
-            nodes[2].kill9()
-            time.sleep(2)
-        finally:
-            stop.set()
-            feeder.join()
-        self.assertEqual(errors, [])
-        survivors = nodes[:2]
+        survivors = self.feed_and_kill_one(rng, nodes, "ev", batch, "k", view)
         want = dict(expected)
-        got = None
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            parts = [view(n) for n in survivors]
-            if all(p is not None for p in parts):
-                got = {}
-                overlap = set(parts[0]) & set(parts[1])
-                for p in parts:
-                    got.update(p)
-                if got == want and not overlap:
-                    break
-            time.sleep(0.3)
-        parts = [view(n) for n in survivors]
-        self.assertEqual(set(parts[0]) & set(parts[1]), set(), "a key is counted by both nodes")
-        union = {}
-        for p in parts:
-            union.update(p)
-        self.assertEqual(union, want, "the survivors' views differ from a single-node run:\n" +
-                         "\n".join(n.log()[-3000:] for n in survivors))
+        union = self.assert_disjoint_union(survivors, view, want, "key")
         # The single-node run: one node that reads every partition itself.
         single = self.node(scale_out=False)
         deadline = time.time() + 60
@@ -174,46 +175,9 @@ class ScaleOutTest(unittest.TestCase):
 
         ingest_keyed(self.cluster, "clicks", batch(1000), "u")
         nodes = [stage_node() for _ in range(3)]
-        stop = threading.Event()
-        errors = []
-
-        def feed():
-            try:
-                while not stop.is_set():
-                    ingest_keyed(self.cluster, "clicks", batch(100), "u")
-                    time.sleep(0.05)
-            except Exception as e:  # reported below
-                errors.append(e)
-
-        feeder = threading.Thread(target=feed)
-        feeder.start()
-        try:
-            deadline = time.time() + 60
-            while time.time() < deadline and not all(pages(n) for n in nodes):
-                time.sleep(0.2)
-            self.assertTrue(all(pages(n) for n in nodes), "not every node got partitions:\n" +
-                            "\n".join(n.log()[-2000:] for n in nodes))
-            time.sleep(rng.uniform(0.5, 1.5))
-            nodes[2].kill9()
-            time.sleep(2)
-        finally:
-            stop.set()
-            feeder.join()
-        self.assertEqual(errors, [])
-        survivors = nodes[:2]
+        survivors = self.feed_and_kill_one(rng, nodes, "clicks", batch, "u", pages)
         want = dict(expected)
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            parts = [pages(n) for n in survivors]
-            if all(p is not None for p in parts) and not set(parts[0]) & set(parts[1]) and \
-                    {**parts[0], **parts[1]} == want:
-                break
-            time.sleep(0.3)
-        parts = [pages(n) for n in survivors]
-        self.assertEqual(set(parts[0]) & set(parts[1]), set(), "a page is counted by both nodes")
-        union = {**parts[0], **parts[1]}
-        self.assertEqual(union, want, "the survivors' views differ from a single-node run:\n" +
-                         "\n".join(n.log()[-3000:] for n in survivors))
+        union = self.assert_disjoint_union(survivors, pages, want, "page")
         for n in survivors:
             self.assertGreater(metric(n, 'sluice_kafka_sink_records_total{sink="to_pages"}'), 0)
             shown = sql(n, "SHOW SINKS")["results"][0]["rows"]

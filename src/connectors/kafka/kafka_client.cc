@@ -170,6 +170,52 @@ Status KafkaErrorStatus(rd_kafka_error_t* error, std::string_view what) {
   return Status::Unavailable(fmt::format("{}: {}", what, rd_kafka_error_string(error)));
 }
 
+SinkMetrics NewSinkMetrics(MetricsRegistry* metrics, const std::string& sink) {
+  SinkMetrics m;
+  if (metrics == nullptr) return m;
+  m.errors = metrics
+                 ->AddCounter("sluice_kafka_sink_errors_total",
+                              "Errors of a Kafka sink connector (unreachable cluster, failed transactions, ...)",
+                              {"sink"})
+                 ->WithLabels({sink});
+  m.records = metrics
+                  ->AddCounter("sluice_kafka_sink_records_total",
+                               "Records a Kafka sink connector delivered in committed transactions", {"sink"})
+                  ->WithLabels({sink});
+  m.lag = metrics
+              ->AddGauge("sluice_kafka_sink_lag_records",
+                         "Committed records of the sink's topic not yet delivered to Kafka", {"sink"})
+              ->WithLabels({sink});
+  return m;
+}
+
+Status ProduceRecord(rd_kafka_t* producer, const std::string& topic, std::optional<std::string_view> key,
+                     std::optional<std::string_view> value, int64_t timestamp_ms,
+                     std::span<const log::RecordHeader> headers, const std::function<bool()>& stopping) {
+  while (true) {
+    rd_kafka_headers_t* hdrs = rd_kafka_headers_new(headers.size());
+    for (const log::RecordHeader& h : headers) {
+      rd_kafka_header_add(hdrs, h.key.data(), static_cast<ssize_t>(h.key.size()), h.value ? h.value->data() : nullptr,
+                          h.value ? static_cast<ssize_t>(h.value->size()) : 0);
+    }
+    const void* key_data = key ? key->data() : nullptr;
+    const size_t key_len = key ? key->size() : 0;
+    void* value_data = value ? const_cast<char*>(value->data()) : nullptr;
+    const size_t value_len = value ? value->size() : 0;
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        producer, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key_data, key_len),
+        RD_KAFKA_V_VALUE(value_data, value_len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_TIMESTAMP(timestamp_ms), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return Status::Ok();  // the message owns the headers
+    rd_kafka_headers_destroy(hdrs);
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      return Status::Unavailable(fmt::format("producing to Kafka topic '{}': {}", topic, rd_kafka_err2str(err)));
+    }
+    if (stopping()) return Status::Unavailable("stopping");
+    rd_kafka_poll(producer, 50);  // the queue drains as the cluster acknowledges
+  }
+}
+
 void FailureLog::Failed(const Status& s) {
   if (errors_ != nullptr) errors_->Inc();
   if (failures_++ % 100 == 0) SLUICE_LOG_WARN("{}: {} (retrying)", what_, s.message());

@@ -9,6 +9,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <utility>
@@ -18,6 +20,7 @@
 #include "common/result.h"
 #include "engine/connector.h"
 #include "log/log.h"
+#include "log/record_batch.h"
 #include "sql/catalog.h"
 
 namespace sluice::connectors {
@@ -75,6 +78,22 @@ Result<int32_t> KafkaPartitionCount(rd_kafka_t* rk, const KafkaOptions& options,
 
 // A librdkafka error object as a Status (kUnavailable), consuming it.
 Status KafkaErrorStatus(rd_kafka_error_t* error, std::string_view what);
+
+// The metrics every Kafka sink connector exports, labelled by sink (all null without a
+// registry).
+struct SinkMetrics {
+  Counter* errors = nullptr;
+  Counter* records = nullptr;
+  Gauge* lag = nullptr;
+};
+SinkMetrics NewSinkMetrics(MetricsRegistry* metrics, const std::string& sink);
+
+// Produces one record (copied) to `topic`, polling while the producer's queue is full;
+// kUnavailable on any other error, or once `stopping()` says so while waiting.
+// timestamp_ms 0: the producer's clock.
+Status ProduceRecord(rd_kafka_t* producer, const std::string& topic, std::optional<std::string_view> key,
+                     std::optional<std::string_view> value, int64_t timestamp_ms,
+                     std::span<const log::RecordHeader> headers, const std::function<bool()>& stopping);
 
 // Logs the first failure of a streak and every 100th, counts each; says when it recovers.
 class FailureLog {

@@ -62,28 +62,17 @@ class KafkaScaledSink final : public KafkaWorker {
   KafkaScaledSink(sql::CatalogEntry entry, KafkaOptions options, KafkaOptions source_options,
                   engine::ScaledOutSinkInput input, MetricsRegistry* metrics)
       : KafkaWorker(fmt::format("sink {}: Kafka topic '{}' at '{}'", entry.name, options.topic, options.servers),
-                    metrics == nullptr ? nullptr
-                                       : metrics
-                                             ->AddCounter("sluice_kafka_sink_errors_total",
-                                                          "Errors of a Kafka sink connector (unreachable cluster, "
-                                                          "failed transactions, ...)",
-                                                          {"sink"})
-                                             ->WithLabels({entry.name})),
+                    NewSinkMetrics(metrics, entry.name).errors),
         entry_(std::move(entry)),
         options_(std::move(options)),
         source_topic_(std::move(source_options.topic)),
         rows_(std::make_unique<engine::SinkRowWriter>(ColumnNames(entry_), input.key_column)),
         input_(std::move(input)) {
     input_.dataflow->sink().AddListener(rows_.get());
+    const SinkMetrics m = NewSinkMetrics(metrics, entry_.name);
+    records_ = m.records;
+    lag_ = m.lag;
     if (metrics != nullptr) {
-      records_ = metrics
-                     ->AddCounter("sluice_kafka_sink_records_total",
-                                  "Records a Kafka sink connector delivered in committed transactions", {"sink"})
-                     ->WithLabels({entry_.name});
-      lag_ = metrics
-                 ->AddGauge("sluice_kafka_sink_lag_records",
-                            "Committed records of the sink's topic not yet delivered to Kafka", {"sink"})
-                 ->WithLabels({entry_.name});
       partitions_ = metrics
                         ->AddGauge("sluice_kafka_sink_partitions",
                                    "Partitions of a scaled-out source a sink delivers on this node (its tasks)",
@@ -259,23 +248,9 @@ class KafkaScaledSink final : public KafkaWorker {
   }
 
   Status Produce(Task& task, const engine::SinkRow& row) {
-    const std::string_view op = row.retraction ? "delete" : "insert";
-    const void* key = row.key ? row.key->data() : nullptr;
-    const size_t key_len = row.key ? row.key->size() : 0;
-    while (true) {
-      rd_kafka_resp_err_t err = rd_kafka_producev(
-          task.producer.get(), RD_KAFKA_V_TOPIC(options_.topic.c_str()), RD_KAFKA_V_KEY(key, key_len),
-          RD_KAFKA_V_VALUE(const_cast<char*>(row.json.data()), row.json.size()),
-          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-          RD_KAFKA_V_HEADER(engine::kSinkOpHeader.data(), op.data(), static_cast<ssize_t>(op.size())),
-          RD_KAFKA_V_END);
-      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return Status::Ok();
-      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-        return Status::Unavailable(fmt::format("producing to Kafka topic '{}': {}", options_.topic, rd_kafka_err2str(err)));
-      }
-      if (stopping()) return Status::Unavailable("stopping");
-      rd_kafka_poll(task.producer.get(), 50);  // the queue drains as the cluster acknowledges
-    }
+    const log::RecordHeader op[] = {{engine::kSinkOpHeader, row.retraction ? "delete" : "insert"}};
+    return ProduceRecord(task.producer.get(), options_.topic, row.key, row.json, /*timestamp_ms=*/0, op,
+                         [this] { return stopping(); });
   }
 
   const sql::CatalogEntry entry_;

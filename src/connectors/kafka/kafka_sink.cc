@@ -23,14 +23,6 @@ constexpr int kTransactionTimeoutMs = 60'000;
 // in sluice; `sluice-op` (insert or delete) goes along with each row.
 bool IsBookkeepingHeader(std::string_view key) { return key.starts_with("sluice-sink"); }
 
-Counter* SinkErrorCounter(MetricsRegistry* metrics, const std::string& sink) {
-  if (metrics == nullptr) return nullptr;
-  return metrics
-      ->AddCounter("sluice_kafka_sink_errors_total",
-                   "Errors of a Kafka sink connector (unreachable cluster, failed transactions, ...)", {"sink"})
-      ->WithLabels({sink});
-}
-
 // Sends the committed records of partition 0 of the sink's topic to the external topic, in
 // Kafka transactions that also commit (for options.group_id, as the offset of the external
 // topic's partition 0) the position in the sink's topic they reach. After a crash, a new
@@ -40,20 +32,13 @@ class KafkaSink final : public KafkaWorker {
  public:
   KafkaSink(sql::CatalogEntry entry, KafkaOptions options, std::shared_ptr<log::Topic> topic, MetricsRegistry* metrics)
       : KafkaWorker(fmt::format("sink {}: Kafka topic '{}' at '{}'", entry.name, options.topic, options.servers),
-                    SinkErrorCounter(metrics, entry.name)),
+                    NewSinkMetrics(metrics, entry.name).errors),
         entry_(std::move(entry)),
         options_(std::move(options)),
         topic_(std::move(topic)) {
-    if (metrics != nullptr) {
-      records_ = metrics
-                     ->AddCounter("sluice_kafka_sink_records_total",
-                                  "Records a Kafka sink connector delivered in committed transactions", {"sink"})
-                     ->WithLabels({entry_.name});
-      lag_ = metrics
-                 ->AddGauge("sluice_kafka_sink_lag_records",
-                            "Committed records of the sink's topic not yet delivered to Kafka", {"sink"})
-                 ->WithLabels({entry_.name});
-    }
+    const SinkMetrics m = NewSinkMetrics(metrics, entry_.name);
+    records_ = m.records;
+    lag_ = m.lag;
     StartWorker("kafka-sink:" + entry_.name);
   }
 
@@ -165,29 +150,12 @@ class KafkaSink final : public KafkaWorker {
   }
 
   Status Produce(const log::Record& record) {
-    while (true) {
-      rd_kafka_headers_t* headers = rd_kafka_headers_new(record.headers.size());
-      for (const log::RecordHeader& h : record.headers) {
-        if (IsBookkeepingHeader(h.key)) continue;
-        rd_kafka_header_add(headers, h.key.data(), static_cast<ssize_t>(h.key.size()),
-                            h.value ? h.value->data() : nullptr, h.value ? static_cast<ssize_t>(h.value->size()) : 0);
-      }
-      const void* key = record.key ? record.key->data() : nullptr;
-      const size_t key_len = record.key ? record.key->size() : 0;
-      void* value = record.value ? const_cast<char*>(record.value->data()) : nullptr;
-      const size_t value_len = record.value ? record.value->size() : 0;
-      rd_kafka_resp_err_t err = rd_kafka_producev(
-          producer_.get(), RD_KAFKA_V_TOPIC(options_.topic.c_str()), RD_KAFKA_V_KEY(key, key_len),
-          RD_KAFKA_V_VALUE(value, value_len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-          RD_KAFKA_V_TIMESTAMP(record.timestamp.value()), RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_END);
-      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return Status::Ok();  // the message owns the headers
-      rd_kafka_headers_destroy(headers);
-      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-        return Status::Unavailable(fmt::format("producing to Kafka topic '{}': {}", options_.topic, rd_kafka_err2str(err)));
-      }
-      if (stopping()) return Status::Unavailable("stopping");
-      rd_kafka_poll(producer_.get(), 50);  // the queue drains as the cluster acknowledges
+    headers_.clear();
+    for (const log::RecordHeader& h : record.headers) {
+      if (!IsBookkeepingHeader(h.key)) headers_.push_back(h);
     }
+    return ProduceRecord(producer_.get(), options_.topic, record.key, record.value, record.timestamp.value(), headers_,
+                         [this] { return stopping(); });
   }
 
   const sql::CatalogEntry entry_;
@@ -200,6 +168,7 @@ class KafkaSink final : public KafkaWorker {
   KafkaPtr producer_;
   rd_kafka_consumer_group_metadata_t* group_ = nullptr;
   int64_t next_ = 0;  // the first offset of the sink's topic not delivered yet
+  std::vector<log::RecordHeader> headers_;  // Produce's scratch
 };
 
 }  // namespace
