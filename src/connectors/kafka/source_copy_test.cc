@@ -109,6 +109,17 @@ TEST_F(SourceCopyTest, SearchesFarBackInALongCopy) {
   EXPECT_EQ(Position(4000), -1);
 }
 
+TEST_F(SourceCopyTest, AnUnreadableOffsetHeaderIsCorruptionNotAGuess) {
+  log::RecordBatchBuilder builder;
+  const log::RecordHeader headers[] = {
+      {kKafkaSourceHeader, "src"}, {kKafkaSourceOffsetHeader, "9"}, {kKafkaSourceAtHeader, "-x7"}};
+  builder.Add(TimestampMs(1), std::nullopt, "{}", headers);
+  ASSERT_TRUE(log::AppendAndWait(*partition_, builder.Finish()).ok());
+  auto found = FindCopyPosition(*partition_, "src", 3);
+  ASSERT_FALSE(found.ok());
+  EXPECT_EQ(found.status().code(), StatusCode::kCorruption) << found.status().ToString();
+}
+
 TEST_F(SourceCopyTest, ScanListsTagsAndLeavesOthersUntagged) {
   Copy({4, 5});
   Copy({0}, "other");
