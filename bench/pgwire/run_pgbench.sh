@@ -6,6 +6,7 @@
 #
 # Usage: bench/pgwire/run_pgbench.sh [SLUICE_BIN] [SECONDS] [RUNS] [CLIENTS]
 # Defaults: build/release/src/cli/sluice, 10 s, 3 runs, 4 clients (pgbench -c 4 -j 2).
+# SLUICE_CONFIG=FILE: start the server with this TOML config (e.g. to set [pgwire] io_threads).
 # PERF_OUT=FILE: also record a perf profile (perf record -g) of the server during the first
 # prepared-mode run.
 set -euo pipefail
@@ -20,7 +21,7 @@ dir="$(mktemp -d)"
 http_port=$((20000 + RANDOM % 20000))
 pg_port=$((http_port + 1))
 kafka_port=$((http_port + 2))
-"$bin" server --data-dir "$dir/data" --http-port "$http_port" --pg-port "$pg_port" --kafka-port "$kafka_port" \
+"$bin" server ${SLUICE_CONFIG:+--config "$SLUICE_CONFIG"} --data-dir "$dir/data" --http-port "$http_port" --pg-port "$pg_port" --kafka-port "$kafka_port" \
   >"$dir/server.log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$dir"' EXIT
@@ -51,17 +52,26 @@ for _ in $(seq 300); do
 done
 echo "view by_key: $(psql -X -A -t -h 127.0.0.1 -p "$pg_port" -U bench -d sluice -c 'SELECT count(*) FROM by_key') keys"
 
+# The server's user + system CPU time, in clock ticks: CPU per query is steadier than queries/s
+# on a machine where pgbench shares the cores.
+server_cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$server/stat"; }
+
 for mode in simple extended prepared; do
   results=()
   for run in $(seq "$runs"); do
     if [ -n "${PERF_OUT:-}" ] && [ "$mode" = prepared ] && [ "$run" = 1 ]; then
       perf record -F 499 ${PERF_CALLGRAPH:--g} -o "$PERF_OUT" -p "$server" -- sleep "$seconds" >/dev/null 2>&1 &
     fi
+    cpu_before="$(server_cpu_ticks)"
     out="$(pgbench -n -h 127.0.0.1 -p "$pg_port" -U bench -M "$mode" -c "$clients" -j 2 -T "$seconds" \
       -f "$here/pull_query.sql" sluice 2>&1)" || { echo "$mode: pgbench failed:"; echo "$out" | tail -5; break; }
     tps="$(echo "$out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1)"
     failed="$(echo "$out" | sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p')"
-    echo "$mode run $run: $tps queries/s (failed: ${failed:-0})"
+    cpu_after="$(server_cpu_ticks)"
+    queries="$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')"
+    us_per_query="$(awk -v t="$((cpu_after - cpu_before))" -v hz="$(getconf CLK_TCK)" -v q="${queries:-0}" \
+      'BEGIN { if (q > 0) printf "%.1f", t / hz * 1e6 / q; else print "n/a" }')"
+    echo "$mode run $run: $tps queries/s (failed: ${failed:-0}; server CPU ${us_per_query} us/query)"
     results+=("$tps")
   done
   if [ "${#results[@]}" -gt 0 ]; then

@@ -261,7 +261,7 @@ Status LoadConfigFile(const std::string& path, ServerConfig* config) {
   }
   if (const toml::table* p = root["pgwire"].as_table()) {
     SLUICE_RETURN_IF_ERROR(CheckKeys(*p, "pgwire",
-                                     {"enabled", "auth", "users", "query_threads", "max_connections",
+                                     {"enabled", "auth", "users", "io_threads", "query_threads", "max_connections",
                                       "max_message_bytes", "auth_timeout", "write_timeout"})
                                .WithContext(path));
     server::pgwire::PgOptions& o = config->pgwire;
@@ -273,7 +273,11 @@ Status LoadConfigFile(const std::string& path, ServerConfig* config) {
       if (!method.ok()) return method.status().WithContext(fmt::format("{}: [pgwire] auth", path));
       o.auth = *method;
     }
+    SLUICE_RETURN_IF_ERROR(Get(*p, "pgwire", "io_threads", &o.io_threads));
     SLUICE_RETURN_IF_ERROR(Get(*p, "pgwire", "query_threads", &o.query_threads));
+    if (o.io_threads < 1 || o.io_threads > 256 || o.query_threads < 1 || o.query_threads > 256) {
+      return Status::InvalidArgument(fmt::format("{}: [pgwire] io_threads and query_threads must be between 1 and 256", path));
+    }
     SLUICE_RETURN_IF_ERROR(Get(*p, "pgwire", "max_connections", &o.max_connections));
     uint64_t max_message = o.max_message_bytes;
     SLUICE_RETURN_IF_ERROR(GetBytes(*p, "pgwire", "max_message_bytes", &max_message));

@@ -63,6 +63,7 @@ pg_port = 15433
 [pgwire]
 auth = "scram-sha-256"
 users = [{name = "alice", password = "pw"}, {name = "bob", password = "SCRAM-SHA-256$4096:c2FsdA==$a:b"}]
+io_threads = 3
 query_threads = 2
 max_message_bytes = "1MiB"
 auth_timeout = "5s"
@@ -73,6 +74,7 @@ auth_timeout = "5s"
   EXPECT_EQ(c.pgwire.auth, server::pgwire::AuthMethod::kScram);
   ASSERT_EQ(c.pgwire.users.size(), 2u);
   EXPECT_EQ(c.pgwire.users[1].name, "bob");
+  EXPECT_EQ(c.pgwire.io_threads, 3);
   EXPECT_EQ(c.pgwire.query_threads, 2);
   EXPECT_EQ(c.pgwire.max_message_bytes, 1u << 20);
   EXPECT_EQ(c.pgwire.auth_timeout_ms, 5000);
@@ -80,6 +82,9 @@ auth_timeout = "5s"
   ServerConfig d;
   s = LoadConfigFile(Write("[pgwire]\nauth = \"password\"\n"), &d);
   EXPECT_NE(s.message().find("needs at least one user"), std::string::npos) << s.ToString();
+  ServerConfig zero;
+  s = LoadConfigFile(Write("[pgwire]\nio_threads = 0\n"), &zero);
+  EXPECT_NE(s.message().find("io_threads and query_threads must be between 1 and 256"), std::string::npos) << s.ToString();
   s = LoadConfigFile(Write("[pgwire]\nauth = \"md5\"\n"), &d);
   EXPECT_NE(s.message().find("unknown auth method 'md5'"), std::string::npos) << s.ToString();
   s = LoadConfigFile(Write("[pgwire]\nusers = [{name = \"x\", pasword = \"y\"}]\n"), &d);

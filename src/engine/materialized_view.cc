@@ -273,7 +273,7 @@ Result<std::unique_ptr<MaterializedView>> MaterializedView::Start(sql::CatalogEn
 void MaterializedView::StopForDrop() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::shared_mutex> lock(mu_);
   if (transactional_ && txn_open_ && !pending_batch_) {
     commit_pending_ = true;
     if (!CommitSinkTransaction()) {
@@ -292,7 +292,7 @@ MaterializedView::~MaterializedView() {
 }
 
 void MaterializedView::Subscribe(ChangeQueue* queue) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::shared_mutex> lock(mu_);
   // The current rows as insertions, then the watermark, then every change from here on.
   exec::CollectSink& sink = dataflow_->sink();
   const std::vector<std::vector<sql::Value>> rows = sink.Rows();
@@ -312,12 +312,12 @@ void MaterializedView::Subscribe(ChangeQueue* queue) {
 }
 
 void MaterializedView::Unsubscribe(ChangeQueue* queue) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::shared_mutex> lock(mu_);
   dataflow_->sink().RemoveListener(queue);
 }
 
 Result<std::vector<std::vector<sql::Value>>> MaterializedView::Snapshot() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::shared_mutex> lock(mu_);
   if (!failure_.ok()) {
     return Status::FailedPrecondition(fmt::format("materialized view \"{}\" stopped: {}", view_.name, failure_.message()));
   }
@@ -327,22 +327,29 @@ Result<std::vector<std::vector<sql::Value>>> MaterializedView::Snapshot() const 
 Result<std::optional<std::vector<std::vector<sql::Value>>>> MaterializedView::Lookup(size_t column,
                                                                                    const sql::Value& value,
                                                                                    bool wait) {
-  std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
+  const auto lookup = [&]() -> Result<std::optional<std::vector<std::vector<sql::Value>>>> {
+    if (!failure_.ok()) {
+      return Status::FailedPrecondition(fmt::format("materialized view \"{}\" stopped: {}", view_.name, failure_.message()));
+    }
+    return dataflow_->sink().RowsWhere(column, value, /*build_index=*/wait);
+  };
   if (wait) {
-    lock.lock();
-  } else if (!lock.try_lock()) {
+    // May build the column's index: alone.
+    std::lock_guard<std::shared_mutex> lock(mu_);
+    return lookup();
+  }
+  // Reads only: beside other lookups, between rounds.
+  std::shared_lock<std::shared_mutex> lock(mu_, std::try_to_lock);
+  if (!lock.owns_lock()) {
     return Status::ResourceExhausted(fmt::format("materialized view \"{}\" is in the middle of a round", view_.name));
   }
-  if (!failure_.ok()) {
-    return Status::FailedPrecondition(fmt::format("materialized view \"{}\" stopped: {}", view_.name, failure_.message()));
-  }
-  return dataflow_->sink().RowsWhere(column, value, /*build_index=*/wait);
+  return lookup();
 }
 
 int64_t MaterializedView::Lag() const { return lag_.load(); }
 
 Result<MaterializedView::Cut> MaterializedView::SnapshotWithOffsets() const {
-  std::lock_guard<std::mutex> lock(mu_);  // rounds hold it: this is a round boundary
+  std::lock_guard<std::shared_mutex> lock(mu_);  // rounds hold it: this is a round boundary
   if (!failure_.ok()) {
     return Status::FailedPrecondition(fmt::format("materialized view \"{}\" stopped: {}", view_.name, failure_.message()));
   }
@@ -353,7 +360,7 @@ Result<MaterializedView::Cut> MaterializedView::SnapshotWithOffsets() const {
 }
 
 Result<std::shared_ptr<ChangeFeed>> MaterializedView::Feed(const SubscriptionLimits& limits) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::shared_mutex> lock(mu_);
   if (!failure_.ok()) {
     return Status::FailedPrecondition(fmt::format("materialized view \"{}\" stopped: {}", view_.name, failure_.message()));
   }
@@ -371,7 +378,7 @@ Result<std::shared_ptr<ChangeFeed>> MaterializedView::Feed(const SubscriptionLim
 
 Result<std::vector<std::vector<sql::Value>>> MaterializedView::SnapshotWith(
     const std::function<void()>& under_lock) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::shared_mutex> lock(mu_);
   if (!failure_.ok()) {
     return Status::FailedPrecondition(fmt::format("materialized view \"{}\" stopped: {}", view_.name, failure_.message()));
   }
@@ -380,7 +387,7 @@ Result<std::vector<std::vector<sql::Value>>> MaterializedView::SnapshotWith(
 }
 
 Status MaterializedView::FailureIfIdle() const {
-  std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
+  std::unique_lock<std::shared_mutex> lock(mu_, std::try_to_lock);
   if (!lock.owns_lock() || failure_.ok()) return Status::Ok();
   return Status::FailedPrecondition(fmt::format("materialized view \"{}\" stopped: {}", view_.name, failure_.message()));
 }
@@ -388,7 +395,7 @@ Status MaterializedView::FailureIfIdle() const {
 void MaterializedView::EndSubscriptions(Status reason) {
   std::shared_ptr<ChangeFeed> feed;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<std::shared_mutex> lock(mu_);
     feed = feed_.feed;
   }
   if (feed) feed->End(std::move(reason));
@@ -403,7 +410,7 @@ void MaterializedView::Run() {
     Result<int64_t> applied = Round();
     if (!applied.ok()) {
       SLUICE_LOG_ERROR("materialized view {}: {}", view_.name, applied.status().message());
-      std::lock_guard<std::mutex> lock(mu_);
+      std::lock_guard<std::shared_mutex> lock(mu_);
       failure_ = applied.status();
       caught_up_.store(true, std::memory_order_release);  // stopped: it does not hold recovery up
       return;
@@ -435,7 +442,7 @@ Result<int64_t> MaterializedView::ReadLog(Input& input, size_t max_bytes_per_par
 }
 
 Result<int64_t> MaterializedView::Round() {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::shared_mutex> lock(mu_);
   if (commit_pending_ && !CommitSinkTransaction()) return 0;  // no new output before the marker
   if (pending_batch_ && !WriteSinkBatch()) return 0;           // retry the write before reading more
   const int64_t now_ms = SteadyMillis();

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -204,7 +205,9 @@ class MaterializedView {
   log::Log* const log_;
   std::vector<Input> inputs_;
 
-  mutable std::mutex mu_;
+  // Rounds and everything that changes the dataflow hold it alone; lookups that only read
+  // (Lookup without wait) share it.
+  mutable std::shared_mutex mu_;
   std::unique_ptr<exec::Dataflow> dataflow_;  // GUARDED_BY(mu_)
   Status failure_;                            // GUARDED_BY(mu_)
 

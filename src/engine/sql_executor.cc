@@ -499,6 +499,7 @@ void SqlExecutor::RebalanceLoop() {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
+    catalog_generation_.fetch_add(1);
     RebuildViewsOf(sources);
     exclusive.unlock();
     lock.lock();
@@ -1029,11 +1030,48 @@ Result<StatementResult> SqlExecutor::RunSelect(const sql::BoundQuery& bound) {
   return FinishSelect(bound, query.get());
 }
 
+namespace {
+
+// The rows of a point lookup that `SELECT <outputs> FROM view WHERE column = value` returns.
+std::vector<std::vector<Value>> ProjectLookupRows(std::vector<std::vector<Value>>& found, size_t column,
+                                                  const Value& value, const std::vector<size_t>& outputs) {
+  std::vector<std::vector<Value>> rows;
+  for (std::vector<Value>& row : found) {
+    if (row[column] != value) continue;  // the index may return a few more
+    std::vector<Value>& out = rows.emplace_back();
+    out.reserve(outputs.size());
+    for (size_t c : outputs) out.push_back(row[c]);
+  }
+  return rows;
+}
+
+}  // namespace
+
 Result<std::optional<StatementResult>> SqlExecutor::TryPointQuery(std::string_view text) {
-  Result<sql::StatementPtr> stmt = sql::ParseOne(text);
-  if (!stmt.ok() || (*stmt)->kind != sql::StatementKind::kSelect) return std::optional<StatementResult>();
+  const std::optional<PointQueryShape> shape = PointQueryShape::Of(text);
   std::shared_lock<FairSharedMutex> lock(mu_, std::try_to_lock);
   if (!lock.owns_lock()) return std::optional<StatementResult>();  // DDL is running
+  const uint64_t generation = catalog_generation_.load();
+  if (shape) {
+    if (std::shared_ptr<const PointQueryPlan> plan = point_plans_.Find(shape->key, generation)) {
+      auto view = views_.find(plan->view);
+      const std::optional<Value> value = shape->LiteralAs(plan->column_type);
+      if (view != views_.end() && value) {
+        Result<std::optional<std::vector<std::vector<Value>>>> found =
+            view->second->Lookup(plan->column, *value, /*wait=*/false);
+        if (found.ok() && *found) {
+          std::vector<ResultColumn> columns;
+          columns.reserve(plan->output_columns.size());
+          for (const auto& [name, type] : plan->output_columns) columns.push_back({name, type});
+          return std::optional<StatementResult>(
+              Table(std::move(columns), ProjectLookupRows(**found, plan->column, *value, plan->outputs)));
+        }
+        // A view in a round, or another failure: the full path below decides, as without a plan.
+      }
+    }
+  }
+  Result<sql::StatementPtr> stmt = sql::ParseOne(text);
+  if (!stmt.ok() || (*stmt)->kind != sql::StatementKind::kSelect) return std::optional<StatementResult>();
   sql::QueryBinder binder(catalog_.get());
   Result<sql::BoundQuery> bound = binder.Bind(*static_cast<const sql::SelectStatement&>(**stmt).query);
   if (!bound.ok() || bound->emit_on_window_close) return std::optional<StatementResult>();
@@ -1054,14 +1092,20 @@ Result<std::optional<StatementResult>> SqlExecutor::TryPointQuery(std::string_vi
   std::vector<ResultColumn> columns;
   for (const sql::ColumnSchema& c : bound->plan->schema) columns.push_back({c.name, c.type});
   if (const std::optional<std::vector<size_t>> direct = DirectColumns(*bound->plan, *lookup)) {
-    std::vector<std::vector<Value>> rows;
-    for (std::vector<Value>& row : **found) {
-      if (row[lookup->column] != lookup->value) continue;  // the index may return a few more
-      std::vector<Value>& out = rows.emplace_back();
-      out.reserve(direct->size());
-      for (size_t c : *direct) out.push_back(row[c]);
+    // The next query of this shape skips parsing and binding, if the shape's literal is what
+    // binding compared with.
+    if (shape && shape->LiteralAs(lookup->value.type()) == std::optional<Value>(lookup->value)) {
+      PointQueryPlan plan;
+      plan.catalog_generation = generation;
+      plan.view = scan->relation.name;
+      plan.column = lookup->column;
+      plan.column_type = lookup->value.type();
+      plan.outputs = *direct;
+      for (const ResultColumn& c : columns) plan.output_columns.emplace_back(c.name, c.type);
+      point_plans_.Insert(shape->key, std::move(plan));
     }
-    return std::optional<StatementResult>(Table(std::move(columns), std::move(rows)));
+    return std::optional<StatementResult>(
+        Table(std::move(columns), ProjectLookupRows(**found, lookup->column, lookup->value, *direct)));
   }
   SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<exec::Dataflow> query, exec::Dataflow::Build(*bound->plan, AdHocOptions()));
   SLUICE_RETURN_IF_ERROR(PushRows(query.get(), 0, **found, /*few=*/true));
@@ -1097,6 +1141,7 @@ Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text)
     shared.lock();
   } else {
     exclusive.lock();
+    catalog_generation_.fetch_add(1);
   }
   std::vector<StatementResult> results;
   for (const sql::StatementPtr& stmt : statements) {

@@ -18,6 +18,7 @@
 #include "common/result.h"
 #include "engine/decode_rejects.h"
 #include "engine/materialized_view.h"
+#include "engine/point_query_cache.h"
 #include "engine/connector.h"
 #include "log/log.h"
 #include "sql/ast.h"
@@ -83,6 +84,8 @@ class SqlExecutor {
   Result<std::vector<ResultColumn>> Describe(std::string_view sql);
 
   const sql::Catalog& catalog() const { return *catalog_; }
+  // How many query shapes TryPointQuery answers without parsing (for tests).
+  size_t cached_point_plans() const { return point_plans_.size(); }
 
   // A pull query's `column = constant` filter right above a view's scan (sql_executor.cc).
   struct PointLookup {
@@ -159,6 +162,10 @@ class SqlExecutor {
   // Held shared by statements that only read the catalog and the views, exclusively by DDL
   // (which a stream of pull queries cannot starve).
   FairSharedMutex mu_;
+  // Moves whenever mu_ is taken exclusively (the catalog or the views may change): plans made
+  // before no longer hold.
+  std::atomic<uint64_t> catalog_generation_{0};
+  PointQueryCache point_plans_;  // TryPointQuery's plans by query shape
   std::vector<std::string> recovering_;  // GUARDED_BY(mu_): views restored at start, not caught up yet
   std::atomic<bool> recovered_{false};
   FileSystem* fs_ = nullptr;

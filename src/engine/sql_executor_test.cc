@@ -239,6 +239,59 @@ TEST_F(MaterializedViewTest, PointQueriesRunWithoutWaitingAndMatchExecute) {
   EXPECT_FALSE(sql_->TryPointQuery("SELECT * FROM per_auction WHERE auction = 1")->has_value());
 }
 
+TEST_F(MaterializedViewTest, PointQueriesOfAKnownShapeSkipBindingAndFollowTheCatalog) {
+  Ok(kBid);
+  Ingest({R"({"auction": 1, "price": 10, "date_time": "2026-01-01T00:00:01Z"})",
+          R"({"auction": 2, "price": 20, "date_time": "2026-01-01T00:00:02Z"})",
+          R"({"auction": 1, "price": 30, "date_time": "2026-01-01T00:00:03Z"})"});
+  Ok("CREATE MATERIALIZED VIEW per_auction AS SELECT auction, count(*) AS n, max(price) AS top FROM bid GROUP BY auction");
+  ASSERT_FALSE(WaitFor("SELECT count(*) FROM per_auction", [](const StatementResult& r) { return r.rows[0][0].int64() == 2; })
+                   .empty());
+  auto rows = [](const StatementResult& r) {
+    std::string out;
+    for (const ResultColumn& c : r.columns) out += c.name + ":" + std::string(c.type.ToString()) + " ";
+    for (const auto& row : r.rows) {
+      out += "|";
+      for (const auto& v : row) out += " " + v.ToString();
+    }
+    return out;
+  };
+  Ok("SELECT * FROM per_auction WHERE auction = 1");  // builds the index
+  auto point = [&](const std::string& q) {
+    Result<std::optional<StatementResult>> r = sql_->TryPointQuery(q);
+    EXPECT_TRUE(r.ok() && r->has_value()) << q;
+    return r.ok() && r->has_value() ? rows(**r) : std::string("none");
+  };
+  EXPECT_EQ(sql_->cached_point_plans(), 0u);
+  EXPECT_EQ(point("SELECT top, auction FROM per_auction WHERE auction = 1"), "top:BIGINT auction:BIGINT | 30 1");
+  EXPECT_EQ(sql_->cached_point_plans(), 1u);
+  // The same shape with other keys, from the plan: each as Execute answers it.
+  for (const char* q : {"SELECT top, auction FROM per_auction WHERE auction = 2",
+                        "SELECT top, auction FROM per_auction WHERE auction = 3",
+                        "select top,auction from PER_AUCTION where auction=1"}) {
+    EXPECT_EQ(point(q), rows(Ok(q)[0])) << q;
+  }
+  // A string key is another shape; converted to the column's type as binding does.
+  EXPECT_EQ(point("SELECT top, auction FROM per_auction WHERE auction = '2'"), "top:BIGINT auction:BIGINT | 20 2");
+  EXPECT_EQ(point("SELECT top, auction FROM per_auction WHERE auction = '1'"), "top:BIGINT auction:BIGINT | 30 1");
+  EXPECT_EQ(sql_->cached_point_plans(), 2u);
+  // A key that does not convert is binding's to refuse.
+  Result<std::optional<StatementResult>> bad = sql_->TryPointQuery("SELECT top, auction FROM per_auction WHERE auction = 'x'");
+  EXPECT_TRUE(!bad.ok() || !bad->has_value());
+  (void)Fails("SELECT top, auction FROM per_auction WHERE auction = 'x'");
+
+  // The view is replaced by one with other columns under the same name: the shape's plan is
+  // stale and the query is bound again.
+  Ok("DROP MATERIALIZED VIEW per_auction");
+  EXPECT_FALSE(sql_->TryPointQuery("SELECT top, auction FROM per_auction WHERE auction = 1")->has_value());
+  Ok("CREATE MATERIALIZED VIEW per_auction AS SELECT auction, min(price) AS top, count(*) AS n FROM bid GROUP BY auction");
+  ASSERT_FALSE(WaitFor("SELECT count(*) FROM per_auction", [](const StatementResult& r) { return r.rows[0][0].int64() == 2; })
+                   .empty());
+  Ok("SELECT * FROM per_auction WHERE auction = 1");
+  EXPECT_EQ(point("SELECT top, auction FROM per_auction WHERE auction = 1"), "top:BIGINT auction:BIGINT | 10 1");
+  EXPECT_EQ(point("SELECT top, auction FROM per_auction WHERE auction = 2"), "top:BIGINT auction:BIGINT | 20 2");
+}
+
 TEST_F(MaterializedViewTest, BackfillsThenFollowsTheLogAndSurvivesRestart) {
   Ok(kBid);
   Ingest({R"({"auction": 1, "price": 10, "date_time": "2026-01-01T00:00:01Z"})",

@@ -1,5 +1,6 @@
 #include "server/pgwire/pg_server.h"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <chrono>
@@ -30,6 +31,12 @@ constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
 
 class Connection;
 
+std::vector<std::unique_ptr<asio::io_context>> MakeContexts(int n) {
+  std::vector<std::unique_ptr<asio::io_context>> out;
+  for (int i = 0; i < n; ++i) out.push_back(std::make_unique<asio::io_context>(1));
+  return out;
+}
+
 // Everything connections share; owned jointly by the server and its connections so that a
 // late handler never touches freed memory.
 struct ServerState {
@@ -37,9 +44,9 @@ struct ServerState {
       : options(std::move(opts)),
         session_config(std::move(config)),
         engine(eng),
-        ioc(std::max(1, options.io_threads)),
-        acceptor(asio::make_strand(ioc)),
-        accept_retry(acceptor.get_executor()),
+        iocs(MakeContexts(std::max(1, options.io_threads))),
+        acceptor(*iocs.front()),
+        accept_retry(*iocs.front()),
         pool(static_cast<size_t>(std::max(1, options.query_threads))) {
     open_connections = metrics->AddGauge("sluice_pgwire_connections", "Open PostgreSQL wire connections")->WithLabels({});
     accepted = metrics->AddCounter("sluice_pgwire_connections_total", "PostgreSQL wire connections accepted")
@@ -71,8 +78,10 @@ struct ServerState {
   const PgOptions options;
   const SessionConfig session_config;
   engine::Engine* const engine;
-  asio::io_context ioc;
-  tcp::acceptor acceptor;
+  // One io_context per network thread, each running its own connections: a connection's
+  // handlers never hand off to another thread, so a query costs no thread wake-up.
+  std::vector<std::unique_ptr<asio::io_context>> iocs;
+  tcp::acceptor acceptor;  // on iocs[0]
   asio::steady_timer accept_retry;
   asio::thread_pool pool;
   SessionMetrics session_metrics;
@@ -82,6 +91,7 @@ struct ServerState {
   Counter* bytes_sent;
 
   std::atomic<bool> stopping{false};
+  size_t next_context = 0;  // the acceptor's: round-robin over iocs
   std::atomic<int32_t> next_pid{1000};
   std::atomic<int64_t> connection_count{0};
 
@@ -95,9 +105,9 @@ bool IsLoopback(const asio::ip::address& a) {
          asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).is_loopback();
 }
 
-// One client connection. Socket work runs on the connection's strand. Session::Process runs
+// One client connection. Socket work runs on the connection's io thread. Session::Process runs
 // there too as long as it does not block (Progress::offload), and on the query pool from the
-// step that may. Process never overlaps a write or a Feed: the strand writes only between
+// step that may. Process never overlaps a write or a Feed: the io thread writes only between
 // Process runs. While a SUBSCRIBE streams (Progress::wait) a read stays outstanding to see the
 // client leave; bytes it brings while Process runs or output is being written wait in
 // pending_input_ until the next Process.
@@ -154,7 +164,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     });
   }
 
-  // Thread-safe: posts to the strand. Idle connections are told FATAL 57P01 and closed;
+  // Thread-safe: posts to the connection's io thread. Idle connections are told FATAL 57P01 and closed;
   // busy ones when their statement ends.
   void Shutdown() {
     asio::post(socket_.get_executor(), [self = shared_from_this()] {
@@ -316,7 +326,8 @@ void ServerState::Cancel(int32_t pid, int32_t secret) {
 }
 
 void Accept(std::shared_ptr<ServerState> state) {
-  state->acceptor.async_accept(asio::make_strand(state->ioc), [state](error_code ec, tcp::socket socket) {
+  asio::io_context& ioc = *state->iocs[state->next_context++ % state->iocs.size()];
+  state->acceptor.async_accept(ioc, [state](error_code ec, tcp::socket socket) {
     if (state->stopping.load() || ec == asio::error::operation_aborted) return;
     if (ec) {
       SLUICE_LOG_WARN("pgwire: accept failed: {}", ec.message());
@@ -352,10 +363,10 @@ class PgServerImpl final : public PgServer {
   void Stop() override;
 
  private:
-  void RunIoThread();
+  void RunIoThread(asio::io_context* ioc);
 
   std::shared_ptr<ServerState> state_;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;
   bool started_ = false;
@@ -383,20 +394,19 @@ Status PgServerImpl::Start() {
   if (ec) return fail("cannot read the bound port of");
 
   started_ = true;
-  work_.emplace(state_->ioc.get_executor());
+  for (auto& ioc : state_->iocs) work_.push_back(asio::make_work_guard(*ioc));
   Accept(state_);
-  const int threads = std::max(1, options.io_threads);
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { RunIoThread(); });
+  for (auto& ioc : state_->iocs) threads_.emplace_back([this, ioc = ioc.get()] { RunIoThread(ioc); });
   SLUICE_LOG_INFO("pgwire: listening on {}:{} (auth {}, {} user(s))", options.bind, port_, AuthMethodName(options.auth),
                   options.users.size());
   return Status::Ok();
 }
 
-void PgServerImpl::RunIoThread() {
+void PgServerImpl::RunIoThread(asio::io_context* ioc) {
   SetThreadName("pg-io");
   for (;;) {
     try {
-      state_->ioc.run();
+      ioc->run();
       return;
     } catch (const std::exception& e) {
       SLUICE_LOG_ERROR("pgwire: unexpected exception in an io thread: {}", e.what());
@@ -433,12 +443,15 @@ void PgServerImpl::Stop() {
                     kDrainTimeout.count());
     for (auto& c : live()) c->Abort();
   }
-  work_.reset();
+  work_.clear();
   const auto exit_deadline = std::chrono::steady_clock::now() + kThreadExitTimeout;
-  while (!state.ioc.stopped() && std::chrono::steady_clock::now() < exit_deadline) {
+  const auto all_stopped = [&] {
+    return std::all_of(state.iocs.begin(), state.iocs.end(), [](const auto& ioc) { return ioc->stopped(); });
+  };
+  while (!all_stopped() && std::chrono::steady_clock::now() < exit_deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  state.ioc.stop();
+  for (auto& ioc : state.iocs) ioc->stop();
   for (std::thread& t : threads_) t.join();
   threads_.clear();
   state.pool.join();

@@ -1,5 +1,7 @@
 #include "server/pgwire/query_text.h"
 
+#include <type_traits>
+
 #include <fmt/format.h>
 
 namespace sluice::server::pgwire {
@@ -91,17 +93,26 @@ namespace {
 
 // Calls on_char(i) for every byte outside comments and quoted tokens; on_quoted(begin, end)
 // for every quoted token or comment.
+// A callback that returns bool ends the scan by returning false.
 template <typename OnChar, typename OnQuoted>
 void Scan(std::string_view text, OnChar on_char, OnQuoted on_quoted) {
   size_t i = 0;
   while (i < text.size()) {
     const size_t skip = SkipQuoted(text, i);
     if (skip != i) {
-      on_quoted(i, skip);
+      if constexpr (std::is_same_v<decltype(on_quoted(i, skip)), bool>) {
+        if (!on_quoted(i, skip)) return;
+      } else {
+        on_quoted(i, skip);
+      }
       i = skip;
       continue;
     }
-    on_char(i);
+    if constexpr (std::is_same_v<decltype(on_char(i)), bool>) {
+      if (!on_char(i)) return;
+    } else {
+      on_char(i);
+    }
     ++i;
   }
 }
@@ -217,8 +228,12 @@ std::vector<std::string> Words(std::string_view text, size_t limit) {
         } else {
           flush();
         }
+        return words.size() < limit;
       },
-      [&](size_t, size_t) { flush(); });
+      [&](size_t, size_t) {
+        flush();
+        return words.size() < limit;
+      });
   flush();
   return words;
 }
