@@ -403,7 +403,8 @@ std::vector<SubscriptionEvent> Subscription::Poll() {
       state_->resync = false;
     }
   }
-  std::deque<std::shared_ptr<const ChangeBatch>> batches;
+  std::vector<std::shared_ptr<const ChangeBatch>>& batches = drained_;
+  batches.clear();
   std::optional<Status> end;
   bool poll_again = false;
   {
@@ -412,7 +413,9 @@ std::vector<SubscriptionEvent> Subscription::Poll() {
       // Overflowed again since the snapshot was taken: the next Poll resyncs.
       poll_again = state_->WakeLocked();
     } else {
-      batches.swap(state_->buffer);
+      // Moved out, not swapped: the buffer keeps its storage (no allocation per Poll).
+      batches.assign(std::make_move_iterator(state_->buffer.begin()), std::make_move_iterator(state_->buffer.end()));
+      state_->buffer.clear();
       state_->buffered_bytes = 0;
       if (!batches.empty()) state_->covered_seq = batches.back()->seq;
     }
@@ -434,6 +437,7 @@ std::vector<SubscriptionEvent> Subscription::Poll() {
     e.batch = std::move(filtered).value();
     events.push_back(std::move(e));
   }
+  batches.clear();
   if (end) {
     SubscriptionEvent e;
     e.kind = SubscriptionEvent::Kind::kEnd;

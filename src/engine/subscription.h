@@ -147,6 +147,7 @@ class Subscription {
   std::unique_ptr<exec::Dataflow> filter_;  // null: every row, every column
   std::vector<exec::DataChunk> filter_out_;
   std::unique_ptr<exec::ChangeListener> filter_sink_;
+  std::vector<std::shared_ptr<const ChangeBatch>> drained_;  // Poll's, kept for its storage
   bool ended_ = false;
 };
 
