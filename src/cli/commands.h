@@ -76,6 +76,7 @@ struct BenchLatencyOptions {
   int event_bytes = 100;
   std::string fsync = "always";
   int subscribers = 1;    // SSE subscriptions to the view, each must receive every row
+  int server_threads = 1;  // the server's HTTP io threads
   std::string self_path;  // path of this binary (to start the server process)
 };
 int RunBenchLatency(const BenchLatencyOptions& options);

@@ -184,6 +184,8 @@ int Main(int argc, char** argv) {
   bench_latency->add_option("--fsync", latency_options.fsync, "always | interval | never (default always)");
   bench_latency->add_option("--subscribers", latency_options.subscribers, "SSE subscribers of the view (default 1)")
       ->check(CLI::Range(1, 100000));
+  bench_latency->add_option("--server-threads", latency_options.server_threads, "The server's HTTP io threads (default 1)")
+      ->check(CLI::Range(1, 64));
   CLI::App* bench_kafka = bench->add_subcommand(
       "kafka", "Kafka protocol: produce and consume throughput, produce latency (librdkafka)");
   BenchKafkaOptions kafka_bench;
