@@ -154,8 +154,14 @@ class SubscriberSet {
           if (!set->closed_) set->Fail("stream: " + ec.message());
           return;
         }
-        pending.append(chunk.data(), chunk.size() - parser.get().body().size);
-        set->Parse(*this, WallMicros());
+        const std::string_view got(chunk.data(), chunk.size() - parser.get().body().size);
+        if (pending.empty()) {
+          // Usually whole events: parsed where beast put them, only a partial one is kept.
+          pending.assign(got.substr(set->Parse(*this, got, WallMicros())));
+        } else {
+          pending.append(got);
+          pending.erase(0, set->Parse(*this, pending, WallMicros()));
+        }
         if (!parser.is_done()) Read();
       });
     }
@@ -247,14 +253,15 @@ class SubscriberSet {
     return true;
   }
 
-  // Every complete event ("...\n\n") in sub.pending: its data lines are one JSON message.
-  void Parse(Sub& sub, int64_t now_us) {
+  // Every complete event ("...\n\n") in `bytes`: its data lines are one JSON message. Returns
+  // how many bytes the complete events took.
+  size_t Parse(Sub& sub, std::string_view bytes, int64_t now_us) {
     size_t start = 0;
     std::string& data = data_;
     while (true) {
-      const size_t end = sub.pending.find("\n\n", start);
+      const size_t end = bytes.find("\n\n", start);
       if (end == std::string::npos) break;
-      std::string_view event(sub.pending.data() + start, end - start);
+      std::string_view event(bytes.data() + start, end - start);
       start = end + 2;
       if (int64_t added = 0; ScanChange(event, now_us, &added)) {
         sub.rows.fetch_add(added, std::memory_order_relaxed);
@@ -304,7 +311,7 @@ class SubscriberSet {
       }
       sub.rows.fetch_add(added, std::memory_order_relaxed);
     }
-    sub.pending.erase(0, start);
+    return start;
   }
 
   asio::io_context io_;
