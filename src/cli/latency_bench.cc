@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <chrono>
@@ -179,6 +180,7 @@ class SubscriberSet {
     return true;
   }
   static uint64_t Load8(const char* p) {
+    static_assert(std::endian::native == std::endian::little, "Parse8 reads the first digit as the lowest byte");
     uint64_t v = 0;
     std::memcpy(&v, p, 8);
     return v;

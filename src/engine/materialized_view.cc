@@ -270,10 +270,14 @@ Result<std::unique_ptr<MaterializedView>> MaterializedView::Start(sql::CatalogEn
   return mv;
 }
 
+Status MaterializedView::StoppedStatus() const {
+  return Status::FailedPrecondition(fmt::format("materialized view \"{}\" stopped: {}", view_.name, failure_.message()));
+}
+
 void MaterializedView::StopForDrop() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
-  std::lock_guard<std::shared_mutex> lock(mu_);
+  std::lock_guard<FairSharedMutex> lock(mu_);
   if (transactional_ && txn_open_ && !pending_batch_) {
     commit_pending_ = true;
     if (!CommitSinkTransaction()) {
@@ -292,7 +296,7 @@ MaterializedView::~MaterializedView() {
 }
 
 void MaterializedView::Subscribe(ChangeQueue* queue) {
-  std::lock_guard<std::shared_mutex> lock(mu_);
+  std::lock_guard<FairSharedMutex> lock(mu_);
   // The current rows as insertions, then the watermark, then every change from here on.
   exec::CollectSink& sink = dataflow_->sink();
   const std::vector<std::vector<sql::Value>> rows = sink.Rows();
@@ -312,15 +316,13 @@ void MaterializedView::Subscribe(ChangeQueue* queue) {
 }
 
 void MaterializedView::Unsubscribe(ChangeQueue* queue) {
-  std::lock_guard<std::shared_mutex> lock(mu_);
+  std::lock_guard<FairSharedMutex> lock(mu_);
   dataflow_->sink().RemoveListener(queue);
 }
 
 Result<std::vector<std::vector<sql::Value>>> MaterializedView::Snapshot() const {
-  std::lock_guard<std::shared_mutex> lock(mu_);
-  if (!failure_.ok()) {
-    return Status::FailedPrecondition(fmt::format("materialized view \"{}\" stopped: {}", view_.name, failure_.message()));
-  }
+  std::lock_guard<FairSharedMutex> lock(mu_);
+  if (!failure_.ok()) return StoppedStatus();
   return dataflow_->CurrentRows();
 }
 
@@ -328,18 +330,16 @@ Result<std::optional<std::vector<std::vector<sql::Value>>>> MaterializedView::Lo
                                                                                    const sql::Value& value,
                                                                                    bool wait) {
   const auto lookup = [&]() -> Result<std::optional<std::vector<std::vector<sql::Value>>>> {
-    if (!failure_.ok()) {
-      return Status::FailedPrecondition(fmt::format("materialized view \"{}\" stopped: {}", view_.name, failure_.message()));
-    }
+    if (!failure_.ok()) return StoppedStatus();
     return dataflow_->sink().RowsWhere(column, value, /*build_index=*/wait);
   };
   if (wait) {
     // May build the column's index: alone.
-    std::lock_guard<std::shared_mutex> lock(mu_);
+    std::lock_guard<FairSharedMutex> lock(mu_);
     return lookup();
   }
-  // Reads only: beside other lookups, between rounds.
-  std::shared_lock<std::shared_mutex> lock(mu_, std::try_to_lock);
+  // Reads only: beside other lookups, between rounds (and not while a round waits).
+  std::shared_lock<FairSharedMutex> lock(mu_, std::try_to_lock);
   if (!lock.owns_lock()) {
     return Status::ResourceExhausted(fmt::format("materialized view \"{}\" is in the middle of a round", view_.name));
   }
@@ -349,10 +349,8 @@ Result<std::optional<std::vector<std::vector<sql::Value>>>> MaterializedView::Lo
 int64_t MaterializedView::Lag() const { return lag_.load(); }
 
 Result<MaterializedView::Cut> MaterializedView::SnapshotWithOffsets() const {
-  std::lock_guard<std::shared_mutex> lock(mu_);  // rounds hold it: this is a round boundary
-  if (!failure_.ok()) {
-    return Status::FailedPrecondition(fmt::format("materialized view \"{}\" stopped: {}", view_.name, failure_.message()));
-  }
+  std::lock_guard<FairSharedMutex> lock(mu_);  // rounds hold it: this is a round boundary
+  if (!failure_.ok()) return StoppedStatus();
   Cut cut;
   cut.rows = dataflow_->CurrentRows();
   for (const Input& input : inputs_) cut.offsets.push_back(input.next);
@@ -360,10 +358,8 @@ Result<MaterializedView::Cut> MaterializedView::SnapshotWithOffsets() const {
 }
 
 Result<std::shared_ptr<ChangeFeed>> MaterializedView::Feed(const SubscriptionLimits& limits) {
-  std::lock_guard<std::shared_mutex> lock(mu_);
-  if (!failure_.ok()) {
-    return Status::FailedPrecondition(fmt::format("materialized view \"{}\" stopped: {}", view_.name, failure_.message()));
-  }
+  std::lock_guard<FairSharedMutex> lock(mu_);
+  if (!failure_.ok()) return StoppedStatus();
   if (!feed_.feed) {
     // Between rounds: every earlier change is in the rows, every later one reaches the feed.
     ChangeFeed::ViewAccess access;
@@ -378,24 +374,22 @@ Result<std::shared_ptr<ChangeFeed>> MaterializedView::Feed(const SubscriptionLim
 
 Result<std::vector<std::vector<sql::Value>>> MaterializedView::SnapshotWith(
     const std::function<void()>& under_lock) const {
-  std::lock_guard<std::shared_mutex> lock(mu_);
-  if (!failure_.ok()) {
-    return Status::FailedPrecondition(fmt::format("materialized view \"{}\" stopped: {}", view_.name, failure_.message()));
-  }
+  std::lock_guard<FairSharedMutex> lock(mu_);
+  if (!failure_.ok()) return StoppedStatus();
   under_lock();
   return dataflow_->CurrentRows();
 }
 
 Status MaterializedView::FailureIfIdle() const {
-  std::unique_lock<std::shared_mutex> lock(mu_, std::try_to_lock);
+  std::unique_lock<FairSharedMutex> lock(mu_, std::try_to_lock);
   if (!lock.owns_lock() || failure_.ok()) return Status::Ok();
-  return Status::FailedPrecondition(fmt::format("materialized view \"{}\" stopped: {}", view_.name, failure_.message()));
+  return StoppedStatus();
 }
 
 void MaterializedView::EndSubscriptions(Status reason) {
   std::shared_ptr<ChangeFeed> feed;
   {
-    std::lock_guard<std::shared_mutex> lock(mu_);
+    std::lock_guard<FairSharedMutex> lock(mu_);
     feed = feed_.feed;
   }
   if (feed) feed->End(std::move(reason));
@@ -410,7 +404,7 @@ void MaterializedView::Run() {
     Result<int64_t> applied = Round();
     if (!applied.ok()) {
       SLUICE_LOG_ERROR("materialized view {}: {}", view_.name, applied.status().message());
-      std::lock_guard<std::shared_mutex> lock(mu_);
+      std::lock_guard<FairSharedMutex> lock(mu_);
       failure_ = applied.status();
       caught_up_.store(true, std::memory_order_release);  // stopped: it does not hold recovery up
       return;
@@ -442,7 +436,7 @@ Result<int64_t> MaterializedView::ReadLog(Input& input, size_t max_bytes_per_par
 }
 
 Result<int64_t> MaterializedView::Round() {
-  std::lock_guard<std::shared_mutex> lock(mu_);
+  std::lock_guard<FairSharedMutex> lock(mu_);
   if (commit_pending_ && !CommitSinkTransaction()) return 0;  // no new output before the marker
   if (pending_batch_ && !WriteSinkBatch()) return 0;           // retry the write before reading more
   const int64_t now_ms = SteadyMillis();

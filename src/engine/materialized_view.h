@@ -6,13 +6,13 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/change_signal.h"
+#include "common/fair_shared_mutex.h"
 #include "common/file_system.h"
 #include "common/metrics.h"
 #include "common/result.h"
@@ -198,6 +198,8 @@ class MaterializedView {
     double seconds = 0;  // from the start of the snapshot until the file is durable
   };
   void FinishCheckpoint(const CheckpointWrite& write, int64_t now_ms);
+  // "materialized view ... stopped: <failure_>". REQUIRES: mu_ held.
+  Status StoppedStatus() const;
   // Counts and logs (once per streak of failures) a checkpoint that was not written.
   void CheckpointFailed(int64_t now_ms, const Status& why);
 
@@ -206,8 +208,8 @@ class MaterializedView {
   std::vector<Input> inputs_;
 
   // Rounds and everything that changes the dataflow hold it alone; lookups that only read
-  // (Lookup without wait) share it.
-  mutable std::shared_mutex mu_;
+  // (Lookup without wait) share it, and never while a round waits for it.
+  mutable FairSharedMutex mu_;
   std::unique_ptr<exec::Dataflow> dataflow_;  // GUARDED_BY(mu_)
   Status failure_;                            // GUARDED_BY(mu_)
 

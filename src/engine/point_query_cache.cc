@@ -16,6 +16,13 @@ bool IsLiteral(sql::TokenKind k) {
 }  // namespace
 
 std::optional<PointQueryShape> PointQueryShape::Of(std::string_view text) {
+  // A key is about as long as its text: long texts (and anything but a SELECT) are not kept.
+  if (text.size() > kMaxTextBytes) return std::nullopt;
+  const size_t first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos || text.size() - first < 6) return std::nullopt;
+  for (size_t i = 0; i < 6; ++i) {
+    if ((text[first + i] | 0x20) != "select"[i]) return std::nullopt;
+  }
   Result<std::vector<sql::Token>> tokens = sql::Tokenize(text);
   if (!tokens.ok()) return std::nullopt;
   const std::vector<sql::Token>& t = *tokens;
@@ -35,18 +42,18 @@ std::optional<PointQueryShape> PointQueryShape::Of(std::string_view text) {
   PointQueryShape shape;
   shape.integer = t[*literal].kind == sql::TokenKind::kInteger;
   shape.literal = t[*literal].value;
+  // Each token as its kind, a quoted mark, and its text prefixed by its length: a quoted
+  // identifier may hold any byte, so no separator could tell tokens apart.
   for (size_t i = 0; i < t.size(); ++i) {
     const sql::Token& token = t[i];
     shape.key.push_back(static_cast<char>('A' + static_cast<int>(token.kind)));
-    if (i == *literal) {
-      // The marker (the kind) alone.
-    } else if (token.kind == sql::TokenKind::kIdentifier) {
-      if (token.quoted) shape.key.push_back('"');
-      shape.key.append(token.value);
-    } else {
-      shape.key.append(token.text);
-    }
-    shape.key.push_back('\x1f');
+    if (i == *literal) continue;  // the marker (the kind) alone
+    const bool identifier = token.kind == sql::TokenKind::kIdentifier;
+    const std::string_view value = identifier ? std::string_view(token.value) : token.text;
+    if (identifier && token.quoted) shape.key.push_back('"');
+    shape.key.append(std::to_string(value.size()));
+    shape.key.push_back(':');
+    shape.key.append(value);
   }
   return shape;
 }

@@ -22,11 +22,14 @@ struct ResultColumn;
 // output columns. The shape is the query's tokens with its one literal taken out; the literal
 // is the key of each query.
 //
-// A text has a shape only when it has exactly one literal (an integer or a string), written
-// right after `=` and followed by the end, `;` or a word: `k = 42`, `k = '42'`. The executor
-// stores a shape only after checking that the literal, converted to the column's type, is
-// the value binding compared with, so a shape never answers differently than binding would.
+// A text has a shape only when it is a SELECT of at most kMaxTextBytes with exactly one literal
+// (an integer or a string), written right after `=` and followed by the end, `;` or a word:
+// `k = 42`, `k = '42'`. The executor stores a shape's plan only after checking that the
+// literal, converted to the column's type, is the value binding compared with, so a plan never
+// answers differently than binding would.
 struct PointQueryShape {
+  static constexpr size_t kMaxTextBytes = 4096;  // longer texts have no shape
+
   std::string key;      // the tokens, with the literal replaced by a marker of its kind
   bool integer = false;  // the literal: an integer (else a string)
   std::string literal;   // its digits, or the string's unescaped value

@@ -37,6 +37,26 @@ TEST(PointQueryShapeTest, QuotedIdentifiersKeepTheirCaseInTheShape) {
   EXPECT_EQ(b->key, c->key);
 }
 
+TEST(PointQueryShapeTest, NoIdentifierCanImitateATokenBoundary) {
+  // A quoted identifier may hold any byte, including whatever a key uses between tokens.
+  for (const char* sep : {"\x1f", ":", "\"\"", "1:w"}) {
+    const std::string tricky = std::string("SELECT * FROM \"v") + sep + "Bw\" WHERE k = 1";
+    auto a = PointQueryShape::Of(tricky);
+    auto b = PointQueryShape::Of("SELECT * FROM \"v\" w WHERE k = 1");
+    ASSERT_TRUE(a && b) << tricky;
+    EXPECT_NE(a->key, b->key) << tricky;
+  }
+  EXPECT_NE(PointQueryShape::Of("SELECT a FROM v WHERE k = 1")->key, PointQueryShape::Of("SELECT \"a\" FROM v WHERE k = 1")->key);
+}
+
+TEST(PointQueryShapeTest, OnlyShortSelectsHaveAShape) {
+  EXPECT_FALSE(PointQueryShape::Of("INSERT INTO t VALUES (1)"));
+  EXPECT_FALSE(PointQueryShape::Of("  sel"));
+  EXPECT_TRUE(PointQueryShape::Of("  sElEcT * FROM v WHERE k = 1"));
+  const std::string alias(PointQueryShape::kMaxTextBytes, 'a');
+  EXPECT_FALSE(PointQueryShape::Of("SELECT k AS " + alias + " FROM v WHERE k = 1"));
+}
+
 TEST(PointQueryShapeTest, OnlyOneLiteralRightAfterEqualsAndAloneHasAShape) {
   for (const char* q : {"SELECT * FROM v",                          // no literal
                         "SELECT * FROM v WHERE k = 1 AND j = 2",    // two

@@ -288,8 +288,14 @@ SqlExecutor::SqlExecutor(std::unique_ptr<sql::Catalog> catalog, log::Log* log, i
 
 SqlExecutor::~SqlExecutor() { StopViewsLocked(); }
 
-void SqlExecutor::StopViews() {
+std::unique_lock<FairSharedMutex> SqlExecutor::LockExclusive() {
   std::unique_lock<FairSharedMutex> lock(mu_);
+  catalog_generation_.fetch_add(1);
+  return lock;
+}
+
+void SqlExecutor::StopViews() {
+  std::unique_lock<FairSharedMutex> lock = LockExclusive();
   StopViewsLocked();
 }
 
@@ -499,7 +505,7 @@ void SqlExecutor::RebalanceLoop() {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    catalog_generation_.fetch_add(1);
+    catalog_generation_.fetch_add(1);  // as LockExclusive: the views are rebuilt
     RebuildViewsOf(sources);
     exclusive.unlock();
     lock.lock();
@@ -1045,6 +1051,15 @@ std::vector<std::vector<Value>> ProjectLookupRows(std::vector<std::vector<Value>
   return rows;
 }
 
+// The answer of a point query through `plan` for key `value`, from the lookup's rows.
+StatementResult AnswerFromPlan(const PointQueryPlan& plan, std::vector<std::vector<Value>>& found,
+                               const Value& value) {
+  std::vector<ResultColumn> columns;
+  columns.reserve(plan.output_columns.size());
+  for (const auto& [name, type] : plan.output_columns) columns.push_back({name, type});
+  return Table(std::move(columns), ProjectLookupRows(found, plan.column, value, plan.outputs));
+}
+
 }  // namespace
 
 Result<std::optional<StatementResult>> SqlExecutor::TryPointQuery(std::string_view text) {
@@ -1059,13 +1074,7 @@ Result<std::optional<StatementResult>> SqlExecutor::TryPointQuery(std::string_vi
       if (view != views_.end() && value) {
         Result<std::optional<std::vector<std::vector<Value>>>> found =
             view->second->Lookup(plan->column, *value, /*wait=*/false);
-        if (found.ok() && *found) {
-          std::vector<ResultColumn> columns;
-          columns.reserve(plan->output_columns.size());
-          for (const auto& [name, type] : plan->output_columns) columns.push_back({name, type});
-          return std::optional<StatementResult>(
-              Table(std::move(columns), ProjectLookupRows(**found, plan->column, *value, plan->outputs)));
-        }
+        if (found.ok() && *found) return std::optional<StatementResult>(AnswerFromPlan(*plan, **found, *value));
         // A view in a round, or another failure: the full path below decides, as without a plan.
       }
     }
@@ -1089,23 +1098,21 @@ Result<std::optional<StatementResult>> SqlExecutor::TryPointQuery(std::string_vi
     return found.status();
   }
   if (!*found) return std::optional<StatementResult>();  // the column has no index
-  std::vector<ResultColumn> columns;
-  for (const sql::ColumnSchema& c : bound->plan->schema) columns.push_back({c.name, c.type});
-  if (const std::optional<std::vector<size_t>> direct = DirectColumns(*bound->plan, *lookup)) {
+  if (std::optional<std::vector<size_t>> direct = DirectColumns(*bound->plan, *lookup)) {
+    PointQueryPlan plan;
+    plan.catalog_generation = generation;
+    plan.view = scan->relation.name;
+    plan.column = lookup->column;
+    plan.column_type = lookup->value.type();
+    plan.outputs = std::move(*direct);
+    for (const sql::ColumnSchema& c : bound->plan->schema) plan.output_columns.emplace_back(c.name, c.type);
+    StatementResult result = AnswerFromPlan(plan, **found, lookup->value);
     // The next query of this shape skips parsing and binding, if the shape's literal is what
     // binding compared with.
     if (shape && shape->LiteralAs(lookup->value.type()) == std::optional<Value>(lookup->value)) {
-      PointQueryPlan plan;
-      plan.catalog_generation = generation;
-      plan.view = scan->relation.name;
-      plan.column = lookup->column;
-      plan.column_type = lookup->value.type();
-      plan.outputs = *direct;
-      for (const ResultColumn& c : columns) plan.output_columns.emplace_back(c.name, c.type);
       point_plans_.Insert(shape->key, std::move(plan));
     }
-    return std::optional<StatementResult>(
-        Table(std::move(columns), ProjectLookupRows(**found, lookup->column, lookup->value, *direct)));
+    return std::optional<StatementResult>(std::move(result));
   }
   SLUICE_ASSIGN_OR_RETURN(std::unique_ptr<exec::Dataflow> query, exec::Dataflow::Build(*bound->plan, AdHocOptions()));
   SLUICE_RETURN_IF_ERROR(PushRows(query.get(), 0, **found, /*few=*/true));
@@ -1140,8 +1147,7 @@ Result<std::vector<StatementResult>> SqlExecutor::Execute(std::string_view text)
   if (ReadsOnly(statements)) {
     shared.lock();
   } else {
-    exclusive.lock();
-    catalog_generation_.fetch_add(1);
+    exclusive = LockExclusive();
   }
   std::vector<StatementResult> results;
   for (const sql::StatementPtr& stmt : statements) {

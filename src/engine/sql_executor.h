@@ -139,6 +139,8 @@ class SqlExecutor {
   // Runs a bound ad-hoc SELECT. REQUIRES: mu_ held (shared is enough).
   Result<StatementResult> RunSelect(const sql::BoundQuery& bound);
   void StopViewsLocked();
+  // Takes mu_ exclusively and makes every point-query plan stale (catalog_generation_).
+  std::unique_lock<FairSharedMutex> LockExclusive();
 
   Result<std::unique_ptr<exec::Dataflow>> Replan(const sql::CatalogEntry& entry);
   // Scaled-out sources (docs/scale-out.md): the partitions this node owns, as a view's filter.
@@ -162,8 +164,8 @@ class SqlExecutor {
   // Held shared by statements that only read the catalog and the views, exclusively by DDL
   // (which a stream of pull queries cannot starve).
   FairSharedMutex mu_;
-  // Moves whenever mu_ is taken exclusively (the catalog or the views may change): plans made
-  // before no longer hold.
+  // Moves whenever the catalog or the views may change (LockExclusive, a rebalance's rebuild):
+  // plans made before no longer hold.
   std::atomic<uint64_t> catalog_generation_{0};
   PointQueryCache point_plans_;  // TryPointQuery's plans by query shape
   std::vector<std::string> recovering_;  // GUARDED_BY(mu_): views restored at start, not caught up yet

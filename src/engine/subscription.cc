@@ -413,7 +413,7 @@ std::vector<SubscriptionEvent> Subscription::Poll() {
       // Overflowed again since the snapshot was taken: the next Poll resyncs.
       poll_again = state_->WakeLocked();
     } else {
-      // Moved out, not swapped: the buffer keeps its storage (no allocation per Poll).
+      // Moved out, not swapped: a swap would leave a new deque, which allocates.
       batches.assign(std::make_move_iterator(state_->buffer.begin()), std::make_move_iterator(state_->buffer.end()));
       state_->buffer.clear();
       state_->buffered_bytes = 0;

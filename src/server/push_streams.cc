@@ -246,23 +246,31 @@ class SseStream final : public Stream {
       return;
     }
     ConsumeBuffers(&out_buffers_, sent);
+    WriteOut(std::chrono::milliseconds(hub_->options.stall_timeout_ms), [this](error_code ec) {
+      if (ec) return Close();
+      if (finishing_) return Finish();
+      Pump();
+    });
+  }
+
+  // Writes out_buffers_ asynchronously, closing the connection if the client takes none of it
+  // within `limit`; then `done(ec)`.
+  template <typename Done>
+  void WriteOut(std::chrono::milliseconds limit, Done done) {
     writing_ = true;
-    stall_.expires_after(std::chrono::milliseconds(hub_->options.stall_timeout_ms));
-    stall_.async_wait([self = shared_from_this(), this](error_code ec) {
+    stall_.expires_after(limit);
+    stall_.async_wait([self = shared_from_this(), this, limit](error_code ec) {
       if (!ec) {
-        SLUICE_LOG_DEBUG("sse: closing a subscriber that read nothing for {} ms",
-                         hub_->options.stall_timeout_ms);
+        SLUICE_LOG_DEBUG("sse: closing a subscriber that read nothing for {} ms", limit.count());
         Close();
       }
     });
     asio::async_write(stream_, out_buffers_,
-                      [self = shared_from_this(), this](error_code ec, size_t) {
+                      [self = shared_from_this(), this, done = std::move(done)](error_code ec, size_t) {
                         stall_.cancel();
                         writing_ = false;
                         out_pieces_.clear();
-                        if (ec) return Close();
-                        if (finishing_) return Finish();
-                        Pump();
+                        done(ec);
                       });
   }
 
@@ -311,18 +319,7 @@ class SseStream final : public Stream {
     ended_ = true;
     PrepareWrite(/*last=*/true);
     if (out_buffers_.empty()) return Close();
-    writing_ = true;
-    stall_.expires_after(std::chrono::seconds(5));
-    stall_.async_wait([self = shared_from_this(), this](error_code ec) {
-      if (!ec) Close();
-    });
-    asio::async_write(stream_, out_buffers_,
-                      [self = shared_from_this(), this](error_code, size_t) {
-                        writing_ = false;
-                        out_pieces_.clear();
-                        stall_.cancel();
-                        Close();
-                      });
+    WriteOut(std::chrono::seconds(5), [this](error_code) { Close(); });
   }
 
   // The client sends nothing after its request: a read completes only when it goes away.

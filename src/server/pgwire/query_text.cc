@@ -93,6 +93,17 @@ namespace {
 
 // Calls on_char(i) for every byte outside comments and quoted tokens; on_quoted(begin, end)
 // for every quoted token or comment.
+// Calls f(args...); false when f returns bool and returned false.
+template <typename F, typename... Args>
+bool Continue(F& f, Args... args) {
+  if constexpr (std::is_same_v<decltype(f(args...)), bool>) {
+    return f(args...);
+  } else {
+    f(args...);
+    return true;
+  }
+}
+
 // A callback that returns bool ends the scan by returning false.
 template <typename OnChar, typename OnQuoted>
 void Scan(std::string_view text, OnChar on_char, OnQuoted on_quoted) {
@@ -100,19 +111,11 @@ void Scan(std::string_view text, OnChar on_char, OnQuoted on_quoted) {
   while (i < text.size()) {
     const size_t skip = SkipQuoted(text, i);
     if (skip != i) {
-      if constexpr (std::is_same_v<decltype(on_quoted(i, skip)), bool>) {
-        if (!on_quoted(i, skip)) return;
-      } else {
-        on_quoted(i, skip);
-      }
+      if (!Continue(on_quoted, i, skip)) return;
       i = skip;
       continue;
     }
-    if constexpr (std::is_same_v<decltype(on_char(i)), bool>) {
-      if (!on_char(i)) return;
-    } else {
-      on_char(i);
-    }
+    if (!Continue(on_char, i)) return;
     ++i;
   }
 }
