@@ -13,7 +13,7 @@
 #include <fmt/format.h>
 
 #include "common/logging.h"
-#include "common/thread_name.h"
+#include "server/io_context_pool.h"
 #include "server/push_encoding.h"
 
 namespace sluice::server::pgwire {
@@ -31,12 +31,6 @@ constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
 
 class Connection;
 
-std::vector<std::unique_ptr<asio::io_context>> MakeContexts(int n) {
-  std::vector<std::unique_ptr<asio::io_context>> out;
-  for (int i = 0; i < n; ++i) out.push_back(std::make_unique<asio::io_context>(1));
-  return out;
-}
-
 // Everything connections share; owned jointly by the server and its connections so that a
 // late handler never touches freed memory.
 struct ServerState {
@@ -44,9 +38,9 @@ struct ServerState {
       : options(std::move(opts)),
         session_config(std::move(config)),
         engine(eng),
-        iocs(MakeContexts(std::max(1, options.io_threads))),
-        acceptor(*iocs.front()),
-        accept_retry(*iocs.front()),
+        network(options.io_threads),
+        acceptor(network.first()),
+        accept_retry(network.first()),
         pool(static_cast<size_t>(std::max(1, options.query_threads))) {
     open_connections = metrics->AddGauge("sluice_pgwire_connections", "Open PostgreSQL wire connections")->WithLabels({});
     accepted = metrics->AddCounter("sluice_pgwire_connections_total", "PostgreSQL wire connections accepted")
@@ -78,10 +72,8 @@ struct ServerState {
   const PgOptions options;
   const SessionConfig session_config;
   engine::Engine* const engine;
-  // One io_context per network thread, each running its own connections: a connection's
-  // handlers never hand off to another thread, so a query costs no thread wake-up.
-  std::vector<std::unique_ptr<asio::io_context>> iocs;
-  tcp::acceptor acceptor;  // on iocs[0]
+  IoContextPool network;   // each connection on one of its threads
+  tcp::acceptor acceptor;  // on network.first()
   asio::steady_timer accept_retry;
   asio::thread_pool pool;
   SessionMetrics session_metrics;
@@ -91,7 +83,6 @@ struct ServerState {
   Counter* bytes_sent;
 
   std::atomic<bool> stopping{false};
-  size_t next_context = 0;  // the acceptor's: round-robin over iocs
   std::atomic<int32_t> next_pid{1000};
   std::atomic<int64_t> connection_count{0};
 
@@ -326,8 +317,7 @@ void ServerState::Cancel(int32_t pid, int32_t secret) {
 }
 
 void Accept(std::shared_ptr<ServerState> state) {
-  asio::io_context& ioc = *state->iocs[state->next_context++ % state->iocs.size()];
-  state->acceptor.async_accept(ioc, [state](error_code ec, tcp::socket socket) {
+  state->acceptor.async_accept(state->network.Next(), [state](error_code ec, tcp::socket socket) {
     if (state->stopping.load() || ec == asio::error::operation_aborted) return;
     if (ec) {
       SLUICE_LOG_WARN("pgwire: accept failed: {}", ec.message());
@@ -363,11 +353,7 @@ class PgServerImpl final : public PgServer {
   void Stop() override;
 
  private:
-  void RunIoThread(asio::io_context* ioc);
-
   std::shared_ptr<ServerState> state_;
-  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
-  std::vector<std::thread> threads_;
   uint16_t port_ = 0;
   bool started_ = false;
   bool stopped_ = false;
@@ -394,24 +380,11 @@ Status PgServerImpl::Start() {
   if (ec) return fail("cannot read the bound port of");
 
   started_ = true;
-  for (auto& ioc : state_->iocs) work_.push_back(asio::make_work_guard(*ioc));
   Accept(state_);
-  for (auto& ioc : state_->iocs) threads_.emplace_back([this, ioc = ioc.get()] { RunIoThread(ioc); });
+  state_->network.Start("pg-io", "pgwire");
   SLUICE_LOG_INFO("pgwire: listening on {}:{} (auth {}, {} user(s))", options.bind, port_, AuthMethodName(options.auth),
                   options.users.size());
   return Status::Ok();
-}
-
-void PgServerImpl::RunIoThread(asio::io_context* ioc) {
-  SetThreadName("pg-io");
-  for (;;) {
-    try {
-      ioc->run();
-      return;
-    } catch (const std::exception& e) {
-      SLUICE_LOG_ERROR("pgwire: unexpected exception in an io thread: {}", e.what());
-    }
-  }
 }
 
 void PgServerImpl::Stop() {
@@ -443,17 +416,7 @@ void PgServerImpl::Stop() {
                     kDrainTimeout.count());
     for (auto& c : live()) c->Abort();
   }
-  work_.clear();
-  const auto exit_deadline = std::chrono::steady_clock::now() + kThreadExitTimeout;
-  const auto all_stopped = [&] {
-    return std::all_of(state.iocs.begin(), state.iocs.end(), [](const auto& ioc) { return ioc->stopped(); });
-  };
-  while (!all_stopped() && std::chrono::steady_clock::now() < exit_deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  for (auto& ioc : state.iocs) ioc->stop();
-  for (std::thread& t : threads_) t.join();
-  threads_.clear();
+  state.network.Stop(kThreadExitTimeout);
   state.pool.join();
   SLUICE_LOG_INFO("pgwire: stopped");
 }
