@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "common/logging.h"
-#include "server/io_context_pool.h"
+#include "common/thread_name.h"
 #include "server/router.h"
 
 namespace sluice::server {
@@ -39,9 +39,9 @@ class Session;
 struct ServerState {
   ServerState(HttpOptions opts, engine::Engine* engine, MetricsRegistry* metrics)
       : options(std::move(opts)),
-        network(options.io_threads),
-        acceptor(network.first()),
-        accept_retry(network.first()),
+        ioc(std::max(1, options.io_threads)),
+        acceptor(asio::make_strand(ioc)),
+        accept_retry(acceptor.get_executor()),
         router(engine, metrics) {
     open_connections =
         metrics->AddGauge("sluice_http_open_connections", "Open HTTP connections")->WithLabels({});
@@ -53,8 +53,8 @@ struct ServerState {
   }
 
   const HttpOptions options;
-  IoContextPool network;   // each connection on one of its threads
-  tcp::acceptor acceptor;  // on network.first()
+  asio::io_context ioc;
+  tcp::acceptor acceptor;
   asio::steady_timer accept_retry;
   Router router;
   Gauge* open_connections;
@@ -68,7 +68,7 @@ struct ServerState {
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
 };
 
-// One HTTP/1.1 connection. All its handlers run on its io thread (the stream's executor).
+// One HTTP/1.1 connection. All its handlers run on its strand (the stream's executor).
 // Lifecycle per request: wait for the first byte (idle timeout) -> read the header and body
 // (read timeout) -> route -> write the response -> next request or close.
 class Session : public std::enable_shared_from_this<Session> {
@@ -92,7 +92,7 @@ class Session : public std::enable_shared_from_this<Session> {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->WaitForRequest(); });
   }
 
-  // Closes the connection now, whatever it is doing. Thread-safe (posts to the connection's io thread).
+  // Closes the connection now, whatever it is doing. Thread-safe (posts to the strand).
   void Abort() {
     asio::post(executor_, [self = shared_from_this()] { self->CloseSocket(); });
   }
@@ -195,8 +195,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
     state_->requests_in_flight.fetch_add(1);
     in_request_ = true;
-    // The reply may come inline (on this io thread) or from an engine thread; dispatch runs it
-    // inline in the first case and hops onto the io thread in the second.
+    // The reply may come inline (on this strand) or from an engine thread; dispatch runs it
+    // inline in the first case and hops onto the strand in the second.
     state_->router.Handle(std::move(request), [self = shared_from_this(),
                                                keep_alive](HttpResponse r) {
       auto executor = self->stream_.get_executor();
@@ -212,7 +212,7 @@ class Session : public std::enable_shared_from_this<Session> {
     Send(ErrorResponse(status, code, message), /*keep_alive=*/false, /*linger=*/true);
   }
 
-  // REQUIRES: on the connection's io thread. `linger`: the client may still be sending (an oversized or
+  // REQUIRES: on the strand. `linger`: the client may still be sending (an oversized or
   // malformed request), so read and discard what it sends after the response instead of
   // resetting the connection under it before it has read the response.
   void Send(HttpResponse r, bool keep_alive, bool linger = false) {
@@ -270,7 +270,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   std::shared_ptr<ServerState> state_;
   beast::tcp_stream stream_;
-  const asio::any_io_executor executor_;  // the io thread's (stream_ may be handed off)
+  const asio::any_io_executor executor_;  // the strand (stream_ may be handed off)
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::string_body>> response_;
@@ -279,7 +279,7 @@ class Session : public std::enable_shared_from_this<Session> {
 };
 
 void Accept(std::shared_ptr<ServerState> state) {
-  state->acceptor.async_accept(state->network.Next(),
+  state->acceptor.async_accept(asio::make_strand(state->ioc),
                                [state](error_code ec, tcp::socket socket) {
                                  if (state->stopping.load() || ec == asio::error::operation_aborted)
                                    return;
@@ -311,7 +311,11 @@ class HttpServerImpl final : public HttpServer {
   void Stop() override;
 
  private:
+  void RunIoThread();
+
   std::shared_ptr<ServerState> state_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  std::vector<std::thread> threads_;
   uint16_t port_ = 0;
   bool started_ = false;
   bool stopped_ = false;
@@ -344,10 +348,27 @@ Status HttpServerImpl::Start() {
   if (ec) return fail("cannot read the bound port of");
 
   started_ = true;
+  work_.emplace(state_->ioc.get_executor());
   Accept(state_);
-  state_->network.Start("http-io", "http");
-  SLUICE_LOG_INFO("http: listening on {}:{} with {} io thread(s)", options.bind, port_, state_->network.size());
+  const int threads = std::max(1, options.io_threads);
+  threads_.reserve(static_cast<size_t>(threads));
+  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { RunIoThread(); });
+  SLUICE_LOG_INFO("http: listening on {}:{} with {} io thread(s)", options.bind, port_, threads);
   return Status::Ok();
+}
+
+void HttpServerImpl::RunIoThread() {
+  SetThreadName("http-io");
+  // Handlers report errors through error codes; an exception escaping one is a bug, logged
+  // here so that the io thread keeps serving the other connections.
+  for (;;) {
+    try {
+      state_->ioc.run();
+      return;
+    } catch (const std::exception& e) {
+      SLUICE_LOG_ERROR("http: unexpected exception in an io thread: {}", e.what());
+    }
+  }
 }
 
 void HttpServerImpl::Stop() {
@@ -383,7 +404,14 @@ void HttpServerImpl::Stop() {
   state.push->Stop();
 
   // With the acceptor and every socket closed, run() returns once the handlers drain.
-  state.network.Stop(kThreadExitTimeout);
+  work_.reset();
+  const auto exit_deadline = std::chrono::steady_clock::now() + kThreadExitTimeout;
+  while (!state.ioc.stopped() && std::chrono::steady_clock::now() < exit_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  state.ioc.stop();
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
   SLUICE_LOG_INFO("http: stopped");
 }
 

@@ -40,7 +40,14 @@ void IoContextPool::Stop(std::chrono::milliseconds drain) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   for (auto& context : contexts_) context->stop();
-  for (std::thread& t : threads_) t.join();
+  for (std::thread& t : threads_) {
+    // From one of the pool's own threads (never done today) a join would deadlock.
+    if (t.get_id() == std::this_thread::get_id()) {
+      t.detach();
+    } else {
+      t.join();
+    }
+  }
   threads_.clear();
 }
 

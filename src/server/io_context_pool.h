@@ -15,6 +15,9 @@ namespace sluice::server {
 // Network threads with one io_context each. A connection is placed on one context (Next) and
 // all its handlers run on that context's thread: no strand, and no handler handing off to
 // another thread (a wake-up of another thread per request costs more than a point query).
+// Only for servers whose handlers never block: a slow handler stalls every connection of its
+// thread (pgwire sends whatever may block to its query pool; the HTTP server, which runs some
+// statements inline, keeps strands over one shared io_context).
 // Next is thread-safe; Start and Stop are called once each, from one thread.
 class IoContextPool {
  public:

@@ -69,7 +69,7 @@ std::string_view PathOf(std::string_view target) { return target.substr(0, targe
 }  // namespace
 
 // What both transports share: registration for Stop, the open-connection gauge, the engine
-// subscription (notifications hop onto the stream's io thread and call Pump) and the encoding of events.
+// subscription (notifications hop onto the strand and call Pump) and the encoding of events.
 class Stream : public std::enable_shared_from_this<Stream> {
  public:
   Stream(std::shared_ptr<PushState> hub, const SubscriptionMetrics& metrics)
@@ -92,7 +92,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
     hub_->streams.emplace(this, weak_from_this());
   }
 
-  // Subscribes; notifications hop onto `executor` (the stream's io thread) and call Pump. At most one hop is
+  // Subscribes; notifications hop onto `executor` (the strand) and call Pump. At most one hop is
   // queued at a time: notifications that arrive before it runs are served by the same Pump, so
   // a busy server sends fewer, larger writes instead of queueing one handler per view round per
   // subscriber (1 000 subscribers of a view that runs 1 000 rounds/s).
@@ -119,7 +119,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
     subscribed_ = false;
   }
 
-  // Polls the subscription and sends what is ready. REQUIRES: on the stream's io thread.
+  // Polls the subscription and sends what is ready. REQUIRES: on the strand.
   virtual void Pump() = 0;
 
   struct Message {

@@ -26,7 +26,7 @@ class Router;
 struct PushState;
 
 // The long-lived HTTP routes (docs/subscriptions.md): GET /v1/subscribe (Server-Sent Events) and
-// /v1/ws (WebSocket). Each stream runs on its connection's io thread: it polls its engine
+// /v1/ws (WebSocket). Each stream runs on its connection's strand: it polls its engine
 // subscription when notified and writes at most one buffer at a time, so a client that does not
 // read only stops its own polling (and the engine resyncs it); heartbeats keep proxies and dead
 // peers in check. Thread-safe.
@@ -41,7 +41,7 @@ class PushHub {
   static bool IsStreamTarget(std::string_view target);
 
   // Takes over a connection whose request has been read completely. REQUIRES: on the stream's
-  // io thread, IsStreamTarget(request.target()). Errors are answered as JSON (then the connection
+  // strand, IsStreamTarget(request.target()). Errors are answered as JSON (then the connection
   // closes).
   void Serve(boost::beast::tcp_stream stream, boost::beast::http::request<boost::beast::http::string_body> request);
 
