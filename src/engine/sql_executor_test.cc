@@ -162,6 +162,31 @@ namespace {
 
 class MaterializedViewTest : public SqlExecutorTest {
  protected:
+  static std::vector<std::string> ThreeBids() {
+    return {R"({"auction": 1, "price": 10, "date_time": "2026-01-01T00:00:01Z"})",
+            R"({"auction": 2, "price": 20, "date_time": "2026-01-01T00:00:02Z"})",
+            R"({"auction": 1, "price": 30, "date_time": "2026-01-01T00:00:03Z"})"};
+  }
+
+  // A result as text: "name:TYPE ..." then "| v v" per row.
+  static std::string TableText(const StatementResult& r) {
+    std::string out;
+    for (const ResultColumn& c : r.columns) out += c.name + ":" + std::string(c.type.ToString()) + " ";
+    for (const auto& row : r.rows) {
+      out += "|";
+      for (const auto& v : row) out += " " + v.ToString();
+    }
+    return out;
+  }
+
+  // CREATE MATERIALIZED VIEW per_auction AS SELECT auction, <aggregates> FROM bid GROUP BY
+  // auction; true once it holds both auctions of ThreeBids().
+  bool CreatePerAuction(const std::string& aggregates) {
+    Ok("CREATE MATERIALIZED VIEW per_auction AS SELECT auction, " + aggregates + " FROM bid GROUP BY auction");
+    return !WaitFor("SELECT count(*) FROM per_auction", [](const StatementResult& r) { return r.rows[0][0].int64() == 2; })
+                .empty();
+  }
+
   void Ingest(const std::vector<std::string>& events) {
     auto topic = log_->GetTopic("bid");
     ASSERT_TRUE(topic.ok());
@@ -195,21 +220,9 @@ class MaterializedViewTest : public SqlExecutorTest {
 
 TEST_F(MaterializedViewTest, PointQueriesRunWithoutWaitingAndMatchExecute) {
   Ok(kBid);
-  Ingest({R"({"auction": 1, "price": 10, "date_time": "2026-01-01T00:00:01Z"})",
-          R"({"auction": 2, "price": 20, "date_time": "2026-01-01T00:00:02Z"})",
-          R"({"auction": 1, "price": 30, "date_time": "2026-01-01T00:00:03Z"})"});
-  Ok("CREATE MATERIALIZED VIEW per_auction AS SELECT auction, count(*) AS n, max(price) AS top FROM bid GROUP BY auction");
-  ASSERT_FALSE(WaitFor("SELECT count(*) FROM per_auction", [](const StatementResult& r) { return r.rows[0][0].int64() == 2; })
-                   .empty());
-  auto text = [](const StatementResult& r) {
-    std::string out;
-    for (const ResultColumn& c : r.columns) out += c.name + ":" + std::string(c.type.ToString()) + " ";
-    for (const auto& row : r.rows) {
-      out += "|";
-      for (const auto& v : row) out += " " + v.ToString();
-    }
-    return out;
-  };
+  Ingest(ThreeBids());
+  ASSERT_TRUE(CreatePerAuction("count(*) AS n, max(price) AS top"));
+  const auto text = TableText;
   // The first lookup of a column builds its index: not without waiting.
   EXPECT_FALSE(sql_->TryPointQuery("SELECT * FROM per_auction WHERE auction = 1")->has_value());
   EXPECT_EQ(Ok("SELECT * FROM per_auction WHERE auction = 1")[0].rows.size(), 1u);
@@ -241,21 +254,9 @@ TEST_F(MaterializedViewTest, PointQueriesRunWithoutWaitingAndMatchExecute) {
 
 TEST_F(MaterializedViewTest, PointQueriesOfAKnownShapeSkipBindingAndFollowTheCatalog) {
   Ok(kBid);
-  Ingest({R"({"auction": 1, "price": 10, "date_time": "2026-01-01T00:00:01Z"})",
-          R"({"auction": 2, "price": 20, "date_time": "2026-01-01T00:00:02Z"})",
-          R"({"auction": 1, "price": 30, "date_time": "2026-01-01T00:00:03Z"})"});
-  Ok("CREATE MATERIALIZED VIEW per_auction AS SELECT auction, count(*) AS n, max(price) AS top FROM bid GROUP BY auction");
-  ASSERT_FALSE(WaitFor("SELECT count(*) FROM per_auction", [](const StatementResult& r) { return r.rows[0][0].int64() == 2; })
-                   .empty());
-  auto rows = [](const StatementResult& r) {
-    std::string out;
-    for (const ResultColumn& c : r.columns) out += c.name + ":" + std::string(c.type.ToString()) + " ";
-    for (const auto& row : r.rows) {
-      out += "|";
-      for (const auto& v : row) out += " " + v.ToString();
-    }
-    return out;
-  };
+  Ingest(ThreeBids());
+  ASSERT_TRUE(CreatePerAuction("count(*) AS n, max(price) AS top"));
+  const auto rows = TableText;
   Ok("SELECT * FROM per_auction WHERE auction = 1");  // builds the index
   auto point = [&](const std::string& q) {
     Result<std::optional<StatementResult>> r = sql_->TryPointQuery(q);
@@ -284,9 +285,7 @@ TEST_F(MaterializedViewTest, PointQueriesOfAKnownShapeSkipBindingAndFollowTheCat
   // stale and the query is bound again.
   Ok("DROP MATERIALIZED VIEW per_auction");
   EXPECT_FALSE(sql_->TryPointQuery("SELECT top, auction FROM per_auction WHERE auction = 1")->has_value());
-  Ok("CREATE MATERIALIZED VIEW per_auction AS SELECT auction, min(price) AS top, count(*) AS n FROM bid GROUP BY auction");
-  ASSERT_FALSE(WaitFor("SELECT count(*) FROM per_auction", [](const StatementResult& r) { return r.rows[0][0].int64() == 2; })
-                   .empty());
+  ASSERT_TRUE(CreatePerAuction("min(price) AS top, count(*) AS n"));
   Ok("SELECT * FROM per_auction WHERE auction = 1");
   EXPECT_EQ(point("SELECT top, auction FROM per_auction WHERE auction = 1"), "top:BIGINT auction:BIGINT | 10 1");
   EXPECT_EQ(point("SELECT top, auction FROM per_auction WHERE auction = 2"), "top:BIGINT auction:BIGINT | 20 2");
